@@ -1,0 +1,68 @@
+import { axpy } from '@fednode/kernels';
+import { ParamSet } from '../tensor/paramset.js';
+import { encodeSafetensors, parseSafetensors, float32Bytes, float32FromBytes } from '../checkpoint/safetensors.js';
+import { CoreError } from '../errors.js';
+import type { CodecOptions, EncodedTensor } from './types.js';
+import { codecFor, resolveCodec } from './registry.js';
+
+/**
+ * Error feedback: what a lossy codec drops from one delta is kept per tensor and added to
+ * the next one, so over rounds the sum sent equals the sum of deltas (EF-SGD, spec 5).
+ */
+export class ErrorFeedback {
+  private readonly residuals = new Map<string, Float32Array>();
+
+  /** Encodes every tensor of `delta` (a local parameter set) with residual carry-over. */
+  encode(delta: ParamSet, options: CodecOptions): EncodedTensor[] {
+    return delta.specs.map((spec) => {
+      const d = delta.tensor(spec.name);
+      let r = this.residuals.get(spec.name);
+      if (r === undefined || r.length !== d.length) {
+        r = new Float32Array(d.length);
+        this.residuals.set(spec.name, r);
+      }
+      const p = r; // p = delta + residual, then residual = p - decode(encode(p))
+      axpy(1, d, p);
+      const params = resolveCodec(options, spec.shape);
+      const payload = codecFor(params).encode(p.slice(), spec.shape, params, p);
+      return { name: spec.name, shape: spec.shape, params, payload };
+    });
+  }
+
+  residual(name: string): Float32Array | undefined {
+    return this.residuals.get(name);
+  }
+
+  /** Forgets every residual (e.g. after the slice changed shape). */
+  reset(): void {
+    this.residuals.clear();
+  }
+
+  /** The residuals as a safetensors blob, to save beside the trainer's state. */
+  save(): Uint8Array {
+    const parts = encodeSafetensors(
+      [...this.residuals].map(([name, r]) => ({ name, dtype: 'F32' as const, shape: [r.length], bytes: float32Bytes(r) })),
+      { 'fednode.kind': 'error-feedback' },
+    );
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.byteLength;
+    }
+    return out;
+  }
+
+  static restore(bytes: Uint8Array): ErrorFeedback {
+    const file = parseSafetensors(bytes);
+    if (file.metadata['fednode.kind'] !== 'error-feedback') {
+      throw new CoreError('CHECKPOINT_CORRUPT', 'not an error-feedback state', '__metadata__');
+    }
+    const ef = new ErrorFeedback();
+    for (const t of file.tensors) {
+      if (t.dtype !== 'F32') throw new CoreError('CHECKPOINT_CORRUPT', `dtype ${t.dtype}, expected F32`, t.name);
+      ef.residuals.set(t.name, float32FromBytes(t.bytes));
+    }
+    return ef;
+  }
+}
