@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { Bench, BenchResult } from './harness.js';
 import { kernelBenches } from './kernels/index.js';
+import { codecBenches } from './codec/index.js';
 
-const all: Bench[] = [...kernelBenches];
+const all: Bench[] = [...kernelBenches, ...codecBenches];
 
 function parseOnly(argv: string[]): Set<string> | null {
   const groups: string[] = [];

@@ -62,3 +62,7 @@ export {
   type CheckpointStoreOptions,
   type StoredDType,
 } from './checkpoint/store.js';
+
+/** The training engine (graph builder, op registry with gradients, autodiff, sessions), as one namespace. */
+export * as engine from './engine/index.js';
+export { EngineError, type EngineErrorCode } from './engine/errors.js';
