@@ -8,8 +8,9 @@ import { dirname, join } from 'node:path';
 import type { Bench, BenchResult } from './harness.js';
 import { kernelBenches } from './kernels/index.js';
 import { codecBenches } from './codec/index.js';
+import { aggregateBenches } from './aggregate/index.js';
 
-const all: Bench[] = [...kernelBenches, ...codecBenches];
+const all: Bench[] = [...kernelBenches, ...codecBenches, ...aggregateBenches];
 
 function parseOnly(argv: string[]): Set<string> | null {
   const groups: string[] = [];

@@ -1,0 +1,196 @@
+import type { ParamSet } from '@fednode/core';
+import { AggregatorError } from '../errors.js';
+import { DeltaAccumulator } from '../accumulator.js';
+import { checkServerOptimizer, newServerOptimizerState, serverStep, type ServerOptimizerConfig, type ServerOptimizerState } from '../server-optimizer.js';
+import { checkStaleness, exampleWeight, stalenessWeight, type ExampleWeight, type StalenessFn } from '../staleness.js';
+import { decodeState, encodeState, paramsFromState, paramsToArrays, requireArray } from '../state.js';
+import type { Acceptance, AggregateResult, ClientUpdate, Strategy } from '../types.js';
+import { ACCEPTED, checkGuards, clipped, guard, refuse, type UpdateGuards } from './common.js';
+
+export interface FedBuffConfig extends UpdateGuards {
+  /** Buffer size K: a new version every K accepted updates (FLSim default 1). */
+  readonly k: number;
+  /** s(τ) (default polynomial with a = 0.5, the paper's 1/√(1+τ)). */
+  readonly staleness?: StalenessFn;
+  /** FLSim normalisation: divide s(τ) by s(at) (e.g. 1). */
+  readonly stalenessNormalizeAt?: number;
+  /** e(n) (default 'one'). */
+  readonly exampleWeight?: ExampleWeight;
+  /** Refuse updates more than this many versions old. */
+  readonly maxStaleness?: number;
+  /**
+   * How the buffer becomes Δ̄: 'count' divides the weighted sum by the number of updates
+   * covering each element (paper Alg. 1, B/K), 'weights' by the sum of their weights.
+   */
+  readonly mean?: 'count' | 'weights';
+  /** Server step (default sgd with lr 1). */
+  readonly server?: ServerOptimizerConfig;
+  /**
+   * FedAsync (Plato) instead: every update is applied on arrival, x ← x + α·s(τ)·Δ
+   * (its mixing (1−α_t)x + α_t·x_client with x_client taken as x + Δ); k must be 1.
+   */
+  readonly fedAsync?: { readonly alpha: number };
+}
+
+/**
+ * FedBuff (spec 2): asynchronous. Updates from any recent version are weighted by
+ * s(staleness)·e(examples) and summed into a buffer; every K of them make a new version
+ * through the server optimiser. `flush` aggregates a partial buffer (timeouts, end of run).
+ */
+export class FedBuff implements Strategy {
+  readonly name = 'fedbuff';
+  private params: ParamSet;
+  private readonly config: FedBuffConfig;
+  private readonly acc: DeltaAccumulator;
+  private readonly opt: ServerOptimizerState;
+  private senders = new Set<string>();
+  private stalenessSum = 0;
+  private clippedCount = 0;
+  private _version: number;
+
+  constructor(global: ParamSet, config: FedBuffConfig, start: { version?: number } = {}) {
+    checkFedBuff(config);
+    this.params = global.clone();
+    this.config = config;
+    this.acc = new DeltaAccumulator(this.params);
+    this.opt = newServerOptimizerState(config.server ?? { kind: 'sgd' }, global.size);
+    this._version = start.version ?? 0;
+  }
+
+  get version(): number {
+    return this._version;
+  }
+
+  get global(): ParamSet {
+    return this.params;
+  }
+
+  get buffered(): number {
+    return this.acc.count;
+  }
+
+  /** The weight an update of this staleness and example count gets. */
+  weightOf(staleness: number, examples: number): number {
+    const fn = this.config.staleness ?? { kind: 'polynomial', a: 0.5 };
+    let s = stalenessWeight(fn, staleness);
+    if (this.config.stalenessNormalizeAt !== undefined) s /= stalenessWeight(fn, this.config.stalenessNormalizeAt);
+    return s * exampleWeight(this.config.exampleWeight ?? 'one', examples);
+  }
+
+  offer(u: ClientUpdate): Acceptance {
+    const g = guard(this.config, u);
+    if (g !== null) return g;
+    const tau = this._version - u.baseVersion;
+    if (tau < 0) return refuse('FUTURE_VERSION', `computed from version ${u.baseVersion}, newer than ${this._version}`);
+    if (this.config.maxStaleness !== undefined && tau > this.config.maxStaleness) {
+      return refuse('TOO_STALE', `staleness ${tau} is over the bound ${this.config.maxStaleness}`);
+    }
+    if (this.senders.has(u.sender)) return refuse('DUPLICATE_SENDER', `${u.sender} already has an update in the buffer for version ${this._version + 1}`);
+    if (this.acc.count >= this.config.k) return refuse('ROUND_CLOSED', `the buffer holds its ${this.config.k} updates; aggregate first`);
+    const needExamples = (this.config.exampleWeight ?? 'one') !== 'one';
+    if (needExamples && !(u.examples > 0)) return refuse('NO_EXAMPLES', `example count ${u.examples}; weighting uses examples`);
+    const { update, wasClipped } = clipped(u, this.config.clipNorm);
+    if (wasClipped) this.clippedCount++;
+    const w = this.config.fedAsync ? 1 : this.weightOf(tau, u.examples);
+    const lrScale = this.config.fedAsync ? this.config.fedAsync.alpha * this.weightOf(tau, u.examples) : 1;
+    this.acc.add(update, w * lrScale, this.config.mean === 'weights' ? w : 1);
+    this.senders.add(u.sender);
+    this.stalenessSum += tau;
+    return ACCEPTED;
+  }
+
+  ready(): boolean {
+    return this.acc.count >= this.config.k;
+  }
+
+  aggregate(): AggregateResult {
+    if (!this.ready()) throw new AggregatorError('AGG_NOT_READY', `buffer has ${this.acc.count} of ${this.config.k} updates`);
+    return this.step();
+  }
+
+  /** Aggregates whatever the buffer holds (a timeout or the end of the run); null when it is empty. */
+  flush(): AggregateResult | null {
+    return this.acc.count === 0 ? null : this.step();
+  }
+
+  saveState(): Uint8Array {
+    const arrays: [string, Float32Array][] = [...paramsToArrays(this.params, 'global.'), ['acc.sum', this.acc.sum], ['acc.cover', this.acc.cover], ['acc.tensorCover', this.acc.tensorCover]];
+    if (this.opt.m) arrays.push(['opt.m', this.opt.m]);
+    if (this.opt.v) arrays.push(['opt.v', this.opt.v]);
+    const json = {
+      config: this.config,
+      specs: this.params.specs,
+      version: this._version,
+      senders: [...this.senders],
+      count: this.acc.count,
+      stalenessSum: this.stalenessSum,
+      clipped: this.clippedCount,
+      optSteps: this.opt.steps,
+    };
+    return encodeState(this.name, json, arrays);
+  }
+
+  static restore(bytes: Uint8Array): FedBuff {
+    const s = decodeState(bytes, 'fedbuff');
+    const j = s.json as {
+      config: FedBuffConfig;
+      specs: ParamSet['specs'];
+      version: number;
+      senders: string[];
+      count: number;
+      stalenessSum: number;
+      clipped: number;
+      optSteps: number;
+    };
+    const global = paramsFromState(s, j.specs, 'global.');
+    const f = new FedBuff(global, j.config, { version: j.version });
+    f.acc.sum.set(requireArray(s, 'acc.sum', global.size));
+    f.acc.cover.set(requireArray(s, 'acc.cover', global.size));
+    f.acc.tensorCover.set(requireArray(s, 'acc.tensorCover', global.specs.length));
+    f.acc.count = j.count;
+    if (f.opt.m) f.opt.m.set(requireArray(s, 'opt.m', global.size));
+    if (f.opt.v) f.opt.v.set(requireArray(s, 'opt.v', global.size));
+    f.opt.steps = j.optSteps;
+    f.senders = new Set(j.senders);
+    f.stalenessSum = j.stalenessSum;
+    f.clippedCount = j.clipped;
+    return f;
+  }
+
+  private step(): AggregateResult {
+    const mean = new Float32Array(this.params.size);
+    const { covered: n, mask: covered } = this.acc.mean(mean);
+    serverStep(this.config.server ?? { kind: 'sgd' }, this.opt, this.params.data, mean, covered);
+    const metrics = {
+      participants: this.acc.count,
+      mean_staleness: this.stalenessSum / this.acc.count,
+      clipped: this.clippedCount,
+      covered_fraction: n / mean.length,
+    };
+    const participants = [...this.senders];
+    this._version++;
+    this.acc.reset();
+    this.senders.clear();
+    this.stalenessSum = 0;
+    this.clippedCount = 0;
+    return { version: this._version, params: this.params, participants, metrics };
+  }
+}
+
+function checkFedBuff(c: FedBuffConfig): void {
+  checkGuards(c);
+  if (!(Number.isInteger(c.k) && c.k >= 1)) throw new AggregatorError('AGG_CONFIG', `k is ${c.k}, expected an integer >= 1`);
+  if (c.staleness) checkStaleness(c.staleness);
+  if (c.exampleWeight !== undefined && !['one', 'n', 'sqrt', 'log'].includes(c.exampleWeight)) {
+    throw new AggregatorError('AGG_CONFIG', `exampleWeight "${c.exampleWeight}" is not one, n, sqrt or log`);
+  }
+  if (c.maxStaleness !== undefined && !(Number.isInteger(c.maxStaleness) && c.maxStaleness >= 0)) {
+    throw new AggregatorError('AGG_CONFIG', `maxStaleness is ${c.maxStaleness}, expected an integer >= 0`);
+  }
+  if (c.mean !== undefined && c.mean !== 'count' && c.mean !== 'weights') throw new AggregatorError('AGG_CONFIG', `mean "${c.mean}" is not count or weights`);
+  if (c.server) checkServerOptimizer(c.server);
+  if (c.fedAsync) {
+    if (c.k !== 1) throw new AggregatorError('AGG_CONFIG', 'fedAsync applies each update on arrival: k must be 1');
+    if (!(c.fedAsync.alpha > 0 && c.fedAsync.alpha <= 1)) throw new AggregatorError('AGG_CONFIG', `fedAsync alpha ${c.fedAsync.alpha} outside (0, 1]`);
+  }
+}
