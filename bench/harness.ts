@@ -76,6 +76,41 @@ export function againstCopy(
   };
 }
 
+/** As `againstCopy`, for work that completes asynchronously (worker threads, sockets). */
+export async function againstCopyAsync(
+  name: string,
+  bytes: number,
+  fn: () => Promise<unknown>,
+  detail: Record<string, number | string> = {},
+  repeats = 7,
+): Promise<BenchResult> {
+  const src = new Uint8Array(bytes);
+  const dst = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i += 4096) src[i] = i & 0xff;
+  await fn();
+  dst.set(src);
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    let t0 = process.hrtime.bigint();
+    await fn();
+    a.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    t0 = process.hrtime.bigint();
+    dst.set(src);
+    b.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  const s = median(a);
+  const baseS = median(b);
+  return {
+    name,
+    value: round(bytes / s / 1e9),
+    unit: 'GB/s',
+    baseline: { name: 'copy', value: round(bytes / baseS / 1e9), unit: 'GB/s' },
+    ratio: round(baseS / s),
+    detail: { ...detail, ms: round(s * 1e3), copy_ms: round(baseS * 1e3), bytes },
+  };
+}
+
 export function round(x: number, digits = 4): number {
   if (x === 0 || !Number.isFinite(x)) return x;
   const p = Math.pow(10, digits - 1 - Math.floor(Math.log10(Math.abs(x))));

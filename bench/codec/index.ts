@@ -4,8 +4,8 @@
  * the delta is synthetic but gradient-like: rank-8 structure plus 30% noise (seeded).
  */
 import { Rng } from '../../packages/kernels/src/index.js';
-import { ParamSet, codecFor, resolveCodec, type CodecOptions, type EncodedTensor } from '../../packages/core/src/index.js';
-import { againstCopy, round, type Bench, type BenchResult } from '../harness.js';
+import { EncodePool, ParamSet, codecFor, resolveCodec, type CodecOptions, type EncodedTensor } from '../../packages/core/src/index.js';
+import { againstCopy, againstCopyAsync, round, type Bench, type BenchResult } from '../harness.js';
 
 const LAYERS = 16;
 const D = 1024;
@@ -99,9 +99,23 @@ export const codecBenches: Bench[] = [
   {
     group: 'codec',
     name: 'codec.demo.encode',
+    run: async () => {
+      // The trainer's path: EncodePool on every core (this thread plus one worker per other core).
+      const p = update();
+      const pool = new EncodePool();
+      try {
+        return await againstCopyAsync('codec.demo.encode', p.size * 4, () => pool.encode(p, DEMO_FP16), { params: p.size, chunk: '64x64', topk: 4, values: 'fp16', threads: 'all cores' }, 5);
+      } finally {
+        await pool.close();
+      }
+    },
+  },
+  {
+    group: 'codec',
+    name: 'codec.demo.encode_1thread',
     run: () => {
       const p = update();
-      return againstCopy('codec.demo.encode', p.size * 4, () => encodeAll(p, DEMO_FP16), { params: p.size, chunk: '64x64', topk: 4, values: 'fp16' }, 5);
+      return againstCopy('codec.demo.encode_1thread', p.size * 4, () => encodeAll(p, DEMO_FP16), { params: p.size, chunk: '64x64', topk: 4, values: 'fp16', threads: 1 }, 5);
     },
   },
   {

@@ -14,6 +14,7 @@ export type { CodecName, CodecOptions, DemoValues, EncodedTensor, TensorCodec, T
 export { codecFor, payloadBytes, resolveCodec, DEMO_DEFAULT_CHUNK, DEMO_DEFAULT_TOPK, AUTO_MIN_DEMO_ELEMENTS } from './codecs/registry.js';
 export { demoAccumulate, demoFinish, type DemoParams } from './codecs/demo.js';
 export { ErrorFeedback } from './codecs/error-feedback.js';
+export { EncodePool } from './codecs/encode-pool.js';
 
 export { payloadBytesOf, type Update } from './update/update.js';
 export { encodeUpdate, decodeUpdateTensors, type UpdateFields } from './update/codec-update.js';

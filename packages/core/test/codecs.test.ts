@@ -200,3 +200,42 @@ for (const options of [
     assert.ok(worst < 1e-5, `EF invariant off by ${worst}`);
   });
 }
+
+test('EncodePool: same payloads and residuals as the single-threaded encoder, on several threads', async () => {
+  const { EncodePool } = await import('../src/index.js');
+  const specs = [
+    { name: 'a', shape: [64, 128] },
+    { name: 'b', shape: [128] },
+    { name: 'c', shape: [128, 64] },
+    { name: 'd', shape: [32, 32] },
+  ];
+  const options: CodecOptions = { codec: 'auto', chunk: 16, topk: 8 };
+  const pool = new EncodePool(2);
+  try {
+    const serial = new ErrorFeedback();
+    const parallel = new ErrorFeedback();
+    for (let round = 0; round < 3; round++) {
+      const delta = ParamSet.zeros(specs);
+      delta.data.set(signal(delta.size, 40 + round, 0.1));
+      const a = serial.encode(delta, options);
+      const b = await pool.encode(delta, options, parallel);
+      assert.deepEqual(b.map((t) => t.name), specs.map((s) => s.name));
+      b.forEach((t, i) => {
+        assert.deepEqual(t.params, a[i].params);
+        assert.deepEqual(t.payload, a[i].payload, `${t.name} payload, round ${round}`);
+        assert.deepEqual(parallel.residual(t.name), serial.residual(t.name), `${t.name} residual`);
+      });
+    }
+    const plain = ParamSet.zeros(specs);
+    plain.data.set(signal(plain.size, 9));
+    const before = plain.data.slice();
+    const enc = await pool.encode(plain, { codec: 'int8' });
+    assert.deepEqual(plain.data, before, 'the caller keeps its delta');
+    assert.equal(enc.length, 4);
+    const bad = ParamSet.zeros(specs);
+    bad.tensor('a')[3] = NaN;
+    await assert.rejects(pool.encode(bad, options), (e: unknown) => e instanceof CoreError && e.code === 'UPDATE_NON_FINITE');
+  } finally {
+    await pool.close();
+  }
+});

@@ -71,6 +71,9 @@ function mustRefuseCleanly(fn: () => unknown): boolean {
 
 test('fuzz: 12,000+ random and mutated messages of every type are decoded or refused with a code', () => {
   const r = rng(20261130);
+  globalThis.gc?.();
+  const memBefore = process.memoryUsage();
+  let peakExternal = 0;
   const codes = new Map<string, number>();
   let total = 0;
   let refused = 0;
@@ -100,6 +103,7 @@ test('fuzz: 12,000+ random and mutated messages of every type are decoded or ref
     frames[at] = mutate(frames[at], r);
     if (r() < 0.1) frames.splice(Math.floor(r() * frames.length), 1); // a lost frame
     record(() => decodeUpdateTensors(updateFromFrames(frames, limits), model));
+    if (i % 500 === 0) peakExternal = Math.max(peakExternal, process.memoryUsage().arrayBuffers - memBefore.arrayBuffers);
   }
   const slice = sampleUpdate().slice;
   const seeds: [string, Uint8Array, (b: Uint8Array) => unknown][] = [
@@ -118,6 +122,8 @@ test('fuzz: 12,000+ random and mutated messages of every type are decoded or ref
   }
   console.log(`fuzz: ${total} messages, ${refused} refused: ${JSON.stringify(Object.fromEntries(codes))}`);
   assert.ok(total >= 12000, `${total} messages`);
+  // Declared lengths up to the limits never turn into allocations: buffers grow with bytes received.
+  assert.ok(peakExternal < 64 * 1024 * 1024, `array buffers grew by ${peakExternal} bytes`);
   assert.ok(refused > total / 2, `${refused} of ${total} refused`);
   for (const code of ['WIRE_DECODE', 'WIRE_FIELD', 'WIRE_LENGTH']) assert.ok((codes.get(code) ?? 0) > 0, `saw ${code}`);
 });

@@ -9,6 +9,7 @@ import {
   meanOfSelected,
   packFloat16,
   unpackFloat16,
+  KernelError,
 } from '@fednode/kernels';
 import { CoreError } from '../errors.js';
 import type { TensorCodec, TensorCodecParams } from './types.js';
@@ -77,7 +78,6 @@ function inverse(coeff: Float32Array, l: Layout, out: Float32Array): void {
 
 function encode(x: Float32Array, shape: readonly number[], p: DemoParams, residual?: Float32Array): Uint8Array {
   const l = demoLayout(shape, p);
-  expectAllFinite(x, 'delta');
   const kept = l.chunks * l.k;
   const payload = new Uint8Array(payloadBytes(shape, p));
   const coeff = scratchOf(x.length);
@@ -86,14 +86,14 @@ function encode(x: Float32Array, shape: readonly number[], p: DemoParams, residu
   let idx: Uint8Array | Uint16Array;
   if (p.values === 'fp16') {
     idx = l.wide ? new Uint16Array(payload.buffer, kept * 2, kept) : new Uint8Array(payload.buffer, kept * 2, kept);
-    topkChunks(coeff, l.chunk, l.k, idx, values);
+    selectTopk(coeff, l, idx, values);
     const half = new Uint16Array(payload.buffer, 0, kept);
     packFloat16(values, half);
     unpackFloat16(half, values); // the receiver's values, so the residual is exact
   } else {
     const scaleBytes = l.chunks * 4;
     idx = l.wide ? new Uint16Array(payload.buffer, scaleBytes, kept) : new Uint8Array(payload.buffer, scaleBytes, kept);
-    topkChunks(coeff, l.chunk, l.k, idx, values);
+    selectTopk(coeff, l, idx, values);
     const scales = new Float32Array(payload.buffer, 0, l.chunks);
     const bits = payload.subarray(scaleBytes + idx.byteLength);
     for (let c = 0, j = 0; c < l.chunks; c++) {
@@ -114,6 +114,21 @@ function encode(x: Float32Array, shape: readonly number[], p: DemoParams, residu
     for (let i = 0; i < x.length; i++) residual[i] = x[i] - residual[i];
   }
   return payload;
+}
+
+/**
+ * Top-k of every chunk. A NaN or Infinity anywhere in a chunk of the delta makes some of its
+ * coefficients non-finite, and the selection refuses those: no separate pass over the input.
+ */
+function selectTopk(coeff: Float32Array, l: Layout, idx: Uint8Array | Uint16Array, values: Float32Array): void {
+  try {
+    topkChunks(coeff, l.chunk, l.k, idx, values);
+  } catch (e) {
+    if (e instanceof KernelError && e.code === 'KERNEL_NON_FINITE') {
+      throw new CoreError('UPDATE_NON_FINITE', 'holds NaN or Infinity (seen in its DCT coefficients)', 'delta');
+    }
+    throw e;
+  }
 }
 
 /** Reads and validates a payload's indices and values (values are reconstructed: fp16 decoded, or ±scale). */

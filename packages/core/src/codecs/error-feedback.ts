@@ -15,18 +15,30 @@ export class ErrorFeedback {
   /** Encodes every tensor of `delta` (a local parameter set) with residual carry-over. */
   encode(delta: ParamSet, options: CodecOptions): EncodedTensor[] {
     return delta.specs.map((spec) => {
-      const d = delta.tensor(spec.name);
-      let r = this.residuals.get(spec.name);
-      if (r === undefined || r.length !== d.length) {
-        r = new Float32Array(d.length);
-        this.residuals.set(spec.name, r);
-      }
-      const p = r; // p = delta + residual, then residual = p - decode(encode(p))
-      axpy(1, d, p);
+      const p = this.carry(spec.name, delta.tensor(spec.name));
       const params = resolveCodec(options, spec.shape);
-      const payload = codecFor(params).encode(p.slice(), spec.shape, params, p);
+      const payload = codecFor(params).encode(p, spec.shape, params, this.residuals.get(spec.name));
       return { name: spec.name, shape: spec.shape, params, payload };
     });
+  }
+
+  /**
+   * p = delta + the residual carried for `name`: what to encode this time (a new array).
+   * The encoder then writes p − decode(encode(p)) into `residual(name)` (or `setResidual`).
+   */
+  carry(name: string, delta: Float32Array): Float32Array {
+    let r = this.residuals.get(name);
+    if (r === undefined || r.length !== delta.length) {
+      r = new Float32Array(delta.length);
+      this.residuals.set(name, r);
+    }
+    const p = r.slice();
+    axpy(1, delta, p);
+    return p;
+  }
+
+  setResidual(name: string, r: Float32Array): void {
+    this.residuals.set(name, r);
   }
 
   residual(name: string): Float32Array | undefined {

@@ -1,0 +1,25 @@
+/** Datasets from installed packages, normalisation, seeded batches and partitioners. */
+export { DataError, type DataErrorCode } from './errors.js';
+export { parseIdx, readIdxFile, type IdxArray } from './idx.js';
+export { head, labelCounts, normalize, pixelStats, subset, type Dataset, type Normalization } from './dataset.js';
+export {
+  FASHION_MNIST_DIR,
+  IMAGE_DATASETS,
+  loadFashionMnist,
+  loadImageDataset,
+  loadMnist,
+  mnistDir,
+  type ImageDatasetName,
+  type ImageSplits,
+  type LoadOptions,
+} from './mnist.js';
+export { batchCount, batches, type Batch, type BatchOptions } from './batches.js';
+export {
+  checkPartition,
+  dirichletPartition,
+  iidPartition,
+  shardPartition,
+  type DirichletOptions,
+  type Partition,
+  type ShardOptions,
+} from './partition.js';
