@@ -2,8 +2,8 @@
  * Aggregation throughput, in GB/s of decoded update data against a copy of the same bytes:
  * the strategy's whole path from offered updates to the next global model.
  */
-import { ParamSet, fullSlice, resolveSlice, type Slice } from '../../packages/core/src/index.js';
-import { FedAvg, type ClientUpdate } from '../../packages/aggregator/src/index.js';
+import { ParamSet, fullSlice, resolveSlice, type Slice } from '@fednode/core';
+import { FedAvg, type ClientUpdate } from '@fednode/aggregator';
 import { fillSignal, againstCopy, type Bench } from '../harness.js';
 
 const M = 1 << 20; // 1M parameters

@@ -3,8 +3,8 @@
  * 1024x1024 matrices and their biases. There is no trained 16M model in the project yet, so
  * the delta is synthetic but gradient-like: rank-8 structure plus 30% noise (seeded).
  */
-import { Rng } from '../../packages/kernels/src/index.js';
-import { EncodePool, ParamSet, codecFor, resolveCodec, type CodecOptions, type EncodedTensor } from '../../packages/core/src/index.js';
+import { Rng } from '@fednode/kernels';
+import { EncodePool, ParamSet, codecFor, resolveCodec, type CodecOptions, type EncodedTensor } from '@fednode/core';
 import { againstCopy, againstCopyAsync, round, type Bench, type BenchResult } from '../harness.js';
 
 const LAYERS = 16;

@@ -1,5 +1,5 @@
 import { againstCopy, fillSignal, type Bench } from '../harness.js';
-import { dctForward1d, dctForward2d, dctInverse1d, topkChunks, topkIndexArray } from '../../packages/kernels/src/dct/index.js';
+import { dctForward1d, dctForward2d, dctInverse1d, topkChunks, topkIndexArray } from '@fednode/kernels';
 
 const N = 16 * 1024 * 1024; // 16M floats, 4096×4096 for the 2-D case
 const SIDE = 4096;

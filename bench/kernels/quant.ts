@@ -5,7 +5,7 @@ import {
   quantiseInt8,
   dequantiseInt8,
   packFloat16,
-} from '../../packages/kernels/src/quant/index.js';
+} from '@fednode/kernels';
 
 const N = 64 * 1024 * 1024; // 64M float32 elements = 256 MB
 const BLOCK = INT8_DEFAULT_BLOCK;

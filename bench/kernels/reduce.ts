@@ -6,7 +6,7 @@ import {
   maskedAccumulate,
   coverageAverage,
   DEFAULT_TRIM_BETA,
-} from '../../packages/kernels/src/reduce/index.js';
+} from '@fednode/kernels';
 
 const M = 1024 * 1024;
 const WSUM_ARRAYS = 10;
