@@ -1,4 +1,4 @@
-import { encodeSafetensors, parseSafetensors, ParamSet, type SafeTensor } from '@fednode/core';
+import { encodeSafetensorsBytes, parseSafetensors, ParamSet, type SafeTensor } from '@fednode/core';
 import { AggregatorError } from './errors.js';
 
 /**
@@ -19,14 +19,7 @@ export function encodeState(kind: string, json: unknown, arrays: Iterable<[strin
   for (const [name, a] of arrays) {
     tensors.push({ name, dtype: 'F32', shape: [a.length], bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) });
   }
-  const parts = encodeSafetensors(tensors, { [KIND_KEY]: kind, [JSON_KEY]: JSON.stringify(json) });
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return encodeSafetensorsBytes(tensors, { [KIND_KEY]: kind, [JSON_KEY]: JSON.stringify(json) });
 }
 
 export function decodeState(bytes: Uint8Array, kind: string): SavedState {

@@ -52,7 +52,7 @@ export {
   type UpdateAck,
 } from './wire/control.js';
 
-export { encodeSafetensors, parseSafetensors, type SafeDType, type SafeFile, type SafeLimits, type SafeTensor } from './checkpoint/safetensors.js';
+export { encodeSafetensors, encodeSafetensorsBytes, parseSafetensors, type SafeDType, type SafeFile, type SafeLimits, type SafeTensor } from './checkpoint/safetensors.js';
 export { writeFileAtomic } from './checkpoint/atomic-file.js';
 export {
   CheckpointStore,
@@ -67,3 +67,7 @@ export {
 /** The training engine (graph builder, op registry with gradients, autodiff, sessions), as one namespace. */
 export * as engine from './engine/index.js';
 export { EngineError, type EngineErrorCode } from './engine/errors.js';
+
+/** Datasets from installed packages, normalisation, seeded batches and partitioners, as one namespace. */
+export * as data from './data/index.js';
+export { DataError, type DataErrorCode } from './data/errors.js';

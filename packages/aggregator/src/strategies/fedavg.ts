@@ -1,10 +1,11 @@
 import { Rng } from '@fednode/kernels';
 import type { ParamSet } from '@fednode/core';
 import { AggregatorError } from '../errors.js';
-import { DeltaAccumulator, isFullModel } from '../accumulator.js';
-import { checkServerOptimizer, newServerOptimizerState, serverStep, type ServerOptimizerConfig, type ServerOptimizerState } from '../server-optimizer.js';
+import { isFullModel } from '../accumulator.js';
+import { checkServerOptimizer, type ServerOptimizerConfig } from '../server-optimizer.js';
 import { checkRobust, robustCombine, type RobustConfig } from '../robust.js';
-import { decodeState, encodeState, paramsFromState, paramsToArrays, requireArray } from '../state.js';
+import { decodeState, encodeState, requireArray } from '../state.js';
+import { ServerModel, type ModelJson } from './server-model.js';
 import type { Acceptance, AggregateResult, ClientUpdate, Strategy } from '../types.js';
 import { ACCEPTED, checkGuards, clipped, guard, refuse, type UpdateGuards } from './common.js';
 
@@ -43,10 +44,8 @@ interface Stashed {
  */
 export class FedAvg implements Strategy {
   readonly name = 'fedavg';
-  private params: ParamSet;
   private readonly config: FedAvgConfig;
-  private readonly acc: DeltaAccumulator;
-  private readonly opt: ServerOptimizerState;
+  private model: ServerModel;
   private stash: Stashed[] = [];
   private senders = new Set<string>();
   private clippedCount = 0;
@@ -56,10 +55,8 @@ export class FedAvg implements Strategy {
 
   constructor(global: ParamSet, config: FedAvgConfig = {}, start: { version?: number; round?: number } = {}) {
     checkFedAvg(config);
-    this.params = global.clone();
     this.config = config;
-    this.acc = new DeltaAccumulator(this.params);
-    this.opt = newServerOptimizerState(config.server ?? { kind: 'sgd' }, global.size);
+    this.model = new ServerModel(global, config.server);
     this._version = start.version ?? 0;
     this._round = start.round ?? 0;
   }
@@ -73,7 +70,7 @@ export class FedAvg implements Strategy {
   }
 
   get global(): ParamSet {
-    return this.params;
+    return this.model.params;
   }
 
   /** Updates accepted so far this round. */
@@ -96,13 +93,13 @@ export class FedAvg implements Strategy {
     const examples = this.config.weighting !== 'uniform';
     if (examples && !(u.examples > 0)) return refuse('NO_EXAMPLES', `example count ${u.examples}; FedAvg weights by examples`);
     const needsWhole = this.config.robust !== undefined || this.config.dp !== undefined;
-    if (needsWhole && !isFullModel(u, this.params)) return refuse('NEEDS_FULL_MODEL', `${this.config.robust ? this.config.robust.kind : 'DP-FedAvg'} compares whole-model updates; this one holds a slice`);
+    if (needsWhole && !isFullModel(u, this.model.params)) return refuse('NEEDS_FULL_MODEL', `${this.config.robust ? this.config.robust.kind : 'DP-FedAvg'} compares whole-model updates; this one holds a slice`);
     const clipNorm = this.config.dp?.clipNorm ?? this.config.clipNorm;
     const { update, wasClipped } = clipped(u, clipNorm);
     if (wasClipped) this.clippedCount++;
     const w = examples && this.config.dp === undefined ? u.examples : 1;
     if (needsWhole) this.stash.push({ sender: u.sender, weight: w, delta: update.delta.data.slice() });
-    else this.acc.add(update, w, w);
+    else this.model.acc.add(update, w, w);
     this.senders.add(u.sender);
     return ACCEPTED;
   }
@@ -119,9 +116,23 @@ export class FedAvg implements Strategy {
     if (!this.ready(nowMs)) {
       throw new AggregatorError('AGG_NOT_READY', `round ${this._round} has ${this.senders.size} updates and is not ready`);
     }
-    const mean = new Float32Array(this.params.size);
     const metrics: Record<string, number> = { participants: this.senders.size, clipped: this.clippedCount };
-    let covered: Uint8Array | null = null;
+    if (this.config.dp !== undefined || this.config.robust !== undefined) {
+      const mean = new Float32Array(this.model.params.size);
+      this.combineStash(mean, metrics);
+      this.model.apply(mean, null);
+    } else {
+      metrics.covered_fraction = this.model.applyAccumulated();
+    }
+    const participants = [...this.senders];
+    this._version++;
+    this._round++;
+    this.resetRound();
+    return { version: this._version, params: this.model.params, participants, metrics };
+  }
+
+  /** DP-FedAvg or a robust rule over the stashed whole-model deltas. */
+  private combineStash(mean: Float32Array, metrics: Record<string, number>): void {
     if (this.config.dp !== undefined) {
       const { noiseMultiplier: z, clipNorm: c, seed } = this.config.dp;
       const m = this.stash.length;
@@ -133,17 +144,7 @@ export class FedAvg implements Strategy {
     } else if (this.config.robust !== undefined) {
       const used = robustCombine(this.config.robust, this.stash.map((s) => s.delta), this.stash.map((s) => s.weight), mean);
       metrics.robust_used = used.length;
-    } else {
-      const m = this.acc.mean(mean);
-      covered = m.mask;
-      metrics.covered_fraction = m.covered / mean.length;
     }
-    serverStep(this.config.server ?? { kind: 'sgd' }, this.opt, this.params.data, mean, covered);
-    const participants = [...this.senders];
-    this._version++;
-    this._round++;
-    this.resetRound();
-    return { version: this._version, params: this.params, participants, metrics };
   }
 
   /** Ends the round without a new model (too few updates by the deadline): round + 1, same version. */
@@ -153,20 +154,16 @@ export class FedAvg implements Strategy {
   }
 
   saveState(): Uint8Array {
-    const arrays: [string, Float32Array][] = [...paramsToArrays(this.params, 'global.'), ['acc.sum', this.acc.sum], ['acc.cover', this.acc.cover], ['acc.tensorCover', this.acc.tensorCover]];
-    if (this.opt.m) arrays.push(['opt.m', this.opt.m]);
-    if (this.opt.v) arrays.push(['opt.v', this.opt.v]);
+    const arrays = this.model.arrays();
     this.stash.forEach((s, i) => arrays.push([`stash.${i}`, s.delta]));
     const json = {
       config: this.config,
-      specs: this.params.specs,
+      model: this.model.json(),
       version: this._version,
       round: this._round,
       deadline: this.deadline,
       senders: [...this.senders],
-      count: this.acc.count,
       clipped: this.clippedCount,
-      optSteps: this.opt.steps,
       stash: this.stash.map((s) => ({ sender: s.sender, weight: s.weight })),
     };
     return encodeState(this.name, json, arrays);
@@ -176,29 +173,21 @@ export class FedAvg implements Strategy {
     const s = decodeState(bytes, 'fedavg');
     const j = s.json as {
       config: FedAvgConfig;
-      specs: ParamSet['specs'];
+      model: ModelJson;
       version: number;
       round: number;
       deadline: number | null;
       senders: string[];
-      count: number;
       clipped: number;
-      optSteps: number;
       stash: { sender: string; weight: number }[];
     };
-    const global = paramsFromState(s, j.specs, 'global.');
-    const f = new FedAvg(global, j.config, { version: j.version, round: j.round });
-    f.acc.sum.set(requireArray(s, 'acc.sum', global.size));
-    f.acc.cover.set(requireArray(s, 'acc.cover', global.size));
-    f.acc.tensorCover.set(requireArray(s, 'acc.tensorCover', global.specs.length));
-    f.acc.count = j.count;
-    if (f.opt.m) f.opt.m.set(requireArray(s, 'opt.m', global.size));
-    if (f.opt.v) f.opt.v.set(requireArray(s, 'opt.v', global.size));
-    f.opt.steps = j.optSteps;
+    const model = ServerModel.restore(s, j.model, j.config.server);
+    const f = new FedAvg(model.params, j.config, { version: j.version, round: j.round });
+    f.model = model;
     f.senders = new Set(j.senders);
     f.clippedCount = j.clipped;
     f.deadline = j.deadline;
-    f.stash = j.stash.map((st, i) => ({ ...st, delta: requireArray(s, `stash.${i}`, global.size).slice() }));
+    f.stash = j.stash.map((st, i) => ({ ...st, delta: requireArray(s, `stash.${i}`, model.params.size).slice() }));
     return f;
   }
 
@@ -208,7 +197,7 @@ export class FedAvg implements Strategy {
   }
 
   private resetRound(): void {
-    this.acc.reset();
+    this.model.acc.reset();
     this.stash = [];
     this.senders.clear();
     this.clippedCount = 0;

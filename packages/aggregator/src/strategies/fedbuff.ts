@@ -1,9 +1,9 @@
 import type { ParamSet } from '@fednode/core';
 import { AggregatorError } from '../errors.js';
-import { DeltaAccumulator } from '../accumulator.js';
-import { checkServerOptimizer, newServerOptimizerState, serverStep, type ServerOptimizerConfig, type ServerOptimizerState } from '../server-optimizer.js';
+import { checkServerOptimizer, type ServerOptimizerConfig } from '../server-optimizer.js';
 import { checkStaleness, exampleWeight, stalenessWeight, type ExampleWeight, type StalenessFn } from '../staleness.js';
-import { decodeState, encodeState, paramsFromState, paramsToArrays, requireArray } from '../state.js';
+import { decodeState, encodeState } from '../state.js';
+import { ServerModel, type ModelJson } from './server-model.js';
 import type { Acceptance, AggregateResult, ClientUpdate, Strategy } from '../types.js';
 import { ACCEPTED, checkGuards, clipped, guard, refuse, type UpdateGuards } from './common.js';
 
@@ -39,10 +39,8 @@ export interface FedBuffConfig extends UpdateGuards {
  */
 export class FedBuff implements Strategy {
   readonly name = 'fedbuff';
-  private params: ParamSet;
   private readonly config: FedBuffConfig;
-  private readonly acc: DeltaAccumulator;
-  private readonly opt: ServerOptimizerState;
+  private model: ServerModel;
   private senders = new Set<string>();
   private stalenessSum = 0;
   private clippedCount = 0;
@@ -50,10 +48,8 @@ export class FedBuff implements Strategy {
 
   constructor(global: ParamSet, config: FedBuffConfig, start: { version?: number } = {}) {
     checkFedBuff(config);
-    this.params = global.clone();
     this.config = config;
-    this.acc = new DeltaAccumulator(this.params);
-    this.opt = newServerOptimizerState(config.server ?? { kind: 'sgd' }, global.size);
+    this.model = new ServerModel(global, config.server);
     this._version = start.version ?? 0;
   }
 
@@ -62,11 +58,11 @@ export class FedBuff implements Strategy {
   }
 
   get global(): ParamSet {
-    return this.params;
+    return this.model.params;
   }
 
   get buffered(): number {
-    return this.acc.count;
+    return this.model.acc.count;
   }
 
   /** The weight an update of this staleness and example count gets. */
@@ -86,71 +82,51 @@ export class FedBuff implements Strategy {
       return refuse('TOO_STALE', `staleness ${tau} is over the bound ${this.config.maxStaleness}`);
     }
     if (this.senders.has(u.sender)) return refuse('DUPLICATE_SENDER', `${u.sender} already has an update in the buffer for version ${this._version + 1}`);
-    if (this.acc.count >= this.config.k) return refuse('ROUND_CLOSED', `the buffer holds its ${this.config.k} updates; aggregate first`);
+    if (this.model.acc.count >= this.config.k) return refuse('ROUND_CLOSED', `the buffer holds its ${this.config.k} updates; aggregate first`);
     const needExamples = (this.config.exampleWeight ?? 'one') !== 'one';
     if (needExamples && !(u.examples > 0)) return refuse('NO_EXAMPLES', `example count ${u.examples}; weighting uses examples`);
     const { update, wasClipped } = clipped(u, this.config.clipNorm);
     if (wasClipped) this.clippedCount++;
     const w = this.config.fedAsync ? 1 : this.weightOf(tau, u.examples);
     const lrScale = this.config.fedAsync ? this.config.fedAsync.alpha * this.weightOf(tau, u.examples) : 1;
-    this.acc.add(update, w * lrScale, this.config.mean === 'weights' ? w : 1);
+    this.model.acc.add(update, w * lrScale, this.config.mean === 'weights' ? w : 1);
     this.senders.add(u.sender);
     this.stalenessSum += tau;
     return ACCEPTED;
   }
 
   ready(): boolean {
-    return this.acc.count >= this.config.k;
+    return this.model.acc.count >= this.config.k;
   }
 
   aggregate(): AggregateResult {
-    if (!this.ready()) throw new AggregatorError('AGG_NOT_READY', `buffer has ${this.acc.count} of ${this.config.k} updates`);
+    if (!this.ready()) throw new AggregatorError('AGG_NOT_READY', `buffer has ${this.model.acc.count} of ${this.config.k} updates`);
     return this.step();
   }
 
   /** Aggregates whatever the buffer holds (a timeout or the end of the run); null when it is empty. */
   flush(): AggregateResult | null {
-    return this.acc.count === 0 ? null : this.step();
+    return this.model.acc.count === 0 ? null : this.step();
   }
 
   saveState(): Uint8Array {
-    const arrays: [string, Float32Array][] = [...paramsToArrays(this.params, 'global.'), ['acc.sum', this.acc.sum], ['acc.cover', this.acc.cover], ['acc.tensorCover', this.acc.tensorCover]];
-    if (this.opt.m) arrays.push(['opt.m', this.opt.m]);
-    if (this.opt.v) arrays.push(['opt.v', this.opt.v]);
     const json = {
       config: this.config,
-      specs: this.params.specs,
+      model: this.model.json(),
       version: this._version,
       senders: [...this.senders],
-      count: this.acc.count,
       stalenessSum: this.stalenessSum,
       clipped: this.clippedCount,
-      optSteps: this.opt.steps,
     };
-    return encodeState(this.name, json, arrays);
+    return encodeState(this.name, json, this.model.arrays());
   }
 
   static restore(bytes: Uint8Array): FedBuff {
     const s = decodeState(bytes, 'fedbuff');
-    const j = s.json as {
-      config: FedBuffConfig;
-      specs: ParamSet['specs'];
-      version: number;
-      senders: string[];
-      count: number;
-      stalenessSum: number;
-      clipped: number;
-      optSteps: number;
-    };
-    const global = paramsFromState(s, j.specs, 'global.');
-    const f = new FedBuff(global, j.config, { version: j.version });
-    f.acc.sum.set(requireArray(s, 'acc.sum', global.size));
-    f.acc.cover.set(requireArray(s, 'acc.cover', global.size));
-    f.acc.tensorCover.set(requireArray(s, 'acc.tensorCover', global.specs.length));
-    f.acc.count = j.count;
-    if (f.opt.m) f.opt.m.set(requireArray(s, 'opt.m', global.size));
-    if (f.opt.v) f.opt.v.set(requireArray(s, 'opt.v', global.size));
-    f.opt.steps = j.optSteps;
+    const j = s.json as { config: FedBuffConfig; model: ModelJson; version: number; senders: string[]; stalenessSum: number; clipped: number };
+    const model = ServerModel.restore(s, j.model, j.config.server);
+    const f = new FedBuff(model.params, j.config, { version: j.version });
+    f.model = model;
     f.senders = new Set(j.senders);
     f.stalenessSum = j.stalenessSum;
     f.clippedCount = j.clipped;
@@ -158,22 +134,19 @@ export class FedBuff implements Strategy {
   }
 
   private step(): AggregateResult {
-    const mean = new Float32Array(this.params.size);
-    const { covered: n, mask: covered } = this.acc.mean(mean);
-    serverStep(this.config.server ?? { kind: 'sgd' }, this.opt, this.params.data, mean, covered);
     const metrics = {
-      participants: this.acc.count,
-      mean_staleness: this.stalenessSum / this.acc.count,
+      participants: this.model.acc.count,
+      mean_staleness: this.stalenessSum / this.model.acc.count,
       clipped: this.clippedCount,
-      covered_fraction: n / mean.length,
+      covered_fraction: this.model.applyAccumulated(),
     };
     const participants = [...this.senders];
     this._version++;
-    this.acc.reset();
+    this.model.acc.reset();
     this.senders.clear();
     this.stalenessSum = 0;
     this.clippedCount = 0;
-    return { version: this._version, params: this.params, participants, metrics };
+    return { version: this._version, params: this.model.params, participants, metrics };
   }
 }
 

@@ -65,6 +65,18 @@ export function encodeSafetensors(tensors: readonly SafeTensor[], metadata: Reco
   return [head, ...tensors.map((t) => t.bytes)];
 }
 
+/** As `encodeSafetensors`, joined into one buffer (for blobs kept in memory or sent whole). */
+export function encodeSafetensorsBytes(tensors: readonly SafeTensor[], metadata: Record<string, string> = {}): Uint8Array {
+  const parts = encodeSafetensors(tensors, metadata);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
 /**
  * Parses a whole safetensors file. Everything is checked before any tensor is returned:
  * header length against the file, JSON shape, dtypes, shapes against offsets, offsets

@@ -1,6 +1,6 @@
 import { axpy } from '@fednode/kernels';
 import { ParamSet } from '../tensor/paramset.js';
-import { encodeSafetensors, parseSafetensors, float32Bytes, float32FromBytes } from '../checkpoint/safetensors.js';
+import { encodeSafetensorsBytes, parseSafetensors, float32Bytes, float32FromBytes } from '../checkpoint/safetensors.js';
 import { CoreError } from '../errors.js';
 import type { CodecOptions, EncodedTensor } from './types.js';
 import { codecFor, resolveCodec } from './registry.js';
@@ -52,17 +52,10 @@ export class ErrorFeedback {
 
   /** The residuals as a safetensors blob, to save beside the trainer's state. */
   save(): Uint8Array {
-    const parts = encodeSafetensors(
+    return encodeSafetensorsBytes(
       [...this.residuals].map(([name, r]) => ({ name, dtype: 'F32' as const, shape: [r.length], bytes: float32Bytes(r) })),
       { 'fednode.kind': 'error-feedback' },
     );
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.byteLength;
-    }
-    return out;
   }
 
   static restore(bytes: Uint8Array): ErrorFeedback {
