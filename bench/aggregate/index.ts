@@ -5,6 +5,7 @@
 import { ParamSet, fullSlice, resolveSlice, type Slice } from '@fednode/core';
 import { FedAvg, type ClientUpdate } from '@fednode/aggregator';
 import { fillSignal, againstCopy, type Bench } from '../harness.js';
+import { tiesBench } from './ties.js';
 
 const M = 1 << 20; // 1M parameters
 
@@ -70,4 +71,5 @@ export const aggregateBenches: Bench[] = [
       return againstCopy('aggregate.median', 20 * M * 4, run(model(), us, { robust: { kind: 'median' } }), { updates: 20, params: M }, 5);
     },
   },
+  tiesBench,
 ];

@@ -12,3 +12,4 @@ export type { RobustConfig } from './robust.js';
 export { exampleWeight, stalenessWeight, type ExampleWeight, type StalenessFn } from './staleness.js';
 export { clientUpdateFrom } from './client-update.js';
 export { restoreStrategy } from './restore.js';
+export * from './merge/index.js';
