@@ -90,6 +90,12 @@ export class EncodePool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    // An unref'd worker's exit does not keep the event loop alive: ref it while it terminates.
+    await Promise.all(
+      this.workers.map((w) => {
+        w.ref();
+        return w.terminate();
+      }),
+    );
   }
 }
