@@ -185,7 +185,10 @@ export class PayloadAssembler {
 
 function concat(pieces: Uint8Array[], total: number): Uint8Array {
   if (pieces.length === 1 && pieces[0].byteOffset % 8 === 0) return pieces[0];
-  const out = new Uint8Array(total);
+  // Every byte is overwritten below, so skip the zero-fill (64 MiB payloads made it costly);
+  // allocUnsafeSlow gives the payload its own buffer, not a slice of Node's shared pool.
+  const b = Buffer.allocUnsafeSlow(total);
+  const out = new Uint8Array(b.buffer, b.byteOffset, total);
   let at = 0;
   for (const p of pieces) {
     out.set(p, at);
