@@ -11,6 +11,7 @@ import { codecBenches } from './codec/index.js';
 import { aggregateBenches } from './aggregate/index.js';
 
 const all: Bench[] = [...kernelBenches, ...codecBenches, ...aggregateBenches];
+all.push(...(await import('./train/index.js')).trainBenches);
 
 function parseOnly(argv: string[]): Set<string> | null {
   const groups: string[] = [];

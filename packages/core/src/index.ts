@@ -70,4 +70,4 @@ export { EngineError, type EngineErrorCode } from './engine/errors.js';
 
 /** Datasets from installed packages, normalisation, seeded batches and partitioners, as one namespace. */
 export * as data from './data/index.js';
-export { DataError, type DataErrorCode } from './data/errors.js';
+export * from './data/index.js';

@@ -286,7 +286,17 @@ test('gradcheck: LayerNormalization (last axis, and the last two axes)', async (
 
 test('gradcheck: Conv (float32: no float64 Conv kernel; stride, padding, dilation)', async () => {
   const { tensor } = data(18);
-  for (const o of [{}, { strides: [2, 2], pads: [1, 1, 1, 1] }, { strides: [2, 1], pads: [0, 2, 1, 0], dilations: [1, 2] }] as E.Conv2dOptions[]) {
+  // Stride 1 takes the flipped-Conv input gradient and the im2col weight gradient (the second
+  // case with asymmetric pads and dilation, the third with a pad too large for the flipped
+  // form); other strides take ConvTranspose and the swapped Conv.
+  const cases: E.Conv2dOptions[] = [
+    {},
+    { pads: [1, 0, 2, 1], dilations: [2, 1] },
+    { pads: [3, 0, 0, 0] },
+    { strides: [2, 2], pads: [1, 1, 1, 1] },
+    { strides: [2, 1], pads: [0, 2, 1, 0], dilations: [1, 2] },
+  ];
+  for (const o of cases) {
     // Conv is linear in x and in w, so a large step has no truncation error and beats rounding.
     await check(
       'Conv',

@@ -7,7 +7,9 @@ export type EngineErrorCode =
   | 'ENGINE_OP' // an unknown op, or an op used in a way the engine does not support
   | 'ENGINE_GRAPH' // a malformed graph: unknown value, duplicate name, no path to the loss
   | 'ENGINE_PROVIDER' // an execution provider that onnxruntime cannot load
-  | 'ENGINE_RUN'; // onnxruntime refused the model or failed while running it
+  | 'ENGINE_RUN' // onnxruntime refused the model or failed while running it
+  | 'ENGINE_WORKER' // the executor's worker thread is missing (not built) or died
+  | 'ENGINE_STATE'; // a call that does not fit the object's state (closed, unknown session or tensor)
 
 export class EngineError extends Error {
   readonly code: EngineErrorCode;

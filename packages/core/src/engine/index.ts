@@ -1,4 +1,4 @@
-/** The training engine: graph builder, op registry, autodiff and training-step graphs. */
+/** The training engine: graph builder, op registry, autodiff, training-step graphs, the worker executor and the trainer. */
 export { EngineError, type EngineErrorCode } from './errors.js';
 export type { DType, FloatType } from './dtype.js';
 export { BATCH, type Dim, type Shape } from './shape.js';
@@ -12,3 +12,8 @@ export { buildTrainingGraph, type TrainingGraph, type TrainingGraphOptions } fro
 export { createSession, runSession, toTensor, type SessionOptions, type ExecutionProvider, type TensorData } from './session.js';
 export { gradCheck, type GradCheckInput, type GradCheckOptions, type GradCheckResult } from './gradcheck.js';
 export { mlp, cnn, initParams, type ModelGraph, type ModelGraphOptions } from './models.js';
+export { checkProvider } from './session.js';
+export { Executor, executorWorkerPath, type ExecutorOptions, type RunOptions, type SessionHandle, type WireTensor } from './executor.js';
+export { buildEvalModel, exportInferenceModel, type ExportOptions } from './evaluation.js';
+export { Trainer, MODEL_NAMES, modelByName, type Evaluation, type ModelName, type TrainerOptions } from './trainer.js';
+export { fit, scheduledLr, LR_SCHEDULES, type EpochReport, type FitOptions, type FitReport, type LrSchedule } from './fit.js';

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DType } from './dtype.js';
 import { EngineError } from './errors.js';
@@ -16,13 +19,39 @@ export interface SessionOptions {
   intraOpThreads?: number;
 }
 
+const CUDA_HINT = 'install it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (needs an NVIDIA GPU with CUDA 12)';
+
+/**
+ * Throws ENGINE_PROVIDER unless onnxruntime-node's CUDA provider library is installed beside its
+ * binding. Checked before onnxruntime tries, because its own failure prints a native error
+ * line on stderr that the user cannot silence.
+ */
+export function checkProvider(provider: ExecutionProvider): void {
+  if (provider === 'cpu') return;
+  if (provider !== 'cuda') throw new EngineError('ENGINE_PROVIDER', `unknown execution provider ${JSON.stringify(provider)} (use cpu or cuda)`);
+  let bin: string;
+  try {
+    const main = createRequire(import.meta.url).resolve('onnxruntime-node');
+    bin = join(dirname(main), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  } catch {
+    throw new EngineError('ENGINE_PROVIDER', 'onnxruntime-node is not installed');
+  }
+  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  if (!existsSync(join(bin, lib))) {
+    throw new EngineError('ENGINE_PROVIDER', `onnxruntime's CUDA execution provider is not installed; ${CUDA_HINT}`);
+  }
+}
+
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
   const provider = opts.provider ?? 'cpu';
+  checkProvider(provider);
   const sessionOptions: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
   };
   if (opts.intraOpThreads !== undefined) sessionOptions.intraOpNumThreads = opts.intraOpThreads;
+  // One graph runs at a time and its nodes form a chain: extra inter-op threads only contend.
+  sessionOptions.interOpNumThreads = 1;
   try {
     return await ort.InferenceSession.create(bytes, sessionOptions);
   } catch (err) {
@@ -30,7 +59,7 @@ export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}
     if (provider !== 'cpu' && /provider|cuda|backend|library/i.test(msg)) {
       throw new EngineError(
         'ENGINE_PROVIDER',
-        `onnxruntime cannot load the ${provider} execution provider (${msg.split('\n')[0]}); install it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node`,
+        `onnxruntime cannot load the ${provider} execution provider (${msg.split('\n')[0]}); ${CUDA_HINT}`,
       );
     }
     throw new EngineError('ENGINE_RUN', `onnxruntime refused the model: ${msg.split('\n')[0]}`);
@@ -47,10 +76,18 @@ export function toTensor(dtype: DType, data: TensorData, dims: readonly number[]
   return new ort.Tensor(ORT_TYPE[dtype], data, dims);
 }
 
-/** Runs a session and maps onnxruntime's failures to ENGINE_RUN. */
-export async function runSession(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+/**
+ * Runs a session and maps onnxruntime's failures to ENGINE_RUN. `fetches` names the outputs to
+ * compute; a tensor there is a preallocated output that onnxruntime writes in place, null lets
+ * it allocate.
+ */
+export async function runSession(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  fetches?: Record<string, ort.Tensor | null>,
+): Promise<Record<string, ort.Tensor>> {
   try {
-    return await session.run(feeds);
+    return fetches === undefined ? await session.run(feeds) : await session.run(feeds, fetches);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     throw new EngineError('ENGINE_RUN', `onnxruntime run failed: ${msg.split('\n')[0]}`);

@@ -1,0 +1,135 @@
+/**
+ * The libp2p host every fednode process runs: TCP, noise, yamux, identify, ping and
+ * gossipsub, with connection limits suited to many peers on one machine.
+ */
+import './polyfill.js';
+import { createLibp2p, type Libp2pOptions } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify, type Identify } from '@libp2p/identify';
+import { ping, type Ping } from '@libp2p/ping';
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
+import { bootstrap } from '@libp2p/bootstrap';
+import { mdns } from '@libp2p/mdns';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { Libp2p, PrivateKey } from '@libp2p/interface';
+import { generateIdentity } from './identity.js';
+import { NetError } from './errors.js';
+
+// A type alias, not an interface: libp2p's ServiceMap needs an index signature.
+export type HostServices = {
+  identify: Identify;
+  ping: Ping;
+  pubsub: GossipSub;
+};
+
+/** A started fednode libp2p host. */
+export type FedHost = Libp2p<HostServices>;
+
+export interface HostOptions {
+  /** The node's identity; a fresh Ed25519 key when absent (tests, throwaway peers). */
+  readonly privateKey?: PrivateKey;
+  /** Multiaddrs to listen on (default one free port on 127.0.0.1). */
+  readonly listen?: readonly string[];
+  /** Multiaddrs (with /p2p/<id>) of peers to dial at start. */
+  readonly bootstrap?: readonly string[];
+  /** Find peers on the LAN by multicast DNS. */
+  readonly mdns?: boolean;
+  /** Most open connections (default 512). */
+  readonly maxConnections?: number;
+  /** Inbound connections accepted per second from one host (default 10 000; libp2p's 5 resets local meshes). */
+  readonly inboundPerSecond?: number;
+  /** Inbound connections still in their handshake at once (default 512; libp2p's is 10). */
+  readonly maxPendingInbound?: number;
+  /**
+   * yamux per-stream receive window, bytes (default 256 KiB, the yamux spec's initial window,
+   * growing to `maxStreamWindowBytes`). js-yamux assumes the remote starts with this same
+   * window, so every peer of a run must use the same value: raise it only for fednode-only
+   * networks.
+   */
+  readonly initialStreamWindowBytes?: number;
+  /** Largest yamux receive window a stream grows to (default 16 MiB). */
+  readonly maxStreamWindowBytes?: number;
+  /** Dial timeout, ms (default 10 s). */
+  readonly dialTimeoutMs?: number;
+}
+
+const YAMUX_SPEC_WINDOW = 256 * 1024;
+
+/** Creates and starts a host. Stop it with `host.stop()`. */
+export async function createHost(options: HostOptions = {}): Promise<FedHost> {
+  const privateKey = options.privateKey ?? (await generateIdentity());
+  const listen = [...(options.listen ?? ['/ip4/127.0.0.1/tcp/0'])];
+  for (const a of [...listen, ...(options.bootstrap ?? [])]) checkAddr(a);
+  const initialWindow = options.initialStreamWindowBytes ?? YAMUX_SPEC_WINDOW;
+  const maxWindow = Math.max(initialWindow, options.maxStreamWindowBytes ?? 16 * 1024 * 1024);
+  const peerDiscovery: NonNullable<Libp2pOptions<HostServices>['peerDiscovery']> = [];
+  if (options.bootstrap !== undefined && options.bootstrap.length > 0) {
+    peerDiscovery.push(bootstrap({ list: [...options.bootstrap], timeout: 0 }));
+  }
+  if (options.mdns === true) peerDiscovery.push(mdns());
+  const config: Libp2pOptions<HostServices> = {
+    privateKey,
+    addresses: { listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [
+      yamux({
+        streamOptions: {
+          initialStreamWindowSize: initialWindow,
+          maxStreamWindowSize: maxWindow,
+          // A paused stream (our frame reader pausing a fast sender) keeps receiving what
+          // the window already granted: the read buffer must hold a whole window.
+          maxReadBufferLength: maxWindow + 4 * 1024 * 1024,
+        },
+      }),
+    ],
+    peerDiscovery,
+    connectionManager: {
+      maxConnections: options.maxConnections ?? 512,
+      inboundConnectionThreshold: options.inboundPerSecond ?? 10_000,
+      maxIncomingPendingConnections: options.maxPendingInbound ?? 512,
+      maxParallelDials: 100,
+      dialTimeout: options.dialTimeoutMs ?? 10_000,
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        // Every message carries its author's signature; unsigned ones are dropped.
+        globalSignaturePolicy: 'StrictSign',
+        // Heartbeats before anyone subscribed are not an error.
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+      }),
+    },
+  };
+  try {
+    return await createLibp2p(config);
+  } catch (e) {
+    throw new NetError('NET_REFUSED', `cannot start the libp2p host on ${listen.join(', ')}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function checkAddr(a: string): void {
+  try {
+    multiaddr(a);
+  } catch (e) {
+    throw new NetError('NET_CONFIG', `"${a}" is not a multiaddr (e.g. /ip4/127.0.0.1/tcp/4001): ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** The host's peer id as a string. */
+export function hostPeerId(host: FedHost): string {
+  return host.peerId.toString();
+}
+
+/** A dialable address of the host (with its /p2p/ id), preferring 127.0.0.1 for local tests. */
+export function hostAddr(host: FedHost): string {
+  const addrs = host.getMultiaddrs().map((m) => m.toString());
+  const local = addrs.find((a) => a.startsWith('/ip4/127.0.0.1/'));
+  const a = local ?? addrs[0];
+  if (a === undefined) throw new NetError('NET_CLOSED', 'the host listens on no address');
+  return a;
+}

@@ -1,0 +1,96 @@
+import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { writeFileAtomic } from '@fednode/core';
+import { checkScenario, type Scenario } from './scenario.js';
+import { checkExpectations, loadData, simulate, type RoundRecord, type SimSummary } from './simulator.js';
+import { renderReport, type ReportRun } from './report.js';
+
+export interface SimulateCommandOptions {
+  readonly rounds?: number;
+  readonly seed?: number;
+  /** Directory for metrics.jsonl, report.html and summary.json (default .fednode/sim/<name>). */
+  readonly out?: string;
+  /** Last stdout line: one JSON summary; no progress bar. */
+  readonly json?: boolean;
+  /** Fail (exit code 1) when the scenario's expected outcome is not met. */
+  readonly check?: boolean;
+  readonly threads?: number;
+}
+
+export interface SimulateCommandResult {
+  readonly summaries: readonly SimSummary[];
+  readonly failures: readonly string[];
+  readonly outDir: string;
+}
+
+/**
+ * What `fednode simulate` and `fednode demo` do: run the scenario (and its sweep variants),
+ * stream metrics as JSON lines, write an HTML report, print a summary. Returns the failures
+ * of the expected outcome; the caller decides the exit code.
+ */
+export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandOptions, log: (line: string) => void = console.log): Promise<SimulateCommandResult> {
+  const outDir = resolve(o.out ?? join('.fednode', 'sim', scenario.name));
+  mkdirSync(outDir, { recursive: true });
+  const metricsPath = join(outDir, 'metrics.jsonl');
+  writeFileSync(metricsPath, '');
+  const variants: { label: string; scenario: Scenario }[] = scenario.sweep
+    ? scenario.sweep.map((v) => ({
+        label: v.label,
+        scenario: checkScenario(
+          {
+            ...scenario,
+            sweep: undefined,
+            strategy: v.strategy ?? scenario.strategy,
+            codec: v.codec ?? scenario.codec,
+            attackers: v.attackers === 'none' ? undefined : (v.attackers ?? scenario.attackers),
+            expect: v.expect ?? scenario.expect,
+          },
+          `sweep ${v.label}`,
+        ),
+      }))
+    : [{ label: scenario.name, scenario }];
+  const rounds = o.rounds ?? scenario.rounds;
+  const tty = process.stdout.isTTY === true && o.json !== true;
+  const bar = tty ? new cliProgress.SingleBar({ format: '{label} [{bar}] round {value}/{total} | acc {acc} | {vt}s virtual | {mb} MB up', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
+  const runs: ReportRun[] = [];
+  const data = loadData(scenario);
+  try {
+    for (const v of variants) {
+      bar?.start(rounds, 0, { label: v.label, acc: '-', vt: '0', mb: '0' });
+      const { summary, records } = await simulate(v.scenario, {
+        rounds: o.rounds,
+        seed: o.seed,
+        label: v.label,
+        data,
+        threads: o.threads,
+        onRound: (r: RoundRecord) => {
+          appendFileSync(metricsPath, JSON.stringify({ run: v.label, ...r }) + '\n');
+          bar?.update(r.round + 1, { acc: r.accuracy === null ? '-' : r.accuracy.toFixed(4), vt: r.virtual_time_s.toFixed(0), mb: (r.bytes_up / 1e6).toFixed(1) });
+          if (!tty && o.json !== true) log(`${v.label} round ${r.round + 1}/${rounds}: accuracy ${r.accuracy?.toFixed(4) ?? '-'}, ${r.virtual_time_s.toFixed(1)} s virtual, ${(r.bytes_up / 1e6).toFixed(2)} MB up`);
+        },
+      });
+      bar?.stop();
+      runs.push({ summary, records });
+    }
+  } finally {
+    bar?.stop();
+  }
+  const reportPath = join(outDir, 'report.html');
+  writeFileAtomic(reportPath, [new TextEncoder().encode(renderReport(scenario.name, scenario.description ?? '', runs))]);
+  const summaries = runs.map((r) => r.summary);
+  writeFileAtomic(join(outDir, 'summary.json'), [new TextEncoder().encode(JSON.stringify(summaries.length === 1 ? summaries[0] : summaries, null, 2) + '\n')]);
+  const failures = o.check ? variants.flatMap((v, i) => checkExpectations(v.scenario, summaries[i]).map((f) => `${v.label}: ${f}`)) : [];
+  if (o.json) {
+    log(JSON.stringify(summaries.length === 1 ? { ...summaries[0], passed: failures.length === 0 } : { runs: summaries, passed: failures.length === 0 }));
+  } else {
+    for (const s of summaries) {
+      const target = s.time_to_target_s === null ? '' : `; target reached at ${s.time_to_target_s.toFixed(1)} s virtual with ${(s.bytes_up_to_target! / 1e6).toFixed(2)} MB up`;
+      log(`${s.label}: final accuracy ${s.final_accuracy.toFixed(4)} after ${s.rounds} rounds, ${s.virtual_time_s.toFixed(1)} s virtual, ${(s.bytes_up / 1e6).toFixed(2)} MB up, ${(s.bytes_down / 1e6).toFixed(2)} MB down, ${s.wall_time_s.toFixed(1)} s wall (${(s.overhead_share * 100).toFixed(0)}% outside training), ${s.peak_rss_mb} MB peak RSS${target}`);
+    }
+    log(`metrics: ${metricsPath}`);
+    log(`report:  ${reportPath}`);
+    for (const f of failures) log(`expected outcome not met: ${f}`);
+  }
+  return { summaries, failures, outDir };
+}

@@ -1,0 +1,244 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import type { CodecOptions } from '@fednode/core';
+import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
+import { DIST_SCHEMA, type Dist } from './distributions.js';
+import { SimError } from './errors.js';
+
+/** Who a simulated client is, as a scenario describes the population. */
+export interface ClientsSpec {
+  readonly count: number;
+  /** Clients sampled per synchronous round (FedAvg), or kept in flight (FedBuff). */
+  readonly perRound: number;
+  /** Local training speed, samples per second. */
+  readonly speed: Dist;
+  readonly uplinkMbps: Dist;
+  readonly downlinkMbps: Dist;
+  readonly latencyMs: Dist;
+  /** Probability of being online when sampled, or an on/off schedule with a random phase per client. */
+  readonly availability?: number | { readonly onS: number; readonly offS: number };
+  /** Probability that a dispatched client never reports back. */
+  readonly dropout?: number;
+}
+
+export type AttackKind = 'sign-flip' | 'scaling' | 'noise' | 'label-flip' | 'free-rider';
+
+export interface AttackSpec {
+  readonly kind: AttackKind;
+  /** Share of the population that attacks (the first clients of a seeded shuffle). */
+  readonly fraction: number;
+  /** sign-flip / scaling: the factor; noise: the standard deviation. */
+  readonly factor?: number;
+}
+
+export type StrategySpec = ({ readonly kind: 'fedavg'; readonly deadlineS?: number } & FedAvgConfig) | ({ readonly kind: 'fedbuff' } & FedBuffConfig);
+
+export interface Scenario {
+  readonly name: string;
+  readonly description?: string;
+  readonly seed: number;
+  readonly model: 'mlp' | 'cnn';
+  readonly dataset: {
+    readonly name: 'mnist' | 'fashion-mnist';
+    readonly partition: { readonly kind: 'iid' } | { readonly kind: 'dirichlet'; readonly alpha: number } | { readonly kind: 'shards'; readonly perClient?: number };
+    /** Evaluate on the first N test rows (default all). */
+    readonly testRows?: number;
+    /** Use the first N training rows (default all). */
+    readonly trainRows?: number;
+  };
+  readonly clients: ClientsSpec;
+  readonly attackers?: AttackSpec;
+  readonly local: { readonly epochs: number; readonly batch: number; readonly lr: number; readonly momentum?: number };
+  readonly strategy: StrategySpec;
+  readonly codec: CodecOptions & { readonly errorFeedback?: boolean };
+  /** Aggregations to run (synchronous rounds, or FedBuff versions). */
+  readonly rounds: number;
+  /** Stop once virtual time passes this many seconds. */
+  readonly timeBudgetS?: number;
+  /** Evaluate every N rounds (default 1; the last round always). */
+  readonly evalEvery?: number;
+  /** The outcome the scenario promises; `--check` fails the run when it is not met. */
+  readonly expect?: {
+    readonly minFinalAccuracy?: number;
+    readonly maxVirtualTimeS?: number;
+    readonly maxBytesUp?: number;
+    /** The target accuracy must be reached (see `target`). */
+    readonly reachTarget?: boolean;
+  };
+  /** Variants run side by side (one report table), each overriding strategy and/or codec. */
+  readonly sweep?: readonly {
+    readonly label: string;
+    readonly strategy?: StrategySpec;
+    readonly codec?: Scenario['codec'];
+    /** Attackers for this variant; `none` for a clean run. */
+    readonly attackers?: AttackSpec | 'none';
+    /** This variant's expected outcome (replaces the scenario's). */
+    readonly expect?: Scenario['expect'];
+  }[];
+  /** An accuracy whose first crossing the summary reports (virtual time and bytes to reach it). */
+  readonly target?: { readonly accuracy: number };
+}
+
+const num = { type: 'number' } as const;
+const pos = { type: 'number', exclusiveMinimum: 0 } as const;
+const int = (minimum: number) => ({ type: 'integer', minimum }) as const;
+const prob = { type: 'number', minimum: 0, maximum: 1 } as const;
+const obj = (required: string[], properties: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required, properties });
+
+const SERVER = {
+  type: 'object',
+  required: ['kind'],
+  properties: { kind: { enum: ['sgd', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'diloco'] }, lr: pos, momentum: num, beta1: num, beta2: num, tau: num, v0: num },
+  additionalProperties: false,
+};
+const GUARDS = { runId: { type: 'string' }, normBound: pos, clipNorm: pos };
+const FEDAVG = obj(['kind'], {
+  kind: { const: 'fedavg' },
+  deadlineS: pos,
+  cohort: int(1),
+  backupWorkers: int(0),
+  minParticipants: int(1),
+  weighting: { enum: ['examples', 'uniform'] },
+  server: SERVER,
+  robust: {
+    type: 'object',
+    required: ['kind'],
+    properties: { kind: { enum: ['median', 'trimmed-mean', 'krum', 'multi-krum'] }, beta: num, f: int(0), m: int(1) },
+    additionalProperties: false,
+  },
+  dp: obj(['noiseMultiplier', 'clipNorm', 'seed'], { noiseMultiplier: num, clipNorm: pos, seed: { type: 'integer' } }),
+  ...GUARDS,
+});
+const FEDBUFF = obj(['kind', 'k'], {
+  kind: { const: 'fedbuff' },
+  k: int(1),
+  staleness: {
+    type: 'object',
+    required: ['kind'],
+    properties: { kind: { enum: ['constant', 'polynomial', 'hinge', 'threshold'] }, a: num, b: num, cutoff: num, value: num },
+    additionalProperties: false,
+  },
+  stalenessNormalizeAt: int(0),
+  exampleWeight: { enum: ['one', 'n', 'sqrt', 'log'] },
+  maxStaleness: int(0),
+  mean: { enum: ['count', 'weights'] },
+  server: SERVER,
+  fedAsync: obj(['alpha'], { alpha: prob }),
+  ...GUARDS,
+});
+const STRATEGY = { oneOf: [FEDAVG, FEDBUFF] };
+const EXPECT = obj([], { minFinalAccuracy: prob, maxVirtualTimeS: pos, maxBytesUp: pos, reachTarget: { type: 'boolean' } });
+const ATTACKERS = obj(['kind', 'fraction'], { kind: { enum: ['sign-flip', 'scaling', 'noise', 'label-flip', 'free-rider'] }, fraction: prob, factor: num });
+const CODEC = obj(['codec'], {
+  codec: { enum: ['fp32', 'fp16', 'bf16', 'int8', 'demo', 'auto'] },
+  blockSize: int(32),
+  chunk: int(1),
+  topk: int(1),
+  values: { enum: ['fp16', 'sign'] },
+  dense: { enum: ['fp32', 'fp16', 'bf16', 'int8'] },
+  minDemoElements: int(1),
+  errorFeedback: { type: 'boolean' },
+});
+
+export const SCENARIO_SCHEMA = obj(['name', 'seed', 'model', 'dataset', 'clients', 'local', 'strategy', 'codec', 'rounds'], {
+  name: { type: 'string', minLength: 1 },
+  description: { type: 'string' },
+  seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+  model: { enum: ['mlp', 'cnn'] },
+  dataset: obj(['name', 'partition'], {
+    name: { enum: ['mnist', 'fashion-mnist'] },
+    partition: {
+      oneOf: [
+        obj(['kind'], { kind: { const: 'iid' } }),
+        obj(['kind', 'alpha'], { kind: { const: 'dirichlet' }, alpha: pos }),
+        obj(['kind'], { kind: { const: 'shards' }, perClient: int(1) }),
+      ],
+    },
+    testRows: int(1),
+    trainRows: int(1),
+  }),
+  clients: obj(['count', 'perRound', 'speed', 'uplinkMbps', 'downlinkMbps', 'latencyMs'], {
+    count: int(1),
+    perRound: int(1),
+    speed: DIST_SCHEMA,
+    uplinkMbps: DIST_SCHEMA,
+    downlinkMbps: DIST_SCHEMA,
+    latencyMs: DIST_SCHEMA,
+    availability: { oneOf: [prob, obj(['onS', 'offS'], { onS: pos, offS: { type: 'number', minimum: 0 } })] },
+    dropout: prob,
+  }),
+  attackers: ATTACKERS,
+  local: obj(['epochs', 'batch', 'lr'], { epochs: int(1), batch: int(1), lr: pos, momentum: { type: 'number', minimum: 0, maximum: 0.999 } }),
+  strategy: STRATEGY,
+  codec: CODEC,
+  rounds: int(1),
+  timeBudgetS: pos,
+  evalEvery: int(1),
+  expect: EXPECT,
+  target: obj(['accuracy'], { accuracy: prob }),
+  sweep: {
+    type: 'array',
+    minItems: 1,
+    items: obj(['label'], { label: { type: 'string', minLength: 1 }, strategy: STRATEGY, codec: CODEC, attackers: { oneOf: [{ const: 'none' }, ATTACKERS] }, expect: EXPECT }),
+  },
+});
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validate = ajv.compile(SCENARIO_SCHEMA);
+
+/** One line per problem, most specific first: `clients.perRound: must be integer`. */
+function describe(errors: readonly ErrorObject[]): string[] {
+  const lines = new Set<string>();
+  // oneOf failures repeat every branch's complaint; report the branch errors, not the summary.
+  const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'const' && e.keyword !== 'if');
+  for (const e of specific.length > 0 ? specific : errors) {
+    const at = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
+    if (e.keyword === 'additionalProperties') lines.add(`${at}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`);
+    else if (e.keyword === 'enum') lines.add(`${at}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
+    else lines.add(`${at}: ${e.message}`);
+  }
+  return [...lines].slice(0, 8);
+}
+
+/** Checks a parsed scenario against the schema and the rules a schema cannot say. */
+export function checkScenario(value: unknown, source = 'scenario'): Scenario {
+  if (!validate(value)) throw new SimError('SIM_SCENARIO', `${source} is not a valid scenario:\n  ${describe(validate.errors ?? []).join('\n  ')}`);
+  const s = value as unknown as Scenario;
+  const problems: string[] = [];
+  if (s.clients.perRound > s.clients.count) problems.push(`clients.perRound ${s.clients.perRound} is more than clients.count ${s.clients.count}`);
+  if (s.strategy.kind === 'fedavg' && s.strategy.backupWorkers !== undefined && s.strategy.backupWorkers >= s.clients.perRound) {
+    problems.push(`strategy.backupWorkers ${s.strategy.backupWorkers} leaves nobody of clients.perRound ${s.clients.perRound}`);
+  }
+  if (s.strategy.kind === 'fedbuff' && s.strategy.k > s.clients.perRound) {
+    problems.push(`strategy.k ${s.strategy.k} is more than the ${s.clients.perRound} clients in flight: the buffer would never fill`);
+  }
+  for (const [k, d] of Object.entries({ speed: s.clients.speed, uplinkMbps: s.clients.uplinkMbps, downlinkMbps: s.clients.downlinkMbps })) {
+    if ((d.dist === 'constant' && d.value <= 0) || (d.dist === 'uniform' && (d.min <= 0 || d.max < d.min))) problems.push(`clients.${k}: values must be > 0 (and max >= min)`);
+  }
+  if (s.expect?.reachTarget && s.target === undefined) problems.push('expect.reachTarget needs a target');
+  if (s.dataset.trainRows !== undefined && s.dataset.trainRows < s.clients.count) problems.push(`dataset.trainRows ${s.dataset.trainRows} leaves some of the ${s.clients.count} clients without data`);
+  if (problems.length > 0) throw new SimError('SIM_SCENARIO', `${source}: ${problems.join('; ')}`);
+  return s;
+}
+
+/** A scenario from YAML text; `source` names it in errors. */
+export function scenarioFromYaml(text: string, source = 'scenario'): Scenario {
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (e) {
+    throw new SimError('SIM_SCENARIO', `${source} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return checkScenario(value, source);
+}
+
+export function loadScenario(path: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new SimError('SIM_SCENARIO', `cannot read scenario ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return scenarioFromYaml(text, path);
+}

@@ -1,0 +1,342 @@
+import { Rng } from '@fednode/kernels';
+import {
+  ErrorFeedback,
+  ParamSet,
+  batches,
+  encodeUpdate,
+  engine,
+  fullSlice,
+  loadImageDataset,
+  payloadBytes,
+  resolveCodec,
+  subset,
+  updateFromFrames,
+  updateToFrames,
+  type Dataset,
+} from '@fednode/core';
+import { FedAvg, FedBuff, clientUpdateFrom, type AggregateResult, type FedAvgConfig, type FedBuffConfig } from '@fednode/aggregator';
+import { attackDelta, flipLabels } from './attacks.js';
+import { SimError } from './errors.js';
+import { STREAM, buildPopulation, isAvailable, type SimClient } from './population.js';
+import type { Scenario } from './scenario.js';
+
+/** One line of the metrics log: the state after an aggregation. */
+export interface RoundRecord {
+  readonly round: number;
+  readonly version: number;
+  readonly virtual_time_s: number;
+  /** Null on rounds that were not evaluated (evalEvery). */
+  readonly accuracy: number | null;
+  readonly loss: number | null;
+  /** Cumulative bytes over the run. */
+  readonly bytes_up: number;
+  readonly bytes_down: number;
+  readonly participants: number;
+  readonly dispatched: number;
+  readonly dropped: number;
+  readonly late: number;
+  readonly refused: number;
+  readonly attackers: number;
+  readonly mean_staleness: number;
+  readonly wall_s: number;
+}
+
+export interface SimSummary {
+  readonly scenario: string;
+  readonly label: string;
+  readonly final_accuracy: number;
+  readonly final_loss: number;
+  readonly rounds: number;
+  readonly virtual_time_s: number;
+  readonly bytes_up: number;
+  readonly bytes_down: number;
+  readonly wall_time_s: number;
+  readonly clients: number;
+  readonly peak_rss_mb: number;
+  /** Wall time spent in local training (the engine); the rest is the simulator's own overhead. */
+  readonly train_time_s: number;
+  readonly overhead_share: number;
+  /** First crossing of the scenario's target accuracy, when it has one and it was reached. */
+  readonly time_to_target_s: number | null;
+  readonly bytes_up_to_target: number | null;
+}
+
+export interface SimOptions {
+  /** Override the scenario's rounds. */
+  readonly rounds?: number;
+  /** Override the scenario's seed. */
+  readonly seed?: number;
+  /** A label for sweeps and reports. */
+  readonly label?: string;
+  readonly onRound?: (r: RoundRecord) => void;
+  /** Datasets already loaded (sweeps share them). */
+  readonly data?: { readonly train: Dataset; readonly test: Dataset };
+  /** Intra-op threads for onnxruntime (default 1: small local batches run best on one). */
+  readonly threads?: number;
+}
+
+/** Size in bytes of the model a client downloads (dense fp32) plus a small header. */
+const MODEL_HEADER_BYTES = 256;
+const UPDATE_HEADER_BYTES = 256;
+
+interface Dispatch {
+  readonly client: SimClient;
+  readonly start: number;
+  readonly arrival: number;
+  readonly dropped: boolean;
+  readonly base: ParamSet;
+  readonly baseVersion: number;
+}
+
+/**
+ * Runs a scenario on one machine: simulated clients with their own speed, links,
+ * availability and behaviour, training for real (the engine), encoding for real (the codecs),
+ * aggregated by the real strategy, on a virtual clock. Deterministic for its seed.
+ */
+export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
+  const s: Scenario = { ...scenario, seed: opts.seed ?? scenario.seed, rounds: opts.rounds ?? scenario.rounds };
+  const wall0 = performance.now();
+  const data = opts.data ?? loadData(s);
+  const clients = buildPopulation(s, data.train.y);
+  const flipped: Dataset = { ...data.train, y: flipLabels(data.train.y, data.train.classes) };
+  const trainer = await engine.Trainer.create({
+    model: s.model,
+    optimizer: { kind: 'sgd', momentum: s.local.momentum ?? 0 },
+    seed: s.seed,
+    lr: s.local.lr,
+    intraOpThreads: opts.threads ?? 1,
+  });
+  const records: RoundRecord[] = [];
+  let peakRss = 0;
+  try {
+    const init = await trainer.params();
+    const modelBytes = init.size * 4 + MODEL_HEADER_BYTES;
+    const updateBytes = init.specs.reduce((n, sp) => n + payloadBytes(sp.shape, resolveCodec(s.codec, sp.shape)), 0) + UPDATE_HEADER_BYTES;
+    const feedback = new Map<number, ErrorFeedback>();
+    let trainTime = 0;
+    let bytesUp = 0;
+    let bytesDown = 0;
+    let sequence = 0;
+
+    const timeOf = (c: SimClient, start: number): number =>
+      start + 2 * c.latencyS + modelBytes / c.downlinkBytesPerS + (c.rows.length * s.local.epochs) / c.speed + updateBytes / c.uplinkBytesPerS;
+
+    /** Trains `c` from `base`, attacks if it is an attacker, encodes, and decodes what the server receives. */
+    const contribute = async (c: SimClient, base: ParamSet, baseVersion: number, round: number) => {
+      const seed = Rng.derive(s.seed, STREAM.training, round, c.id).nextU32();
+      let delta: ParamSet;
+      if (c.attack?.kind === 'free-rider') {
+        delta = base.zerosLike();
+      } else {
+        const t0 = performance.now();
+        await trainer.setParams(base);
+        const ds = c.attack?.kind === 'label-flip' ? flipped : data.train;
+        const steps: Promise<number>[] = [];
+        for (let e = 0; e < s.local.epochs; e++) {
+          for (const b of batches(ds, { batchSize: s.local.batch, seed, epoch: e, indices: c.rows })) steps.push(trainer.step(b));
+        }
+        await Promise.all(steps);
+        delta = await trainer.params();
+        const d = delta.data;
+        const g = base.data;
+        for (let i = 0; i < d.length; i++) d[i] -= g[i];
+        trainTime += performance.now() - t0;
+      }
+      if (c.attack) attackDelta(c.attack, delta, seed);
+      let ef: ErrorFeedback | undefined;
+      if (s.codec.errorFeedback) {
+        ef = feedback.get(c.id) ?? new ErrorFeedback();
+        feedback.set(c.id, ef);
+      }
+      const update = encodeUpdate(
+        { runId: s.name, sender: c.name, baseVersion, round, sequence: sequence++, examples: c.rows.length },
+        fullSlice(base.specs),
+        delta,
+        s.codec,
+        ef,
+      );
+      const frames = updateToFrames(update);
+      bytesUp += frames.reduce((n, f) => n + f.byteLength, 0);
+      return clientUpdateFrom(updateFromFrames(frames), base.specs, c.name);
+    };
+
+    const evaluate = async (params: ParamSet, round: number, last: boolean): Promise<{ accuracy: number | null; loss: number | null }> => {
+      if (!last && round % (s.evalEvery ?? 1) !== 0) return { accuracy: null, loss: null };
+      await trainer.setParams(params);
+      const e = await trainer.evaluate(data.test);
+      return { accuracy: e.accuracy, loss: e.loss };
+    };
+
+    const record = (r: Omit<RoundRecord, 'wall_s' | 'bytes_up' | 'bytes_down'>): void => {
+      const rec: RoundRecord = { ...r, bytes_up: bytesUp, bytes_down: bytesDown, wall_s: (performance.now() - wall0) / 1000 };
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      records.push(rec);
+      opts.onRound?.(rec);
+    };
+
+    if (s.strategy.kind === 'fedavg') {
+      const { kind: _kind, deadlineS, backupWorkers = 0, cohort: _cohort, ...config } = s.strategy;
+      const strategy = new FedAvg(init, config as FedAvgConfig);
+      const minParticipants = config.minParticipants ?? 1;
+      let now = 0;
+      for (let round = 0; round < s.rounds; round++) {
+        if (s.timeBudgetS !== undefined && now >= s.timeBudgetS) break;
+        const online = clients.filter((c) => isAvailable(s, c, now, round));
+        const pick = Uint32Array.from({ length: online.length }, (_, i) => i);
+        Rng.derive(s.seed, STREAM.selection, round).shuffle(pick);
+        const cohort = [...pick.subarray(0, Math.min(s.clients.perRound, online.length))].map((i) => online[i]);
+        const dropRng = Rng.derive(s.seed, STREAM.dropout, round);
+        const dispatches = cohort
+          .map((c): Dispatch => ({ client: c, start: now, arrival: timeOf(c, now), dropped: dropRng.uniform() < (s.clients.dropout ?? 0), base: strategy.global, baseVersion: strategy.version }))
+          .sort((a, b) => a.arrival - b.arrival || a.client.id - b.client.id);
+        bytesDown += modelBytes * cohort.length;
+        const deadline = deadlineS === undefined ? Infinity : now + deadlineS;
+        const needed = Math.max(1, cohort.length - backupWorkers);
+        const arriving = dispatches.filter((d) => !d.dropped && d.arrival <= deadline);
+        const used = arriving.slice(0, needed);
+        const dropped = dispatches.filter((d) => d.dropped).length;
+        if (used.length < minParticipants) {
+          // Too few by the deadline: the round ends without a new model.
+          now = Number.isFinite(deadline) ? deadline : now + 1;
+          strategy.abandonRound();
+          continue;
+        }
+        const end = used.length === needed ? used[used.length - 1].arrival : Number.isFinite(deadline) ? deadline : used[used.length - 1].arrival;
+        let refused = 0;
+        const base = strategy.global.clone();
+        for (const d of used) {
+          const u = await contribute(d.client, base, strategy.version, strategy.round);
+          if (!strategy.offer(u).accepted) refused++;
+        }
+        now = end;
+        const result: AggregateResult = strategy.aggregate(now * 1000);
+        const ev = await evaluate(result.params, round, round === s.rounds - 1);
+        record({
+          round,
+          version: result.version,
+          virtual_time_s: now,
+          ...ev,
+          participants: result.participants.length,
+          dispatched: cohort.length,
+          dropped,
+          late: arriving.length - used.length + dispatches.filter((d) => !d.dropped && d.arrival > deadline).length,
+          refused,
+          attackers: used.filter((d) => d.client.attack !== null).length,
+          mean_staleness: 0,
+        });
+      }
+    } else {
+      const { kind: _kind, ...config } = s.strategy;
+      const strategy = new FedBuff(init, config as FedBuffConfig);
+      const inFlight = new Map<number, Dispatch>();
+      let dispatchCount = 0;
+      let dropped = 0;
+      let refused = 0;
+      let now = 0;
+      const dispatch = (at: number): boolean => {
+        const online = clients.filter((c) => !inFlight.has(c.id) && isAvailable(s, c, at, dispatchCount));
+        if (online.length === 0) return false;
+        const rng = Rng.derive(s.seed, STREAM.selection, dispatchCount);
+        const c = online[rng.uniformInt(online.length)];
+        const drop = Rng.derive(s.seed, STREAM.dropout, dispatchCount).uniform() < (s.clients.dropout ?? 0);
+        dispatchCount++;
+        inFlight.set(c.id, { client: c, start: at, arrival: timeOf(c, at), dropped: drop, base: strategy.global.clone(), baseVersion: strategy.version });
+        bytesDown += modelBytes;
+        return true;
+      };
+      for (let i = 0; i < s.clients.perRound; i++) dispatch(0);
+      let round = 0;
+      let stalenessSum = 0;
+      let arrivals = 0;
+      while (round < s.rounds && inFlight.size > 0) {
+        const next = [...inFlight.values()].sort((a, b) => a.arrival - b.arrival || a.client.id - b.client.id)[0];
+        inFlight.delete(next.client.id);
+        now = next.arrival;
+        if (s.timeBudgetS !== undefined && now > s.timeBudgetS) break;
+        if (next.dropped) {
+          dropped++;
+        } else {
+          const u = await contribute(next.client, next.base, next.baseVersion, round);
+          if (strategy.offer(u).accepted) {
+            stalenessSum += strategy.version - next.baseVersion;
+            arrivals++;
+          } else refused++;
+          if (strategy.ready()) {
+            const result = strategy.aggregate();
+            const ev = await evaluate(result.params, round, round === s.rounds - 1);
+            record({
+              round,
+              version: result.version,
+              virtual_time_s: now,
+              ...ev,
+              participants: result.participants.length,
+              dispatched: dispatchCount,
+              dropped,
+              late: 0,
+              refused,
+              attackers: 0,
+              mean_staleness: arrivals > 0 ? stalenessSum / arrivals : 0,
+            });
+            round++;
+            stalenessSum = 0;
+            arrivals = 0;
+          }
+        }
+        if (!dispatch(now) && inFlight.size === 0) throw new SimError('SIM_RUN', `no client is available at t = ${now.toFixed(1)} s and none is in flight`);
+      }
+    }
+    const last = [...records].reverse().find((r) => r.accuracy !== null);
+    const hit = s.target === undefined ? undefined : records.find((r) => r.accuracy !== null && r.accuracy >= s.target!.accuracy);
+    const wall = (performance.now() - wall0) / 1000;
+    const summary: SimSummary = {
+      scenario: s.name,
+      label: opts.label ?? s.name,
+      final_accuracy: last?.accuracy ?? 0,
+      final_loss: last?.loss ?? 0,
+      rounds: records.length,
+      virtual_time_s: records.at(-1)?.virtual_time_s ?? 0,
+      bytes_up: bytesUp,
+      bytes_down: bytesDown,
+      wall_time_s: wall,
+      clients: clients.length,
+      peak_rss_mb: Math.round(peakRss / 2 ** 20),
+      train_time_s: trainTime / 1000,
+      overhead_share: wall > 0 ? Math.max(0, 1 - trainTime / 1000 / wall) : 0,
+      time_to_target_s: hit?.virtual_time_s ?? null,
+      bytes_up_to_target: hit?.bytes_up ?? null,
+    };
+    return { summary, records };
+  } finally {
+    await trainer.close();
+  }
+}
+
+const datasetCache = new Map<string, { train: Dataset; test: Dataset }>();
+
+/** The scenario's train and test sets (cached per process: sweeps reuse them). */
+export function loadData(s: Scenario): { train: Dataset; test: Dataset } {
+  const key = `${s.dataset.name}/${s.dataset.trainRows ?? 'all'}/${s.dataset.testRows ?? 'all'}`;
+  let d = datasetCache.get(key);
+  if (d === undefined) {
+    const splits = loadImageDataset(s.dataset.name);
+    const first = (n: number | undefined, ds: Dataset) => (n === undefined || n >= ds.count ? ds : subset(ds, Uint32Array.from({ length: n }, (_, i) => i)));
+    d = { train: first(s.dataset.trainRows, splits.train), test: first(s.dataset.testRows, splits.test) };
+    datasetCache.set(key, d);
+  }
+  return d;
+}
+
+/** Failures of the scenario's expected outcome (empty when it is met). */
+export function checkExpectations(s: Scenario, summary: SimSummary): string[] {
+  const e = s.expect ?? {};
+  const out: string[] = [];
+  if (e.minFinalAccuracy !== undefined && !(summary.final_accuracy >= e.minFinalAccuracy)) {
+    out.push(`final accuracy ${summary.final_accuracy.toFixed(4)} is below the expected ${e.minFinalAccuracy}`);
+  }
+  if (e.maxVirtualTimeS !== undefined && !(summary.virtual_time_s <= e.maxVirtualTimeS)) {
+    out.push(`virtual time ${summary.virtual_time_s.toFixed(1)} s is over the expected ${e.maxVirtualTimeS} s`);
+  }
+  if (e.maxBytesUp !== undefined && !(summary.bytes_up <= e.maxBytesUp)) out.push(`${summary.bytes_up} bytes sent up, over the expected ${e.maxBytesUp}`);
+  if (e.reachTarget && summary.time_to_target_s === null) out.push(`the target accuracy ${s.target?.accuracy} was never reached`);
+  return out;
+}

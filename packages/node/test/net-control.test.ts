@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Control } from '@fednode/core';
+import { NetError, hostAddr, joinControl, type ControlChannel, type FedHost } from '../src/net/index.js';
+import { withHosts } from './net-helpers.js';
+
+const RUN = 'run-gossip';
+
+function heartbeat(step: number): Control {
+  return { runId: RUN, body: { kind: 'heartbeat', role: 'trainer', version: 1, step, timeUnixMs: Date.now() } };
+}
+
+/** Waits until `cond` holds, polling; fails after `ms`. */
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Connects the hosts in a line (a-b, b-c) so gossip must be relayed through the middle. */
+async function line(hosts: FedHost[]): Promise<void> {
+  for (let i = 1; i < hosts.length; i++) await hosts[i].dial((await import('@multiformats/multiaddr')).multiaddr(hostAddr(hosts[i - 1])));
+}
+
+test('control: a signed message reaches the other two hosts with its author; oversized ones are refused at publish', async () => {
+  await withHosts(3, async (hosts) => {
+    const got: { at: number; control: Control; from: string }[] = [];
+    const channels: ControlChannel[] = hosts.map((h, i) => joinControl(h, RUN, (control, from) => got.push({ at: i, control, from })));
+    await line(hosts);
+    // Each host sees a subscriber on the topic once the mesh has formed.
+    await until(() => channels[0].peers().length >= 1 && channels[1].peers().length >= 2 && channels[2].peers().length >= 1, 10_000, 'subscriptions');
+    // Gossipsub builds its mesh on its heartbeat: publish until both others have the message.
+    const announce: Control = { runId: RUN, body: { kind: 'roundOpen', round: 4, modelVersion: 9, deadlineUnixMs: Date.now() + 60_000, assignments: [{ peer: hosts[1].peerId.toString(), slice: { tensors: [] } }] } };
+    let sent = 0;
+    while (!(got.some((g) => g.at === 1) && got.some((g) => g.at === 2))) {
+      await channels[0].publish(sent === 0 ? announce : heartbeat(sent));
+      sent++;
+      if (sent > 100) throw new Error('gossip never delivered');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const first = got.find((g) => g.at === 2);
+    assert.ok(first !== undefined);
+    assert.equal(first.from, hosts[0].peerId.toString()); // the author, not the relay (host 1)
+    assert.equal(got.filter((g) => g.at === 0).length, 0); // no echo to the author
+    assert.equal(got[0].control.body.kind, 'roundOpen');
+
+    const huge: Control = { runId: RUN, body: { kind: 'roundOpen', round: 1, modelVersion: 1, deadlineUnixMs: 1, assignments: Array.from({ length: 3000 }, (_, i) => ({ peer: `peer-${i}-${'x'.repeat(20)}`, slice: { tensors: [] } })) } };
+    await assert.rejects(channels[0].publish(huge), (e) => e instanceof NetError && e.code === 'NET_LIMIT');
+    await assert.rejects(channels[0].publish({ ...heartbeat(1), runId: 'other-run' }), (e) => e instanceof NetError && e.code === 'NET_CONFIG');
+    for (const c of channels) c.leave();
+  });
+});
+
+test('control: undecodable messages and messages from authors not accepted are dropped', async () => {
+  await withHosts(3, async ([a, b, c]) => {
+    const got: string[] = [];
+    const dropped: string[] = [];
+    const ca = joinControl(a, RUN, () => undefined);
+    const cc = joinControl(c, RUN, () => undefined);
+    joinControl(b, RUN, (ctl, from) => got.push(`${ctl.body.kind} from ${from === a.peerId.toString() ? 'a' : 'c'}`), {
+      acceptFrom: (author) => author === a.peerId.toString(),
+      onDropped: (_f, why) => dropped.push(why),
+    });
+    const { multiaddr } = await import('@multiformats/multiaddr');
+    await a.dial(multiaddr(hostAddr(b)));
+    await c.dial(multiaddr(hostAddr(b)));
+    await until(() => ca.peers().length >= 1 && cc.peers().length >= 1, 10_000, 'subscriptions');
+    for (let i = 0; i < 50 && !(dropped.some((w) => w.startsWith('undecodable')) && dropped.includes('author not accepted') && got.length > 0); i++) {
+      // Raw garbage straight through gossipsub on the topic, a refused author, an accepted one.
+      await a.services.pubsub.publish(ca.topic, Uint8Array.of(1, 2, 3, i));
+      await cc.publish(heartbeat(i));
+      await ca.publish(heartbeat(i));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(dropped.some((w) => w.startsWith('undecodable')), dropped.join('; '));
+    assert.ok(dropped.includes('author not accepted'), dropped.join('; '));
+    assert.ok(got.length > 0 && got.every((g) => g === 'heartbeat from a'), got.join('; '));
+  });
+});

@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { QUICKSTART, SimError, checkScenario, loadScenario, runSimulateCommand, scenarioFromYaml, simulate, type Scenario } from '../src/sim/index.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** A small, fast scenario: 2,000 MNIST rows over 20 clients. */
+function tiny(over: Partial<Scenario> = {}): Scenario {
+  return checkScenario({
+    ...QUICKSTART,
+    name: 'tiny',
+    dataset: { name: 'mnist', partition: { kind: 'iid' }, trainRows: 2000, testRows: 1000 },
+    clients: { ...QUICKSTART.clients, count: 20, perRound: 5 },
+    strategy: { kind: 'fedavg', backupWorkers: 1, minParticipants: 2, deadlineS: 120 },
+    rounds: 3,
+    ...over,
+  });
+}
+
+function expectScenarioError(value: unknown, pattern: RegExp): void {
+  assert.throws(() => checkScenario(value), (e: unknown) => e instanceof SimError && e.code === 'SIM_SCENARIO' && pattern.test(e.message), String(pattern));
+}
+
+test('scenario files: the shipped quickstart equals the built-in one; bad files name what is wrong', () => {
+  assert.deepEqual(parseYaml(readFileSync(join(root, 'scenarios', 'quickstart.yaml'), 'utf8')), JSON.parse(JSON.stringify(QUICKSTART)));
+  for (const f of readdirSync(join(root, 'scenarios')).filter((n) => n.endsWith('.yaml'))) {
+    assert.equal(loadScenario(join(root, 'scenarios', f)).name, f.replace(/\.yaml$/, ''), `${f} is valid and named after its file`);
+  }
+  expectScenarioError({ ...QUICKSTART, colour: 'blue' }, /unknown key "colour"/);
+  expectScenarioError({ ...QUICKSTART, rounds: 'ten' }, /rounds: must be integer/);
+  expectScenarioError({ ...QUICKSTART, model: 'resnet' }, /model: must be one of "mlp", "cnn"/);
+  expectScenarioError({ ...QUICKSTART, clients: { ...QUICKSTART.clients, perRound: 500 } }, /perRound 500 is more than clients.count 100/);
+  expectScenarioError({ ...QUICKSTART, strategy: { kind: 'fedbuff', k: 50 } }, /buffer would never fill/);
+  expectScenarioError({ ...QUICKSTART, clients: { ...QUICKSTART.clients, speed: { dist: 'gaussian', mean: 3 } } }, /clients\.speed/);
+  assert.throws(() => loadScenario('/nonexistent/x.yaml'), /cannot read scenario \/nonexistent\/x.yaml: ENOENT/);
+  assert.throws(() => scenarioFromYaml('name: [unclosed'), SimError);
+});
+
+test('simulate: deterministic for its seed; bytes come from real encoded updates', async () => {
+  const s = tiny();
+  const a = await simulate(s);
+  const b = await simulate(s);
+  const strip = (rs: typeof a.records) => rs.map(({ wall_s: _w, ...r }) => r);
+  assert.deepEqual(strip(b.records), strip(a.records), 'same seed, same numbers');
+  assert.equal(a.records.length, 3);
+  const r0 = a.records[0];
+  // int8 of the MLP: 199,210 parameters -> one byte each plus one fp32 scale per 256, per update.
+  assert.ok(r0.bytes_up > r0.participants * 199210 && r0.bytes_up < r0.participants * 199210 * 1.05, `bytes up ${r0.bytes_up} for ${r0.participants} updates`);
+  assert.equal(r0.bytes_down, r0.dispatched * (199210 * 4 + 256));
+  assert.ok(a.summary.final_accuracy > 0.5, `accuracy ${a.summary.final_accuracy}`);
+  const c = await simulate(s, { seed: 2 });
+  assert.notDeepEqual(strip(c.records), strip(a.records), 'another seed, other numbers');
+  const fp16 = await simulate(tiny({ codec: { codec: 'fp16' } }), { rounds: 1 });
+  assert.ok(fp16.records[0].bytes_up > 1.9 * r0.bytes_up * (fp16.records[0].participants / r0.participants), 'fp16 sends about twice int8');
+});
+
+test('simulate: stragglers, deadlines and dropouts shape rounds; FedBuff runs asynchronously with staleness', async () => {
+  const slow = tiny({
+    clients: { ...tiny().clients, speed: { dist: 'pareto-slowdown', value: 400, alpha: 0.7 }, dropout: 0.3 },
+    strategy: { kind: 'fedavg', minParticipants: 1, deadlineS: 8 },
+    rounds: 4,
+  });
+  const r = await simulate(slow);
+  const late = r.records.reduce((n, x) => n + x.late, 0);
+  const dropped = r.records.reduce((n, x) => n + x.dropped, 0);
+  assert.ok(late > 0 && dropped > 0, `late ${late}, dropped ${dropped}`);
+  for (let i = 1; i < r.records.length; i++) assert.ok(r.records[i].virtual_time_s - r.records[i - 1].virtual_time_s <= 8 + 1e-9, 'a round never outlasts its deadline');
+  const buff = await simulate(tiny({ strategy: { kind: 'fedbuff', k: 3, staleness: { kind: 'polynomial', a: 0.5 } }, rounds: 6 }));
+  assert.equal(buff.records.length, 6);
+  assert.ok(buff.records.some((x) => x.mean_staleness > 0), 'asynchronous updates arrive stale');
+  assert.ok(buff.summary.final_accuracy > 0.5);
+});
+
+test('simulate: sign-flipping attackers hurt FedAvg; the coordinate-wise median resists them', async () => {
+  const attacked = (strategy: Scenario['strategy']) =>
+    tiny({
+      clients: { ...tiny().clients, perRound: 10, availability: 1, dropout: 0 },
+      attackers: { kind: 'sign-flip', fraction: 0.3, factor: 4 },
+      strategy,
+      rounds: 4,
+    });
+  const mean = await simulate(attacked({ kind: 'fedavg', minParticipants: 1 }));
+  const median = await simulate(attacked({ kind: 'fedavg', minParticipants: 1, robust: { kind: 'median' } }));
+  assert.ok(mean.records.some((r) => r.attackers > 0));
+  assert.ok(median.summary.final_accuracy > mean.summary.final_accuracy + 0.1, `median ${median.summary.final_accuracy} vs mean ${mean.summary.final_accuracy}`);
+});
+
+test('simulate: two thousand clients on one machine, lean per-client state', async () => {
+  const big = tiny({
+    dataset: { name: 'mnist', partition: { kind: 'iid' }, trainRows: 20000, testRows: 1000 },
+    clients: { ...tiny().clients, count: 2000, perRound: 50 },
+    strategy: { kind: 'fedavg', minParticipants: 10 },
+    rounds: 2,
+  });
+  const r = await simulate(big);
+  assert.equal(r.summary.clients, 2000);
+  assert.equal(r.records.length, 2);
+  assert.ok(r.summary.peak_rss_mb > 0 && r.summary.peak_rss_mb < 4096, `peak RSS ${r.summary.peak_rss_mb} MB`);
+});
+
+test('simulate command: metrics as JSON lines, a self-contained HTML report, a sweep table, and --check', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fednode-sim-'));
+  try {
+    const lines: string[] = [];
+    const s = tiny({
+      rounds: 2,
+      expect: { minFinalAccuracy: 0.999 },
+      sweep: [
+        { label: 'int8', codec: { codec: 'int8' } },
+        { label: 'fp16', codec: { codec: 'fp16' } },
+      ],
+    });
+    const res = await runSimulateCommand(s, { out: dir, json: true, check: true }, (l) => lines.push(l));
+    const last = JSON.parse(lines.at(-1)!);
+    assert.equal(last.passed, false, 'accuracy 0.999 is not reached');
+    assert.equal(res.failures.length, 2);
+    assert.deepEqual(last.runs.map((r: { label: string }) => r.label), ['int8', 'fp16']);
+    const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(metrics.length, 4);
+    for (const m of metrics) for (const k of ['virtual_time_s', 'accuracy', 'loss', 'bytes_up', 'bytes_down', 'participants', 'mean_staleness']) assert.ok(k in m, k);
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    assert.match(html, /<svg[^>]+aria-label="Test accuracy by round"/);
+    assert.match(html, /<td>int8<\/td>/);
+    assert.match(html, /<td>fp16<\/td>/);
+    assert.doesNotMatch(html, /<script|https?:\/\//, 'self-contained: no scripts, no external resources');
+    assert.ok(existsSync(join(dir, 'summary.json')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
