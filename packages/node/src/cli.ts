@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError, oneLine } from './cli-support.js';
 import { trainCommand } from './commands/train.js';
+import { demoCommand, simulateCommand } from './commands/simulate.js';
 
 /**
  * The `fednode` command. Every failure is one line on stderr: a bad command line exits with
@@ -20,6 +21,8 @@ function program(): Command {
     .showSuggestionAfterError(true)
     .configureOutput({ outputError: errorLine('fednode') })
     .exitOverride();
+  p.addCommand(demoCommand().exitOverride().configureOutput({ outputError: errorLine('fednode demo') }));
+  p.addCommand(simulateCommand().exitOverride().configureOutput({ outputError: errorLine('fednode simulate') }));
   p.addCommand(trainCommand().exitOverride().configureOutput({ outputError: errorLine('fednode train') }));
   return p;
 }

@@ -203,7 +203,7 @@ function describe(errors: readonly ErrorObject[]): string[] {
 
 /** Checks a parsed scenario against the schema and the rules a schema cannot say. */
 export function checkScenario(value: unknown, source = 'scenario'): Scenario {
-  if (!validate(value)) throw new SimError('SIM_SCENARIO', `${source} is not a valid scenario:\n  ${describe(validate.errors ?? []).join('\n  ')}`);
+  if (!validate(value)) throw new SimError('SIM_SCENARIO', `${source} is not a valid scenario: ${describe(validate.errors ?? []).join('; ')}`);
   const s = value as unknown as Scenario;
   const problems: string[] = [];
   if (s.clients.perRound > s.clients.count) problems.push(`clients.perRound ${s.clients.perRound} is more than clients.count ${s.clients.count}`);
