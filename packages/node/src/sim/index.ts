@@ -6,3 +6,4 @@ export { simulate, checkExpectations, loadData, type RoundRecord, type SimOption
 export { renderReport, lineChart, participationChart, type ReportRun } from './report.js';
 export { runSimulateCommand, type SimulateCommandOptions, type SimulateCommandResult } from './run.js';
 export { QUICKSTART } from './builtin.js';
+export { runOneShot, type OneShotResult, type OneShotRow, type OneShotSpec } from './oneshot.js';

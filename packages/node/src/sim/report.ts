@@ -128,6 +128,20 @@ function summaryTable(runs: readonly ReportRun[]): string {
   return `<table><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r}</tr>`).join('')}</tbody></table>`;
 }
 
+function oneShotTables(runs: readonly ReportRun[]): string {
+  return runs
+    .filter((r) => r.summary.oneshot !== undefined)
+    .map((r) => {
+      const o = r.summary.oneshot!;
+      const rows = o.rows.map((x) => `<tr><td>${esc(x.method)}</td><td>${x.accuracy.toFixed(4)}</td><td>${x.loss === null ? '-' : x.loss.toFixed(4)}</td></tr>`).join('');
+      const di = o.differentInit
+        ? `<p>Two models from different initialisations (alone: ${o.differentInit.models.map((a) => a.toFixed(4)).join(', ')}): plain average ${o.differentInit.average.toFixed(4)}, weight matching then average ${o.differentInit.weightMatching.toFixed(4)}.</p>`
+        : '';
+      return `<h2>One-shot merging (${esc(r.summary.label)})</h2><table><thead><tr><th>model</th><th>test accuracy</th><th>test loss</th></tr></thead><tbody>${rows}</tbody></table>${di}`;
+    })
+    .join('\n');
+}
+
 /** A self-contained HTML report (no scripts, no external resources) for one or more runs of a scenario. */
 export function renderReport(title: string, description: string, runs: readonly ReportRun[]): string {
   const evaluated = (r: ReportRun) => r.records.filter((x) => x.accuracy !== null);
@@ -143,6 +157,7 @@ svg text{font-size:11px;fill:#333}svg .title{font-size:13px;font-weight:600}svg 
 </style></head><body>
 <h1>${esc(title)}</h1><p class="desc">${esc(description)}</p>
 ${summaryTable(runs)}
+${oneShotTables(runs)}
 <div class="charts">
 ${lineChart('Test accuracy by round', 'round', 'accuracy', series((r) => r.round + 1))}
 ${lineChart('Test accuracy by virtual time', 'virtual time (s)', 'accuracy', series((r) => r.virtual_time_s))}

@@ -85,6 +85,9 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
     log(JSON.stringify(summaries.length === 1 ? { ...summaries[0], passed: failures.length === 0 } : { runs: summaries, passed: failures.length === 0 }));
   } else {
     for (const s of summaries) {
+      for (const row of s.oneshot?.rows ?? []) log(`  ${row.method.padEnd(44)} accuracy ${row.accuracy.toFixed(4)}`);
+      const d = s.oneshot?.differentInit;
+      if (d) log(`  different initialisations: plain average ${d.average.toFixed(4)}, weight matching then average ${d.weightMatching.toFixed(4)} (alone ${d.models.map((a) => a.toFixed(4)).join(', ')})`);
       const target = s.time_to_target_s === null ? '' : `; target reached at ${s.time_to_target_s.toFixed(1)} s virtual with ${(s.bytes_up_to_target! / 1e6).toFixed(2)} MB up`;
       log(`${s.label}: final accuracy ${s.final_accuracy.toFixed(4)} after ${s.rounds} rounds, ${s.virtual_time_s.toFixed(1)} s virtual, ${(s.bytes_up / 1e6).toFixed(2)} MB up, ${(s.bytes_down / 1e6).toFixed(2)} MB down, ${s.wall_time_s.toFixed(1)} s wall (${(s.overhead_share * 100).toFixed(0)}% outside training), ${s.peak_rss_mb} MB peak RSS${target}`);
     }

@@ -5,6 +5,7 @@ import type { CodecOptions } from '@fednode/core';
 import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
 import { DIST_SCHEMA, type Dist } from './distributions.js';
 import { SimError } from './errors.js';
+import type { OneShotSpec } from './oneshot.js';
 
 /** Who a simulated client is, as a scenario describes the population. */
 export interface ClientsSpec {
@@ -32,7 +33,7 @@ export interface AttackSpec {
   readonly factor?: number;
 }
 
-export type StrategySpec = ({ readonly kind: 'fedavg'; readonly deadlineS?: number } & FedAvgConfig) | ({ readonly kind: 'fedbuff' } & FedBuffConfig);
+export type StrategySpec = ({ readonly kind: 'fedavg'; readonly deadlineS?: number } & FedAvgConfig) | ({ readonly kind: 'fedbuff' } & FedBuffConfig) | OneShotSpec;
 
 export interface Scenario {
   readonly name: string;
@@ -127,7 +128,8 @@ const FEDBUFF = obj(['kind', 'k'], {
   fedAsync: obj(['alpha'], { alpha: prob }),
   ...GUARDS,
 });
-const STRATEGY = { oneOf: [FEDAVG, FEDBUFF] };
+const ONESHOT = obj(['kind'], { kind: { const: 'oneshot' }, density: prob, dropRate: { type: 'number', minimum: 0, exclusiveMaximum: 1 }, lambda: pos, differentInit: { type: 'boolean' } });
+const STRATEGY = { oneOf: [FEDAVG, FEDBUFF, ONESHOT] };
 const EXPECT = obj([], { minFinalAccuracy: prob, maxVirtualTimeS: pos, maxBytesUp: pos, reachTarget: { type: 'boolean' } });
 const ATTACKERS = obj(['kind', 'fraction'], { kind: { enum: ['sign-flip', 'scaling', 'noise', 'label-flip', 'free-rider'] }, fraction: prob, factor: num });
 const CODEC = obj(['codec'], {

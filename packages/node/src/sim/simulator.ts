@@ -19,6 +19,7 @@ import { attackDelta, flipLabels } from './attacks.js';
 import { SimError } from './errors.js';
 import { STREAM, buildPopulation, isAvailable, type SimClient } from './population.js';
 import type { Scenario } from './scenario.js';
+import { runOneShot, type OneShotResult } from './oneshot.js';
 
 /** One line of the metrics log: the state after an aggregation. */
 export interface RoundRecord {
@@ -59,6 +60,8 @@ export interface SimSummary {
   /** First crossing of the scenario's target accuracy, when it has one and it was reached. */
   readonly time_to_target_s: number | null;
   readonly bytes_up_to_target: number | null;
+  /** One-shot merging scenarios: every method's accuracy. */
+  readonly oneshot?: OneShotResult;
 }
 
 export interface SimOptions {
@@ -97,6 +100,7 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
   const s: Scenario = { ...scenario, seed: opts.seed ?? scenario.seed, rounds: opts.rounds ?? scenario.rounds };
   const wall0 = performance.now();
   const data = opts.data ?? loadData(s);
+  if (s.strategy.kind === 'oneshot') return simulateOneShot(s, s.strategy, data, opts);
   const clients = buildPopulation(s, data.train.y);
   const flipped: Dataset = { ...data.train, y: flipLabels(data.train.y, data.train.classes) };
   const trainer = await engine.Trainer.create({
@@ -309,6 +313,30 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
   } finally {
     await trainer.close();
   }
+}
+
+async function simulateOneShot(s: Scenario, spec: Extract<Scenario['strategy'], { kind: 'oneshot' }>, data: { train: Dataset; test: Dataset }, opts: SimOptions): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
+  const r = await runOneShot(s, spec, data);
+  const avg = r.rows.find((x) => x.method.startsWith('average'))!;
+  const summary: SimSummary = {
+    scenario: s.name,
+    label: opts.label ?? s.name,
+    final_accuracy: avg.accuracy,
+    final_loss: avg.loss ?? 0,
+    rounds: 1,
+    virtual_time_s: 0,
+    bytes_up: 0,
+    bytes_down: 0,
+    wall_time_s: r.wall_time_s,
+    clients: s.clients.count,
+    peak_rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
+    train_time_s: r.wall_time_s,
+    overhead_share: 0,
+    time_to_target_s: null,
+    bytes_up_to_target: null,
+    oneshot: r,
+  };
+  return { summary, records: [] };
 }
 
 const datasetCache = new Map<string, { train: Dataset; test: Dataset }>();
