@@ -133,3 +133,17 @@ test('simulate command: metrics as JSON lines, a self-contained HTML report, a s
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('one-shot merging: every method is evaluated; weight matching beats plain averaging across initialisations', async () => {
+  const s = checkScenario({
+    ...parseYaml(readFileSync(join(root, 'scenarios', 'oneshot-merge.yaml'), 'utf8')),
+    dataset: { name: 'mnist', partition: { kind: 'shards', perClient: 2 }, trainRows: 6000, testRows: 2000 },
+    local: { epochs: 1, batch: 32, lr: 0.02, momentum: 0.9 },
+  });
+  const { summary } = await simulate(s);
+  const o = summary.oneshot!;
+  assert.deepEqual(o.rows.map((r) => r.method.split(' ')[0]), ['client-0000', 'client-0001', 'client-0002', 'client-0003', 'client-0004', 'ensemble', 'average', 'task', 'TIES', 'DARE', 'weight']);
+  for (const r of o.rows) assert.ok(r.accuracy > 0.05 && r.accuracy <= 1, `${r.method}: ${r.accuracy}`);
+  const d = o.differentInit!;
+  assert.ok(d.weightMatching > d.average, `weight matching ${d.weightMatching} vs plain average ${d.average}`);
+});
