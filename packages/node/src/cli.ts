@@ -3,6 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError, oneLine } from './cli-support.js';
 import { trainCommand } from './commands/train.js';
 import { demoCommand, simulateCommand } from './commands/simulate.js';
+import { startCommand } from './commands/start.js';
+import { statusCommand } from './commands/status.js';
+import { keygenCommand } from './commands/keygen.js';
 
 /**
  * The `fednode` command. Every failure is one line on stderr: a bad command line exits with
@@ -24,6 +27,9 @@ function program(): Command {
   p.addCommand(demoCommand().exitOverride().configureOutput({ outputError: errorLine('fednode demo') }));
   p.addCommand(simulateCommand().exitOverride().configureOutput({ outputError: errorLine('fednode simulate') }));
   p.addCommand(trainCommand().exitOverride().configureOutput({ outputError: errorLine('fednode train') }));
+  p.addCommand(startCommand().exitOverride().configureOutput({ outputError: errorLine('fednode start') }));
+  p.addCommand(statusCommand().exitOverride().configureOutput({ outputError: errorLine('fednode status') }));
+  p.addCommand(keygenCommand().exitOverride().configureOutput({ outputError: errorLine('fednode keygen') }));
   return p;
 }
 

@@ -1,2 +1,7 @@
-// Filled in by its issue; see ../../../shared/DESIGN.md.
-export {};
+/**
+ * @fednode/node: the libp2p runtime (hosts, identities, admission, the update, model and
+ * status protocols, gossip control), the daemon (`createNode`, run files, roles, write-ahead
+ * log) and the simulator.
+ */
+export * from './net/index.js';
+export * from './daemon/index.js';

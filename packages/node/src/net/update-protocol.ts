@@ -117,6 +117,8 @@ export interface UpdateServerOptions {
    * acknowledgement is sent only after this resolves (so a write-ahead log can fsync first).
    */
   readonly onUpdate: (update: Update, peer: string) => { version: number } | Promise<{ version: number }>;
+  /** Called once an acceptance has been written and the stream closed (the sender has its answer). */
+  readonly onAcknowledged?: (update: Update, peer: string, version: number) => void;
   /** Called with each refused or failed stream, for logs. */
   readonly onRefused?: (peer: string, code: string, reason: string) => void;
   /** Concurrent update streams per connection (default 4). */
@@ -161,6 +163,11 @@ async function handleUpdateStream(stream: Stream, connection: Connection, option
     const { version } = await options.onUpdate(update, peer);
     await writeFrame(stream, encodeUpdateAck({ accepted: true, code: '', reason: '', version }), { timeoutMs });
     await stream.close({ signal: AbortSignal.timeout(timeoutMs) }).catch(() => undefined);
+    try {
+      options.onAcknowledged?.(update, peer, version);
+    } catch {
+      // a listener's failure must not turn an acceptance into a refusal
+    }
   } catch (e) {
     reader.dispose();
     await refuse(stream, peer, e, timeoutMs, options.onRefused, (code, reason) => encodeUpdateAck({ accepted: false, code, reason, version: 0 }));

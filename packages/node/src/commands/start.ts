@@ -1,0 +1,124 @@
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createNode, type NodeRole } from '../daemon/node.js';
+import { jsonLogger, type LogLevel } from '../daemon/log.js';
+import { loadRunFile } from '../daemon/run-file.js';
+import type { FedNode } from '../daemon/node.js';
+
+/**
+ * `fednode start --config RUN.yaml --role aggregator|trainer|both`: runs a node until the run
+ * completes (exit 0), a signal stops it (SIGINT/SIGTERM: clean shutdown, exit 0), or it fails
+ * (one line on stderr, exit 1). Logs are JSON lines on stderr or --log FILE; on a terminal a
+ * progress line on stdout follows the run.
+ */
+interface StartFlags {
+  config: string;
+  role: NodeRole;
+  dataDir?: string;
+  listen?: string[];
+  key?: string;
+  shard?: number;
+  aggregator?: string;
+  metricsPort?: number;
+  log?: string;
+  logLevel: LogLevel;
+}
+
+function shardIndex(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a non-negative integer.');
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535) throw new InvalidArgumentError('must be a port from 0 to 65535.');
+  return n;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function startCommand(): Command {
+  return new Command('start')
+    .description('run a fednode daemon (aggregator, trainer, or both) for a run file')
+    .requiredOption('--config <file>', 'the run file (YAML)')
+    .addOption(new Option('--role <role>', 'what this process does').choices(['aggregator', 'trainer', 'both']).makeOptionMandatory())
+    .option('--data-dir <dir>', 'checkpoints, write-ahead log, trainer state and identity (default .fednode/<run>/<role>)')
+    .option('--listen <addr>', 'multiaddr to listen on (repeatable; default a free port on 127.0.0.1)', collect)
+    .option('--key <file>', 'identity file from `fednode keygen` (default <data-dir>/identity.json, created when missing)')
+    .option('--shard <i>', "the trainer's data share (default the run file's data.assign for its peer id)", shardIndex)
+    .option('--aggregator <addr>', "the aggregator's multiaddr (overrides network.aggregator)")
+    .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:PORT/metrics', port)
+    .option('--log <file>', 'append JSON-line logs to this file instead of stderr')
+    .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .action(async (flags: StartFlags) => {
+      const { run } = loadRunFile(flags.config);
+      const dataDir = resolve(flags.dataDir ?? `.fednode/${run.run}/${flags.role}`);
+      const logger = jsonLogger({ file: flags.log, level: flags.logLevel });
+      const node = createNode({
+        run: flags.config,
+        role: flags.role,
+        dataDir,
+        listen: flags.listen,
+        key: flags.key,
+        shard: flags.shard,
+        aggregator: flags.aggregator,
+        metricsPort: flags.metricsPort,
+        logger,
+        fault: process.env.FEDNODE_FAULT,
+      });
+      const progress = process.stdout.isTTY === true ? progressLine(node, run.rounds) : null;
+      let failure: Error | null = null;
+      node.on('error', (e) => (failure ??= e));
+      const stopped = new Promise<string>((resolveStop) => {
+        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolveStop(sig));
+        node.on('error', () => resolveStop('error'));
+        void node.done.then(() => resolveStop('done'));
+      });
+      try {
+        await node.start();
+        if (process.stdout.isTTY !== true) process.stdout.write(JSON.stringify({ peerId: node.peerId, addrs: node.addrs, metricsPort: node.metricsPort }) + '\n');
+        const why = await stopped;
+        // The aggregator lingers after the last version so trainers can hear of it.
+        if (why === 'done' && flags.role !== 'trainer') await new Promise((r) => setTimeout(r, Math.round((run.limits?.lingerS ?? 3) * 1000)));
+      } finally {
+        progress?.stop();
+        await node.stop();
+        logger.close();
+        // Whatever libp2p or a worker still holds open must not keep a finished daemon alive.
+        setTimeout(() => process.exit(process.exitCode ?? 1), 5000).unref();
+      }
+      if (failure !== null) throw failure;
+      // libp2p may leave sockets closing; the run is over and everything is on disk.
+      process.exit(0);
+    });
+}
+
+/** One line on the terminal that follows the run. */
+function progressLine(node: FedNode, rounds: number): { stop: () => void } {
+  let text = 'starting';
+  const draw = (): void => void process.stdout.write(`\r\x1b[2K${text}`);
+  const update = (): void => {
+    const s = node.status();
+    const a = s.aggregator;
+    const t = s.trainer;
+    const parts = [`${s.runId}`, `${s.peers.length} peer(s)`];
+    if (a !== undefined) {
+      const acc = a.lastMetrics?.accuracy;
+      parts.push(`version ${a.version}/${rounds}`, `round ${a.round}: ${a.received}${a.cohort === null ? '' : `/${a.cohort}`} updates`);
+      if (acc !== undefined) parts.push(`accuracy ${acc.toFixed(4)}`);
+    }
+    if (t !== undefined) parts.push(`trainer ${t.state}`, `last round ${t.lastRound}`);
+    text = parts.join(' | ');
+    draw();
+  };
+  const timer = setInterval(update, 500);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      process.stdout.write('\n');
+    },
+  };
+}

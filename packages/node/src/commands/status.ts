@@ -1,0 +1,39 @@
+import { Command } from 'commander';
+import { createHost } from '../net/host.js';
+import { fetchStatus, type NodeStatus } from '../daemon/status-protocol.js';
+import { positiveInt } from '../cli-support.js';
+
+/** `fednode status --connect ADDR`: a running node's run, roles, peers, round, version and last metrics. */
+export function statusCommand(): Command {
+  return new Command('status')
+    .description("show a running node's run, roles, peers, round, version and last metrics")
+    .requiredOption('--connect <addr>', 'the node, as a multiaddr with /p2p/<peer id>')
+    .option('--json', 'print the status as one JSON object', false)
+    .option('--timeout <s>', 'seconds to wait for the node', positiveInt, 10)
+    .action(async (flags: { connect: string; json: boolean; timeout: number }) => {
+      const host = await createHost();
+      try {
+        const s = await fetchStatus(host, flags.connect, flags.timeout * 1000);
+        process.stdout.write(flags.json ? JSON.stringify(s) + '\n' : describe(s));
+      } finally {
+        await Promise.resolve(host.stop()).catch(() => undefined);
+      }
+    });
+}
+
+function describe(s: NodeStatus): string {
+  const lines = [`run ${s.runId}  peer ${s.peerId}  roles ${s.roles.join(', ')}  up ${s.uptimeS} s`, `peers (${s.peers.length}): ${s.peers.join(' ') || '-'}`];
+  const a = s.aggregator;
+  if (a !== undefined) {
+    const deadline = a.deadlineUnixMs === null ? '' : `, deadline in ${Math.max(0, Math.round((a.deadlineUnixMs - Date.now()) / 1000))} s`;
+    lines.push(
+      `aggregator: ${a.strategy}, version ${a.version} of ${a.rounds}, round ${a.round} with ${a.received}${a.cohort === null ? '' : `/${a.cohort}`} updates${deadline}${a.done ? ', run complete' : ''}`,
+    );
+    if (a.lastMetrics !== null) lines.push(`last metrics: ${Object.entries(a.lastMetrics).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ')}`);
+  }
+  const t = s.trainer;
+  if (t !== undefined) {
+    lines.push(`trainer: share ${t.shard} (${t.rows} rows), ${t.state}, last round ${t.lastRound}, next sequence ${t.nextSequence}${t.lastLoss === null ? '' : `, last loss ${t.lastLoss.toFixed(4)}`}`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,466 @@
+/**
+ * The aggregator role: holds the global model, opens rounds on the run's gossip topic, serves
+ * the model, takes updates (admission, header checks before any payload, validation, the
+ * strategy), logs each accepted update to the write-ahead log before acknowledging it, and
+ * closes rounds into checkpointed versions. On restart it resumes from the last checkpoint
+ * and replays the log, so an acknowledged update is applied once, never twice or not at all.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import {
+  CheckpointStore,
+  ParamSet,
+  engine,
+  resolveSlice,
+  updateFromFrames,
+  updateToFrames,
+  type Dataset,
+  type ModelRequest,
+  type Update,
+  type UpdateHeaderInfo,
+} from '@fednode/core';
+import { FedAvg, FedBuff, clientUpdateFrom, restoreStrategy, type AggregateResult } from '@fednode/aggregator';
+import { Refused, refusalOf } from '../net/errors.js';
+import { serveUpdates } from '../net/update-protocol.js';
+import { serveModels, type ProvidedModel } from '../net/model-protocol.js';
+import type { NodeContext } from './context.js';
+import type { AggregatorStatus } from './status-protocol.js';
+import { WriteAheadLog } from './wal.js';
+import { DaemonError } from './errors.js';
+import { loadTestSet } from './data-share.js';
+
+/** Refusal codes of the daemon's own checks (the strategy's are in @fednode/aggregator's RefusalCode). */
+export const REPLAYED_SEQUENCE = 'REPLAYED_SEQUENCE';
+export const RUN_COMPLETE = 'RUN_COMPLETE';
+export const UPDATE_SHAPE = 'UPDATE_SHAPE';
+
+/** How often the aggregator checks deadlines and re-announces the open round. */
+const TICK_MS = 100;
+const REANNOUNCE_MS = 1000;
+
+/** What a checkpoint records besides the model and the strategy state. */
+interface DaemonMeta {
+  /** The last sequence number accepted from each peer (replay protection survives restarts). */
+  readonly sequences: Record<string, number>;
+}
+
+export interface AggregatorOptions {
+  readonly dataDir: string;
+  readonly threads: number;
+  /** Test hook: SIGKILL this process right after the n-th acknowledged update (FEDNODE_FAULT=kill-after-ack:n). */
+  readonly killAfterAcks?: number;
+}
+
+type AnyStrategy = FedAvg | FedBuff;
+
+/** The header fields the checks read (a decoded header, or a whole update from an in-process trainer). */
+type HeaderFields = Pick<UpdateHeaderInfo, 'runId' | 'round' | 'baseVersion' | 'sequence' | 'slice'> & {
+  readonly tensors: readonly { readonly name: string; readonly shape: readonly number[] }[];
+};
+
+export class AggregatorRole {
+  private readonly ctx: NodeContext;
+  private readonly opts: AggregatorOptions;
+  private readonly store: CheckpointStore;
+  private readonly historyPath: string;
+  private strategy!: AnyStrategy;
+  private wal!: WriteAheadLog;
+  private evaluator!: engine.Trainer;
+  private testSet: Dataset | null = null;
+  private sequences = new Map<string, number>();
+  /** Peers accepted in the current epoch (refused as duplicates at the header). */
+  private readonly epochSenders = new Set<string>();
+  private deadlineMs: number | null = null;
+  private lastVersionAtMs = Date.now();
+  private lastMetrics: Record<string, number> | null = null;
+  private done = false;
+  private stopped = false;
+  private closing = false;
+  private acks = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private stopServing: (() => Promise<void>)[] = [];
+  private evalChain: Promise<void> = Promise.resolve();
+
+  constructor(ctx: NodeContext, opts: AggregatorOptions) {
+    this.ctx = ctx;
+    this.opts = opts;
+    mkdirSync(opts.dataDir, { recursive: true });
+    this.store = new CheckpointStore(join(opts.dataDir, 'checkpoints'), { keep: 5 });
+    this.historyPath = join(opts.dataDir, 'history.jsonl');
+  }
+
+  private get kind(): 'fedavg' | 'fedbuff' {
+    return this.ctx.run.strategy.kind;
+  }
+
+  /** FedAvg's round, FedBuff's version: what a WAL record belongs to. */
+  private get epoch(): number {
+    return this.strategy instanceof FedAvg ? this.strategy.round : this.strategy.version;
+  }
+
+  async start(): Promise<void> {
+    const { run, log } = this.ctx;
+    this.evaluator = await engine.Trainer.create({ model: run.model, optimizer: { kind: 'sgd', momentum: 0 }, seed: run.seed, lr: 0.1, intraOpThreads: this.opts.threads });
+    this.testSet = loadTestSet(run);
+    const latest = this.store.latestVersion();
+    if (latest === null) {
+      this.strategy = this.freshStrategy(await this.evaluator.params());
+      this.checkpoint();
+      log.log('info', 'aggregator.initialised', { version: 0, parameters: this.strategy.global.size, strategy: this.kind });
+    } else {
+      const ck = this.store.load(latest);
+      if (ck.runId !== run.run) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} holds run "${ck.runId}", not "${run.run}": use another --data-dir`);
+      if (ck.strategyState === undefined) throw new DaemonError('DAEMON_STATE', `checkpoint v${latest} in ${this.store.dir} has no strategy state`);
+      const restored = restoreStrategy(ck.strategyState);
+      if (restored.name !== this.kind) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} was run with strategy ${restored.name}, the run file says ${this.kind}`);
+      this.strategy = restored;
+      const meta = JSON.parse(ck.extra?.daemon ?? '{"sequences":{}}') as DaemonMeta;
+      this.sequences = new Map(Object.entries(meta.sequences));
+      log.log('info', 'aggregator.resumed', { version: this.strategy.version, epoch: this.epoch, strategy: this.kind });
+    }
+    this.replayLog();
+    this.done = this.strategy.version >= run.rounds;
+    this.stopServing.push(
+      await serveUpdates(this.ctx.host, {
+        limits: this.ctx.limits,
+        timeoutMs: this.ctx.timeoutMs,
+        admission: this.ctx.admission,
+        maxInboundStreams: 8,
+        onHeader: (h, peer) => this.checkHeader(h, peer),
+        onUpdate: (u, peer) => this.accept(u, peer),
+        onAcknowledged: () => this.acknowledged(),
+        onRefused: (peer, code, reason) => this.refused(peer, code, reason),
+      }),
+      await serveModels(this.ctx.host, {
+        limits: this.ctx.limits,
+        timeoutMs: this.ctx.timeoutMs,
+        admission: this.ctx.admission,
+        maxInboundStreams: 16,
+        provide: (r) => this.provide(r),
+        onRefused: (peer, code, reason) => log.log('warn', 'model.refused', { peer, code, reason }),
+      }),
+    );
+    if (this.done) {
+      this.finish();
+    } else {
+      this.openRound();
+      this.timers.push(setInterval(() => this.tick(), TICK_MS));
+      this.timers.push(setInterval(() => this.reannounce(), REANNOUNCE_MS));
+    }
+  }
+
+  private freshStrategy(init: ParamSet): AnyStrategy {
+    const s = this.ctx.run.strategy;
+    if (s.kind === 'fedavg') {
+      const { kind: _k, deadlineS: _d, ...config } = s;
+      return new FedAvg(init, { ...config, runId: this.ctx.run.run });
+    }
+    const { kind: _k, flushS: _f, ...config } = s;
+    return new FedBuff(init, { ...config, runId: this.ctx.run.run });
+  }
+
+  /** Re-offers the log's records of the current epoch; older ones are already in the checkpoint. */
+  private replayLog(): void {
+    const { wal, recovered } = WriteAheadLog.open(join(this.opts.dataDir, 'updates.wal'));
+    this.wal = wal;
+    let applied = 0;
+    let skipped = 0;
+    let refused = 0;
+    for (const r of recovered.records) {
+      if (r.epoch !== this.epoch) {
+        skipped++;
+        continue;
+      }
+      try {
+        const update = updateFromFrames(r.frames, this.ctx.limits);
+        const a = this.strategy.offer(clientUpdateFrom(update, this.strategy.global.specs, r.peer));
+        if (!a.accepted) {
+          // The same offers in the same order get the same answers: this one was refused live too.
+          refused++;
+          continue;
+        }
+        this.noteAccepted(r.peer, update.sequence);
+        applied++;
+      } catch (e) {
+        refused++;
+        this.ctx.log.log('warn', 'wal.record_unusable', { peer: r.peer, reason: (e as Error).message });
+      }
+    }
+    if (recovered.records.length > 0 || recovered.droppedBytes > 0) {
+      this.ctx.log.log('info', 'wal.replayed', { records: recovered.records.length, applied, skipped, refused, torn_bytes: recovered.droppedBytes, epoch: this.epoch });
+    }
+    this.ctx.metrics.inc('fednode_wal_replayed_total', 'Updates re-applied from the write-ahead log at start', {}, applied);
+  }
+
+  private noteAccepted(peer: string, sequence: number): void {
+    this.sequences.set(peer, sequence);
+    this.epochSenders.add(peer);
+  }
+
+  /** Checks that need no payload: refused here, a sender never transfers its tensors. */
+  checkHeader(h: HeaderFields, peer: string): void {
+    const s = this.strategy;
+    // The message itself first, then whether it fits the round.
+    // The tensors must be the slice's, with its shapes: the payload sizes then follow from the
+    // (already validated) codec parameters, so nothing larger than the model can be sent.
+    let resolved;
+    try {
+      resolved = resolveSlice(h.slice, s.global.specs);
+    } catch (e) {
+      throw new Refused(UPDATE_SHAPE, `the slice does not fit the model: ${(e as Error).message}`);
+    }
+    if (h.tensors.length !== resolved.tensors.length) throw new Refused(UPDATE_SHAPE, `${h.tensors.length} tensors, the slice holds ${resolved.tensors.length}`);
+    h.tensors.forEach((t, i) => {
+      const want = resolved.tensors[i];
+      if (t.name !== want.name || t.shape.length !== want.localShape.length || t.shape.some((d, a) => d !== want.localShape[a])) {
+        throw new Refused(UPDATE_SHAPE, `tensor ${i} is ${t.name} [${t.shape.join(', ')}], the model has ${want.name} [${want.localShape.join(', ')}]`);
+      }
+    });
+    if (h.runId !== this.ctx.run.run) throw new Refused('WRONG_RUN', `run "${h.runId}", this aggregator serves "${this.ctx.run.run}"`);
+    if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
+    if (s instanceof FedAvg) {
+      if (h.round !== s.round) throw new Refused('WRONG_ROUND', `round ${h.round}, collecting round ${s.round}`);
+      if (h.baseVersion !== s.version) throw new Refused('WRONG_BASE_VERSION', `computed from version ${h.baseVersion}, round ${s.round} trains version ${s.version}`);
+      const cohort = this.cohortNeeded();
+      if (this.closing || (cohort !== null && s.received >= cohort)) throw new Refused('ROUND_CLOSED', `round ${s.round} has all the updates it waits for`);
+    } else if (h.baseVersion > s.version) {
+      throw new Refused('FUTURE_VERSION', `computed from version ${h.baseVersion}, newer than ${s.version}`);
+    }
+    if (this.epochSenders.has(peer)) throw new Refused('DUPLICATE_SENDER', `${peer} already sent an update for ${this.kind === 'fedavg' ? `round ${this.epoch}` : `version ${this.epoch + 1}`}`);
+    const last = this.sequences.get(peer);
+    if (last !== undefined && h.sequence <= last) throw new Refused(REPLAYED_SEQUENCE, `sequence ${h.sequence} from ${peer} is not after its last accepted ${last}`);
+  }
+
+  /**
+   * Takes a complete update from the authenticated `peer`: the header checks again (the round
+   * may have moved while its payload streamed), validation, the log (fsynced), the strategy.
+   * All synchronous, so no other update or round change interleaves.
+   */
+  accept(update: Update, peer: string): { version: number } {
+    this.checkHeader(update, peer);
+    const cu = clientUpdateFrom(update, this.strategy.global.specs, peer);
+    this.wal.append({ epoch: this.epoch, peer, frames: updateToFrames(update) });
+    const a = this.strategy.offer(cu);
+    if (!a.accepted) throw a.refusal;
+    this.noteAccepted(peer, update.sequence);
+    const round = this.epoch;
+    this.ctx.metrics.inc('fednode_updates_accepted_total', 'Updates accepted by the aggregator');
+    this.ctx.metrics.set('fednode_round_received', 'Updates accepted for the open round or buffer', this.strategy instanceof FedAvg ? this.strategy.received : this.strategy.buffered);
+    this.ctx.log.log('info', 'update.accepted', { peer, round, sequence: update.sequence, examples: update.examples, loss: update.metrics.loss ?? null });
+    this.ctx.events.emit('updateAccepted', { role: 'aggregator', peer, round, sequence: update.sequence, version: this.strategy.version });
+    // A macrotask, not now: the update's acknowledgement must not wait for an aggregation.
+    setImmediate(() => this.tick());
+    return { version: this.strategy.version };
+  }
+
+  private acknowledged(): void {
+    this.acks++;
+    if (this.opts.killAfterAcks !== undefined && this.acks >= this.opts.killAfterAcks) {
+      this.ctx.log.log('warn', 'fault.kill', { after_acks: this.acks });
+      // Give the ack's bytes a moment to leave the socket, then die without any cleanup.
+      setTimeout(() => process.kill(process.pid, 'SIGKILL'), 50);
+    }
+  }
+
+  private refused(peer: string, code: string, reason: string): void {
+    this.ctx.metrics.inc('fednode_updates_refused_total', 'Updates refused by the aggregator', { code });
+    this.ctx.log.log('warn', 'update.refused', { peer, code, reason });
+    this.ctx.events.emit('updateRefused', { role: 'aggregator', peer, code, reason });
+  }
+
+  /** Refusals from an in-process trainer (role both) are reported like remote ones. */
+  refusedLocal(peer: string, e: unknown): void {
+    const { code, reason } = refusalOf(e);
+    this.refused(peer, code, reason);
+  }
+
+  private provide(r: ModelRequest): ProvidedModel | null {
+    if (r.runId !== this.ctx.run.run) throw new Refused('WRONG_RUN', `this aggregator serves run "${this.ctx.run.run}"`);
+    const s = this.strategy;
+    if (r.version === 'latest' || r.version === s.version) return { version: s.version, round: this.epoch, params: s.global };
+    if (r.version > s.version || !this.store.versions().includes(r.version)) return null;
+    return { version: r.version, round: this.epoch, params: this.store.load(r.version).params };
+  }
+
+  /** The model for an in-process trainer (role both): a copy, since aggregation updates it in place. */
+  model(version: number): { version: number; round: number; params: ParamSet } | null {
+    const m = this.provide({ runId: this.ctx.run.run, version, slice: null, codec: 'fp32' });
+    return m === null ? null : { version: m.version, round: m.round, params: m.params.clone() };
+  }
+
+  private cohortNeeded(): number | null {
+    const s = this.ctx.run.strategy;
+    return s.kind === 'fedavg' && s.cohort !== undefined ? s.cohort - (s.backupWorkers ?? 0) : null;
+  }
+
+  private openRound(): void {
+    const s = this.ctx.run.strategy;
+    const now = Date.now();
+    if (this.strategy instanceof FedAvg && s.kind === 'fedavg') {
+      this.deadlineMs = s.deadlineS === undefined ? null : now + Math.round(s.deadlineS * 1000);
+      this.strategy.setDeadline(this.deadlineMs);
+    } else {
+      this.deadlineMs = null;
+    }
+    this.ctx.metrics.set('fednode_round', 'The round being collected', this.epoch);
+    this.ctx.metrics.set('fednode_model_version', 'The global model version', this.strategy.version);
+    this.ctx.metrics.set('fednode_round_received', 'Updates accepted for the open round or buffer', 0);
+    this.ctx.log.log('info', 'round.opened', { round: this.epoch, version: this.strategy.version, deadline_unix_ms: this.deadlineMs });
+    this.ctx.events.emit('roundOpened', { round: this.epoch, version: this.strategy.version, deadlineUnixMs: this.deadlineMs });
+    this.reannounce();
+  }
+
+  private reannounce(): void {
+    if (this.done || this.stopped) return;
+    const body = { kind: 'roundOpen', round: this.epoch, modelVersion: this.strategy.version, deadlineUnixMs: this.deadlineMs ?? 0, assignments: [] } as const;
+    this.ctx.control.publish({ runId: this.ctx.run.run, body }).catch((e: Error) => this.ctx.log.log('debug', 'gossip.failed', { reason: e.message }));
+    this.ctx.metrics.set('fednode_peers', 'Connected peers', this.ctx.host.getConnections().length);
+  }
+
+  private tick(): void {
+    if (this.done || this.stopped || this.closing) return;
+    const now = Date.now();
+    const s = this.strategy;
+    try {
+      if (s instanceof FedAvg) {
+        if (s.ready(now)) this.close(s.aggregate(now));
+        else if (this.deadlineMs !== null && now >= this.deadlineMs) this.abandon();
+      } else if (s.ready()) {
+        this.close(s.aggregate());
+      } else {
+        const flushS = this.ctx.run.strategy.kind === 'fedbuff' ? this.ctx.run.strategy.flushS : undefined;
+        if (flushS !== undefined && now - this.lastVersionAtMs >= flushS * 1000) {
+          const r = s.flush();
+          if (r !== null) this.close(r);
+          else this.lastVersionAtMs = now;
+        }
+      }
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  /** Too few updates by the deadline: the round ends without a new version. */
+  private abandon(): void {
+    const s = this.strategy as FedAvg;
+    const round = s.round;
+    const received = s.received;
+    s.abandonRound();
+    this.endEpoch();
+    this.ctx.log.log('warn', 'round.abandoned', { round, received, min: (this.ctx.run.strategy.kind === 'fedavg' ? this.ctx.run.strategy.minParticipants : undefined) ?? 1 });
+    this.openRound();
+  }
+
+  /** Checkpoints the strategy as it stands, then empties the log the checkpoint now covers. */
+  private endEpoch(): void {
+    this.checkpoint();
+    this.wal.truncate();
+    this.epochSenders.clear();
+  }
+
+  private checkpoint(): void {
+    const meta: DaemonMeta = { sequences: Object.fromEntries(this.sequences) };
+    this.store.save({
+      runId: this.ctx.run.run,
+      version: this.strategy.version,
+      params: this.strategy.global,
+      strategyState: this.strategy.saveState(),
+      extra: { daemon: JSON.stringify(meta) },
+    });
+  }
+
+  private close(result: AggregateResult): void {
+    this.closing = true;
+    try {
+      const round = this.strategy instanceof FedAvg ? this.strategy.round - 1 : result.version - 1;
+      this.endEpoch();
+      this.lastVersionAtMs = Date.now();
+      this.lastMetrics = { ...result.metrics };
+      const params = result.params.clone();
+      const sha = createHash('sha256').update(new Uint8Array(params.data.buffer, params.data.byteOffset, params.data.byteLength)).digest();
+      this.ctx.metrics.inc('fednode_versions_total', 'Versions made by the aggregator');
+      this.ctx.metrics.set('fednode_model_version', 'The global model version', result.version);
+      this.ctx.log.log('info', 'round.closed', { round, version: result.version, participants: [...result.participants], ...result.metrics });
+      this.ctx.events.emit('versionAnnounced', { version: result.version, round, participants: result.participants, metrics: result.metrics });
+      this.ctx.control
+        .publish({ runId: this.ctx.run.run, body: { kind: 'modelAnnounce', version: result.version, round: this.epoch, sha256: sha, parameters: params.size } })
+        .catch((e: Error) => this.ctx.log.log('debug', 'gossip.failed', { reason: e.message }));
+      this.evaluate(params, result.version, [...result.participants]);
+      if (result.version >= this.ctx.run.rounds) {
+        this.done = true;
+        this.finish();
+      } else {
+        this.openRound();
+      }
+    } finally {
+      this.closing = false;
+    }
+  }
+
+  /** Evaluations run one after another, off the update path. */
+  private evaluate(params: ParamSet, version: number, participants: string[]): void {
+    const test = this.testSet;
+    this.evalChain = this.evalChain.then(async () => {
+      const rec: Record<string, unknown> = { version, participants: participants.length, t: Date.now() };
+      if (test !== null && !this.stopped) {
+        await this.evaluator.setParams(params);
+        const e = await this.evaluator.evaluate(test);
+        rec.accuracy = e.accuracy;
+        rec.loss = e.loss;
+        this.ctx.metrics.set('fednode_test_accuracy', 'Test accuracy of the newest evaluated version', e.accuracy);
+        this.ctx.metrics.set('fednode_test_loss', 'Test loss of the newest evaluated version', e.loss);
+        if (this.lastMetrics !== null) this.lastMetrics = { ...this.lastMetrics, accuracy: e.accuracy, loss: e.loss };
+        this.ctx.log.log('info', 'version.evaluated', { version, accuracy: e.accuracy, loss: e.loss, rows: e.count });
+        this.ctx.events.emit('evaluated', { version, accuracy: e.accuracy, loss: e.loss });
+      }
+      appendFileSync(this.historyPath, JSON.stringify(rec) + '\n');
+    }).catch((e: Error) => this.ctx.log.log('error', 'evaluation.failed', { version, reason: e.message }));
+  }
+
+  private finish(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const version = this.strategy.version;
+    void this.evalChain.then(() => {
+      this.ctx.log.log('info', 'run.complete', { version, rounds: this.ctx.run.rounds });
+      // Announce the final version again for trainers that missed it, then report done.
+      this.ctx.control
+        .publish({ runId: this.ctx.run.run, body: { kind: 'modelAnnounce', version, round: this.epoch, sha256: new Uint8Array(32), parameters: this.strategy.global.size } })
+        .catch(() => undefined);
+      this.ctx.events.emit('done', { version });
+    });
+  }
+
+  private fail(e: Error): void {
+    this.ctx.log.log('error', 'aggregator.failed', { reason: e.message, code: (e as { code?: string }).code ?? null });
+    this.ctx.events.emit('error', e);
+  }
+
+  status(): AggregatorStatus {
+    const s = this.strategy;
+    return {
+      strategy: this.kind,
+      round: this.epoch,
+      version: s.version,
+      rounds: this.ctx.run.rounds,
+      received: s instanceof FedAvg ? s.received : s.buffered,
+      cohort: this.cohortNeeded(),
+      deadlineUnixMs: this.deadlineMs,
+      done: this.done,
+      lastMetrics: this.lastMetrics,
+    };
+  }
+
+  /** Stops serving and timers; the log and checkpoints are already durable. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const s of this.stopServing) await s();
+    await this.evalChain;
+    this.wal?.close();
+    await this.evaluator?.close();
+  }
+}

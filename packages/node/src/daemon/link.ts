@@ -1,0 +1,109 @@
+/**
+ * How a trainer reaches its aggregator: over libp2p (another process), or by calls into the
+ * aggregator role of the same process (role `both`). Both answer the same way: a refusal is a
+ * NetError NET_REFUSED carrying the aggregator's code.
+ */
+import type { ParamSet, Update } from '@fednode/core';
+import { NetError, refusalOf } from '../net/errors.js';
+import { pullModel } from '../net/model-protocol.js';
+import { pushUpdate } from '../net/update-protocol.js';
+import { toDialTarget } from '../net/dial.js';
+import type { NodeContext } from './context.js';
+import type { AggregatorRole } from './aggregator.js';
+import { fetchStatus, type AggregatorStatus } from './status-protocol.js';
+
+export interface AggregatorLink {
+  /** The aggregator's peer id, once known. */
+  readonly peer: string | null;
+  pull(version: number): Promise<{ version: number; round: number; params: ParamSet }>;
+  /** Resolves with the version the aggregator acknowledged; NET_REFUSED (with remoteCode) when refused. */
+  push(update: Update): Promise<number>;
+  /** The aggregator's state, or null when it is not reachable now. */
+  status(): Promise<AggregatorStatus | null>;
+}
+
+/** The peer id inside an address (`.../p2p/<id>`), or the address itself when it is a bare peer id. */
+export function peerOfAddress(addr: string): string | null {
+  if (!addr.startsWith('/')) return addr;
+  const m = /\/p2p\/([^/]+)$/.exec(addr);
+  return m === null ? null : m[1];
+}
+
+export class RemoteLink implements AggregatorLink {
+  private readonly ctx: NodeContext;
+  private target: string | null;
+  peer: string | null;
+
+  constructor(ctx: NodeContext, address: string | null) {
+    this.ctx = ctx;
+    this.target = address;
+    this.peer = address === null ? null : peerOfAddress(address);
+    if (address !== null) toDialTarget(address); // a bad address fails now, with NET_CONFIG
+  }
+
+  /** Learns the aggregator from the author of a round announcement (runs with bootstrap peers only). */
+  learn(peer: string): void {
+    if (this.target !== null) return;
+    this.target = peer;
+    this.peer = peer;
+  }
+
+  private where(): string {
+    if (this.target === null) throw new NetError('NET_CLOSED', 'the aggregator is not known yet (no address in the run file, no round announcement heard)');
+    return this.target;
+  }
+
+  async pull(version: number): Promise<{ version: number; round: number; params: ParamSet }> {
+    const m = await pullModel(
+      this.ctx.host,
+      this.where(),
+      { runId: this.ctx.run.run, version, slice: null, codec: 'fp32' },
+      { timeoutMs: this.ctx.timeoutMs, admission: this.ctx.admission, limits: this.ctx.limits },
+    );
+    return { version: m.version, round: m.round, params: m.params };
+  }
+
+  async push(update: Update): Promise<number> {
+    const ack = await pushUpdate(this.ctx.host, this.where(), update, { timeoutMs: this.ctx.timeoutMs, admission: this.ctx.admission, limits: this.ctx.limits });
+    return ack.version;
+  }
+
+  async status(): Promise<AggregatorStatus | null> {
+    if (this.target === null) return null;
+    try {
+      return (await fetchStatus(this.ctx.host, this.target, Math.min(this.ctx.timeoutMs, 10_000))).aggregator ?? null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+export class LocalLink implements AggregatorLink {
+  readonly peer: string;
+  private readonly aggregator: AggregatorRole;
+
+  constructor(aggregator: AggregatorRole, self: string) {
+    this.aggregator = aggregator;
+    this.peer = self;
+  }
+
+  async pull(version: number): Promise<{ version: number; round: number; params: ParamSet }> {
+    const m = this.aggregator.model(version);
+    if (m === null) throw new NetError('NET_REFUSED', `no model version ${version}`, { remoteCode: 'MODEL_NOT_FOUND' });
+    return m;
+  }
+
+  async push(update: Update): Promise<number> {
+    try {
+      return this.aggregator.accept(update, this.peer).version;
+    } catch (e) {
+      this.aggregator.refusedLocal(this.peer, e);
+      const { code, reason } = refusalOf(e);
+      throw new NetError('NET_REFUSED', `the aggregator refused the update: ${code}: ${reason}`, { remoteCode: code });
+    }
+  }
+
+  async status(): Promise<AggregatorStatus | null> {
+    return this.aggregator.status();
+  }
+}

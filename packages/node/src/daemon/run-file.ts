@@ -1,0 +1,251 @@
+/**
+ * The run file: one YAML document every process of a run reads (the aggregator and each
+ * trainer), naming the model, the data and each trainer's share of it, the codec, the
+ * strategy, the limits and who may join. Validated with ajv; every problem is one line that
+ * names its path (`strategy.cohort: must be >= 1`).
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { DEFAULT_WIRE_LIMITS, type CodecOptions, type WireLimits } from '@fednode/core';
+import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
+import { DaemonError } from './errors.js';
+
+export type PartitionSpec = { readonly kind: 'iid' } | { readonly kind: 'dirichlet'; readonly alpha: number } | { readonly kind: 'shards'; readonly perClient?: number };
+
+export type RunStrategy =
+  | ({ readonly kind: 'fedavg'; readonly deadlineS?: number } & Omit<FedAvgConfig, 'runId'>)
+  | ({ readonly kind: 'fedbuff'; readonly flushS?: number } & Omit<FedBuffConfig, 'runId'>);
+
+export interface RunFile {
+  /** The run id: names the gossip topic, travels in every message, stamps every checkpoint. */
+  readonly run: string;
+  readonly description?: string;
+  /** Seeds the initial model, the partition and every trainer's batch order. */
+  readonly seed: number;
+  readonly model: 'mlp';
+  readonly data: {
+    readonly dataset: 'mnist' | 'fashion-mnist';
+    /** Use the first N training rows (default all). */
+    readonly trainRows?: number;
+    /** The aggregator evaluates each version on the first N test rows (default all; 0: no evaluation). */
+    readonly testRows?: number;
+    readonly partition: PartitionSpec;
+    /** How many shares the training rows are cut into; a trainer takes one (`--shard` or `assign`). */
+    readonly shares: number;
+    /** Peer id -> share index, for trainers started without `--shard`. */
+    readonly assign?: Readonly<Record<string, number>>;
+  };
+  readonly codec: CodecOptions & { readonly errorFeedback?: boolean };
+  readonly strategy: RunStrategy;
+  /** Versions to make (synchronous rounds that aggregate, or FedBuff versions). */
+  readonly rounds: number;
+  readonly local: { readonly epochs: number; readonly batch: number; readonly lr: number; readonly momentum?: number };
+  readonly limits?: {
+    readonly wire?: Partial<WireLimits>;
+    /** Longest wait for one network step (dial, frame, answer), seconds (default 30). */
+    readonly timeoutS?: number;
+    /** How often a trainer asks the aggregator for the open round, besides gossip, seconds (default 2). */
+    readonly pollS?: number;
+    /** How long the aggregator keeps serving after the last version, seconds (default 3). */
+    readonly lingerS?: number;
+  };
+  readonly admission?: {
+    /** Peer ids allowed to push, pull and gossip; absent: anyone (who knows the key, when one is set). */
+    readonly allow?: readonly string[];
+    /** The pre-shared key: a file (relative to the run file) or an environment variable. */
+    readonly psk?: { readonly file: string } | { readonly env: string };
+  };
+  readonly network?: {
+    /** The aggregator: a multiaddr with /p2p/<id>, or a peer id found through bootstrap peers. */
+    readonly aggregator?: string;
+    readonly bootstrap?: readonly string[];
+    readonly listen?: readonly string[];
+    readonly mdns?: boolean;
+  };
+  /** onnxruntime intra-op threads per process (default 1). */
+  readonly threads?: number;
+}
+
+const num = { type: 'number' } as const;
+const pos = { type: 'number', exclusiveMinimum: 0 } as const;
+const int = (minimum: number) => ({ type: 'integer', minimum }) as const;
+const prob = { type: 'number', minimum: 0, maximum: 1 } as const;
+const str = { type: 'string', minLength: 1 } as const;
+const obj = (required: string[], properties: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required, properties });
+
+const SERVER = obj(['kind'], { kind: { enum: ['sgd', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'diloco'] }, lr: pos, momentum: num, beta1: num, beta2: num, tau: num, v0: num });
+const GUARDS = { normBound: pos, clipNorm: pos };
+const FEDAVG = obj(['kind'], {
+  kind: { const: 'fedavg' },
+  deadlineS: pos,
+  cohort: int(1),
+  backupWorkers: int(0),
+  minParticipants: int(1),
+  weighting: { enum: ['examples', 'uniform'] },
+  server: SERVER,
+  robust: obj(['kind'], { kind: { enum: ['median', 'trimmed-mean', 'krum', 'multi-krum'] }, beta: num, f: int(0), m: int(1) }),
+  dp: obj(['noiseMultiplier', 'clipNorm', 'seed'], { noiseMultiplier: { type: 'number', minimum: 0 }, clipNorm: pos, seed: { type: 'integer' } }),
+  ...GUARDS,
+});
+const FEDBUFF = obj(['kind', 'k'], {
+  kind: { const: 'fedbuff' },
+  k: int(1),
+  flushS: pos,
+  staleness: obj(['kind'], { kind: { enum: ['constant', 'polynomial', 'hinge', 'threshold'] }, a: num, b: num, cutoff: num, value: num }),
+  stalenessNormalizeAt: int(0),
+  exampleWeight: { enum: ['one', 'n', 'sqrt', 'log'] },
+  maxStaleness: int(0),
+  mean: { enum: ['count', 'weights'] },
+  server: SERVER,
+  fedAsync: obj(['alpha'], { alpha: prob }),
+  ...GUARDS,
+});
+const WIRE = obj([], {
+  maxMessageBytes: int(1024),
+  maxTensorBytes: int(1),
+  maxTotalBytes: int(1),
+  maxTensors: int(1),
+  maxDims: int(1),
+  maxStringBytes: int(64),
+  maxMetrics: int(0),
+  maxSliceIndices: int(1),
+});
+
+export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'model', 'data', 'codec', 'strategy', 'rounds', 'local'], {
+  run: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+  description: { type: 'string' },
+  seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+  model: { enum: ['mlp'] },
+  data: obj(['dataset', 'partition', 'shares'], {
+    dataset: { enum: ['mnist', 'fashion-mnist'] },
+    trainRows: int(1),
+    testRows: int(0),
+    partition: {
+      oneOf: [obj(['kind'], { kind: { const: 'iid' } }), obj(['kind', 'alpha'], { kind: { const: 'dirichlet' }, alpha: pos }), obj(['kind'], { kind: { const: 'shards' }, perClient: int(1) })],
+    },
+    shares: int(1),
+    assign: { type: 'object', additionalProperties: int(0) },
+  }),
+  codec: obj(['codec'], {
+    codec: { enum: ['fp32', 'fp16', 'bf16', 'int8', 'demo', 'auto'] },
+    blockSize: int(32),
+    chunk: int(1),
+    topk: int(1),
+    values: { enum: ['fp16', 'sign'] },
+    dense: { enum: ['fp32', 'fp16', 'bf16', 'int8'] },
+    minDemoElements: int(1),
+    errorFeedback: { type: 'boolean' },
+  }),
+  strategy: { oneOf: [FEDAVG, FEDBUFF] },
+  rounds: int(1),
+  local: obj(['epochs', 'batch', 'lr'], { epochs: int(1), batch: int(1), lr: pos, momentum: { type: 'number', minimum: 0, maximum: 0.999 } }),
+  limits: obj([], { wire: WIRE, timeoutS: pos, pollS: pos, lingerS: { type: 'number', minimum: 0 } }),
+  admission: obj([], {
+    allow: { type: 'array', items: str, uniqueItems: true },
+    psk: { oneOf: [obj(['file'], { file: str }), obj(['env'], { env: str })] },
+  }),
+  network: obj([], {
+    aggregator: str,
+    bootstrap: { type: 'array', items: str },
+    listen: { type: 'array', items: str },
+    mdns: { type: 'boolean' },
+  }),
+  threads: int(1),
+});
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validate = ajv.compile(RUN_FILE_SCHEMA);
+
+/** One line per problem, most specific first: `strategy.cohort: must be >= 1`. */
+function describe(errors: readonly ErrorObject[]): string[] {
+  const lines = new Set<string>();
+  // oneOf failures repeat every branch's complaint; report the branch errors, not the summary.
+  const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'const');
+  for (const e of specific.length > 0 ? specific : errors) {
+    const at = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
+    if (e.keyword === 'additionalProperties') lines.add(`${at}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`);
+    else if (e.keyword === 'enum') lines.add(`${at}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
+    else lines.add(`${at}: ${e.message}`);
+  }
+  return [...lines].slice(0, 8);
+}
+
+/** Checks a parsed run file against the schema and the rules a schema cannot say. */
+export function checkRunFile(value: unknown, source = 'run file'): RunFile {
+  if (!validate(value)) throw new DaemonError('RUN_FILE', `${source} is not a valid run file: ${describe(validate.errors ?? []).join('; ')}`);
+  const r = value as unknown as RunFile;
+  const problems: string[] = [];
+  const s = r.strategy;
+  if (s.kind === 'fedavg') {
+    if (s.backupWorkers !== undefined && s.backupWorkers > 0 && s.cohort === undefined) problems.push('strategy.backupWorkers needs strategy.cohort');
+    if (s.cohort !== undefined && (s.backupWorkers ?? 0) >= s.cohort) problems.push(`strategy.backupWorkers ${s.backupWorkers} leaves nobody of a cohort of ${s.cohort}`);
+    if (s.cohort !== undefined && s.minParticipants !== undefined && s.minParticipants > s.cohort) problems.push(`strategy.minParticipants ${s.minParticipants} is more than strategy.cohort ${s.cohort}`);
+    if (s.cohort === undefined && s.deadlineS === undefined) problems.push('strategy: fedavg needs a cohort or a deadlineS to know when a round ends');
+    if (s.robust !== undefined && s.dp !== undefined) problems.push('strategy: choose robust or dp, not both');
+  } else if (s.fedAsync !== undefined && s.k !== 1) {
+    problems.push('strategy.fedAsync applies each update on arrival: strategy.k must be 1');
+  }
+  if (r.data.trainRows !== undefined && r.data.trainRows < r.data.shares) problems.push(`data.trainRows ${r.data.trainRows} leaves some of the ${r.data.shares} shares empty`);
+  for (const [peer, i] of Object.entries(r.data.assign ?? {})) if (i >= r.data.shares) problems.push(`data.assign.${peer}: share ${i} is not below data.shares ${r.data.shares}`);
+  const wire = r.limits?.wire;
+  if (wire?.maxMessageBytes !== undefined && wire.maxMessageBytes < 64 * 1024) problems.push(`limits.wire.maxMessageBytes ${wire.maxMessageBytes} is under 64 KiB: headers would not fit`);
+  if (problems.length > 0) throw new DaemonError('RUN_FILE', `${source}: ${problems.join('; ')}`);
+  return r;
+}
+
+export function runFileFromYaml(text: string, source = 'run file'): RunFile {
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (e) {
+    throw new DaemonError('RUN_FILE', `${source} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+  return checkRunFile(value, source);
+}
+
+/** A loaded run file and where it came from (relative paths inside it resolve against its directory). */
+export interface LoadedRunFile {
+  readonly run: RunFile;
+  readonly baseDir: string;
+}
+
+export function loadRunFile(path: string): LoadedRunFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DaemonError('RUN_FILE', `cannot read run file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return { run: runFileFromYaml(text, path), baseDir: dirname(resolve(path)) };
+}
+
+/** The run's wire limits: the defaults with the run file's overrides. */
+export function wireLimitsOf(run: RunFile): WireLimits {
+  return { ...DEFAULT_WIRE_LIMITS, ...(run.limits?.wire ?? {}) };
+}
+
+export function timeoutMsOf(run: RunFile): number {
+  return Math.round((run.limits?.timeoutS ?? 30) * 1000);
+}
+
+/** The pre-shared key named by the run file, read from its file or variable; undefined when none. */
+export function readPsk(run: RunFile, baseDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const psk = run.admission?.psk;
+  if (psk === undefined) return undefined;
+  let key: string | undefined;
+  if ('file' in psk) {
+    const p = isAbsolute(psk.file) ? psk.file : resolve(baseDir, psk.file);
+    try {
+      key = readFileSync(p, 'utf8').trim();
+    } catch (e) {
+      throw new DaemonError('RUN_FILE', `admission.psk.file: cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  } else {
+    key = env[psk.env]?.trim();
+    if (key === undefined || key === '') throw new DaemonError('RUN_FILE', `admission.psk.env: the environment variable ${psk.env} is not set`);
+  }
+  if (Buffer.byteLength(key, 'utf8') < 16) throw new DaemonError('RUN_FILE', `admission.psk: the key has ${Buffer.byteLength(key, 'utf8')} bytes; use at least 16`);
+  return key;
+}

@@ -1,0 +1,86 @@
+/**
+ * `/fednode/status/1`: the requester opens a stream and reads one frame, a JSON object with
+ * the node's run, roles, peers, round, version and last metrics. It carries no tensors and
+ * changes nothing, so it answers any peer (the same facts travel on the run's gossip topic).
+ */
+import type { FedHost } from '../net/host.js';
+import { FrameReader, abortQuietly, expectFrame, writeFrame } from '../net/frames.js';
+import { openStream, type PeerTarget } from '../net/dial.js';
+import { NetError } from '../net/errors.js';
+
+export const STATUS_PROTOCOL = '/fednode/status/1';
+const MAX_STATUS_BYTES = 1024 * 1024;
+
+export interface AggregatorStatus {
+  readonly strategy: 'fedavg' | 'fedbuff';
+  /** The round being collected (FedAvg) or the buffer's count of rounds so far (FedBuff). */
+  readonly round: number;
+  readonly version: number;
+  readonly rounds: number;
+  /** Updates accepted for the open round or buffer. */
+  readonly received: number;
+  readonly cohort: number | null;
+  readonly deadlineUnixMs: number | null;
+  readonly done: boolean;
+  readonly lastMetrics: Readonly<Record<string, number>> | null;
+}
+
+export interface TrainerStatus {
+  readonly shard: number;
+  readonly rows: number;
+  /** The last round this trainer contributed to (or gave up), -1 before any. */
+  readonly lastRound: number;
+  readonly nextSequence: number;
+  readonly state: string;
+  readonly lastLoss: number | null;
+  readonly aggregator: string | null;
+}
+
+export interface NodeStatus {
+  readonly runId: string;
+  readonly peerId: string;
+  readonly roles: readonly string[];
+  readonly addrs: readonly string[];
+  readonly peers: readonly string[];
+  readonly uptimeS: number;
+  readonly aggregator?: AggregatorStatus;
+  readonly trainer?: TrainerStatus;
+}
+
+export async function serveStatus(host: FedHost, snapshot: () => NodeStatus, timeoutMs: number): Promise<() => Promise<void>> {
+  await host.handle(
+    STATUS_PROTOCOL,
+    async (stream) => {
+      try {
+        await writeFrame(stream, Buffer.from(JSON.stringify(snapshot()), 'utf8'), { timeoutMs });
+        await stream.close({ signal: AbortSignal.timeout(timeoutMs) });
+      } catch (e) {
+        abortQuietly(stream, e as Error);
+      }
+    },
+    { maxInboundStreams: 8 },
+  );
+  return async () => {
+    await host.unhandle(STATUS_PROTOCOL).catch(() => undefined);
+  };
+}
+
+/** Asks `target` for its status. */
+export async function fetchStatus(host: FedHost, target: PeerTarget, timeoutMs: number): Promise<NodeStatus> {
+  const { stream, connection } = await openStream(host, target, STATUS_PROTOCOL, { timeoutMs });
+  const reader = new FrameReader(stream, { maxFrameBytes: MAX_STATUS_BYTES, timeoutMs });
+  try {
+    await stream.close({ signal: AbortSignal.timeout(timeoutMs) }).catch(() => undefined);
+    const bytes = await expectFrame(reader, 'status');
+    try {
+      return JSON.parse(Buffer.from(bytes).toString('utf8')) as NodeStatus;
+    } catch (e) {
+      throw new NetError('NET_PROTOCOL', `${connection.remotePeer.toString()} sent a status that is not JSON`, { cause: e });
+    }
+  } catch (e) {
+    abortQuietly(stream, e as Error);
+    throw e;
+  } finally {
+    reader.dispose();
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * The trainer role: waits for a round (gossip, or asking the aggregator), pulls the model
+ * version the round trains, trains its share of the data, encodes the delta with error
+ * feedback, and pushes it, retrying transient failures until the round's deadline. Its
+ * sequence counter, error-feedback residual and progress live in its data directory, so a
+ * restarted trainer never reuses a sequence number and joins the next round it has not
+ * contributed to.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '@fednode/kernels';
+import { ErrorFeedback, batches, encodeUpdate, engine, fullSlice, writeFileAtomic, type CodecOptions, type Dataset, type Update } from '@fednode/core';
+import { NetError } from '../net/errors.js';
+import type { NodeContext } from './context.js';
+import type { AggregatorLink } from './link.js';
+import type { TrainerStatus } from './status-protocol.js';
+import { DaemonError } from './errors.js';
+import { loadShare } from './data-share.js';
+
+/** Refusals that mean the aggregator already holds our update for the round. */
+const DELIVERED = new Set(['DUPLICATE_SENDER', 'REPLAYED_SEQUENCE']);
+/** The seed stream of local training, apart from the partition's and the model's. */
+const TRAINING_STREAM = 0x7472_6169;
+/** A push with no round deadline is retried this long. */
+const NO_DEADLINE_RETRY_MS = 60_000;
+
+interface TrainerState {
+  readonly runId: string;
+  /** The next sequence number to use: reserved on disk before an update leaves. */
+  nextSequence: number;
+  /** The last round contributed to (or given up on). */
+  lastRound: number;
+}
+
+export interface TrainerOptions {
+  readonly dataDir: string;
+  readonly shard: number;
+  readonly threads: number;
+  readonly pollMs: number;
+  /** Test hook: SIGKILL this process right after pulling the model of this round (FEDNODE_FAULT=kill-after-pull:r). */
+  readonly killAfterPullRound?: number;
+}
+
+interface Round {
+  readonly round: number;
+  readonly version: number;
+  readonly deadlineUnixMs: number | null;
+}
+
+export class TrainerRole {
+  private readonly ctx: NodeContext;
+  private readonly opts: TrainerOptions;
+  private readonly link: AggregatorLink;
+  private readonly statePath: string;
+  private readonly efPath: string;
+  private state!: TrainerState;
+  private ef: ErrorFeedback | null = null;
+  private trainer!: engine.Trainer;
+  private train!: Dataset;
+  private rows!: Uint32Array;
+  private pending: Round | null = null;
+  private busy = false;
+  private phase = 'starting';
+  private lastLoss: number | null = null;
+  private stopped = false;
+  private finished = false;
+  private poller: NodeJS.Timeout | null = null;
+
+  constructor(ctx: NodeContext, link: AggregatorLink, opts: TrainerOptions) {
+    this.ctx = ctx;
+    this.link = link;
+    this.opts = opts;
+    mkdirSync(opts.dataDir, { recursive: true });
+    this.statePath = join(opts.dataDir, 'trainer.json');
+    this.efPath = join(opts.dataDir, 'error-feedback.safetensors');
+  }
+
+  private get codec(): CodecOptions {
+    const { errorFeedback: _ef, ...codec } = this.ctx.run.codec;
+    return codec;
+  }
+
+  async start(): Promise<void> {
+    const { run, log } = this.ctx;
+    this.state = this.loadState();
+    const useEf = run.codec.errorFeedback ?? run.codec.codec !== 'fp32';
+    if (useEf) this.ef = existsSync(this.efPath) ? ErrorFeedback.restore(new Uint8Array(readFileSync(this.efPath))) : new ErrorFeedback();
+    const share = loadShare(run, this.opts.shard);
+    this.train = share.train;
+    this.rows = share.rows;
+    this.trainer = await engine.Trainer.create({
+      model: run.model,
+      optimizer: { kind: 'sgd', momentum: run.local.momentum ?? 0 },
+      seed: run.seed,
+      lr: run.local.lr,
+      intraOpThreads: this.opts.threads,
+    });
+    this.phase = 'waiting';
+    log.log('info', 'trainer.ready', { shard: this.opts.shard, rows: this.rows.length, last_round: this.state.lastRound, next_sequence: this.state.nextSequence });
+    this.poller = setInterval(() => void this.poll(), this.opts.pollMs);
+    void this.poll();
+  }
+
+  private loadState(): TrainerState {
+    if (!existsSync(this.statePath)) return { runId: this.ctx.run.run, nextSequence: 0, lastRound: -1 };
+    let s: TrainerState;
+    try {
+      s = JSON.parse(readFileSync(this.statePath, 'utf8')) as TrainerState;
+    } catch (e) {
+      throw new DaemonError('DAEMON_STATE', `${this.statePath} is not readable trainer state: ${(e as Error).message}`, { cause: e });
+    }
+    if (s.runId !== this.ctx.run.run) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} holds trainer state of run "${s.runId}", not "${this.ctx.run.run}": use another --data-dir`);
+    return s;
+  }
+
+  private saveState(): void {
+    writeFileAtomic(this.statePath, [Buffer.from(JSON.stringify(this.state) + '\n')]);
+  }
+
+  /** A round announced on gossip (or by the in-process aggregator). */
+  onRoundOpen(r: Round, from: string | null): void {
+    if (from !== null && this.link.peer !== null && from !== this.link.peer) return;
+    if (this.stopped || this.finished || r.round <= this.state.lastRound) return;
+    if (r.version >= this.ctx.run.rounds) return;
+    if (this.pending === null || r.round > this.pending.round) this.pending = r;
+    void this.work();
+  }
+
+  /** A version announced: the run is over for us once the last one is made. */
+  onModelAnnounce(version: number): void {
+    if (version >= this.ctx.run.rounds) this.finish(version);
+  }
+
+  /** Asks the aggregator what is open: covers gossip that has not formed yet, and restarts. */
+  private async poll(): Promise<void> {
+    if (this.stopped || this.finished) return;
+    const s = await this.link.status();
+    if (s === null || this.stopped) return;
+    if (s.done) {
+      this.finish(s.version);
+      return;
+    }
+    const full = s.cohort !== null && s.received >= s.cohort;
+    if (!full) this.onRoundOpen({ round: s.round, version: s.version, deadlineUnixMs: s.deadlineUnixMs }, null);
+  }
+
+  private finish(version: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.phase = 'done';
+    if (this.poller !== null) clearInterval(this.poller);
+    this.ctx.log.log('info', 'run.complete', { version });
+    // After the round in progress (if any): its push is already past the point of mattering.
+    const wait = async (): Promise<void> => {
+      while (this.busy) await new Promise((r) => setTimeout(r, 50));
+    };
+    void wait().then(() => this.ctx.events.emit('done', { version }));
+  }
+
+  private async work(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      while (this.pending !== null && !this.stopped) {
+        const r = this.pending;
+        this.pending = null;
+        if (r.round <= this.state.lastRound) continue;
+        await this.contribute(r);
+      }
+    } catch (e) {
+      if (!this.stopped) {
+        this.ctx.log.log('error', 'trainer.failed', { reason: (e as Error).message, code: (e as { code?: string }).code ?? null });
+        this.ctx.events.emit('error', e as Error);
+      }
+    } finally {
+      this.busy = false;
+      if (!this.finished) this.phase = 'waiting';
+    }
+  }
+
+  private deadlineOf(r: Round): number {
+    return r.deadlineUnixMs !== null && r.deadlineUnixMs > 0 ? r.deadlineUnixMs : Date.now() + NO_DEADLINE_RETRY_MS;
+  }
+
+  /** One round: pull, train, encode, push. */
+  private async contribute(r: Round): Promise<void> {
+    const { run, log, events } = this.ctx;
+    const deadline = this.deadlineOf(r);
+    this.phase = `pulling v${r.version}`;
+    let model: Awaited<ReturnType<AggregatorLink['pull']>> | null;
+    try {
+      model = await this.retry(`pull v${r.version}`, deadline, () => this.link.pull(r.version));
+    } catch (e) {
+      // Refused (the round moved on, or we are not admitted): this round is lost, not the run.
+      const code = e instanceof NetError ? (e.remoteCode ?? e.code) : 'ERROR';
+      log.log('warn', 'round.missed', { round: r.round, code, reason: (e as Error).message });
+      this.state.lastRound = r.round;
+      this.saveState();
+      return;
+    }
+    if (model === null) {
+      log.log('warn', 'round.missed', { round: r.round, reason: 'could not pull the model before the deadline' });
+      return;
+    }
+    log.log('info', 'model.received', { round: r.round, version: model.version, parameters: model.params.size });
+    events.emit('modelReceived', { version: model.version, round: r.round, parameters: model.params.size });
+    if (this.opts.killAfterPullRound !== undefined && r.round >= this.opts.killAfterPullRound) {
+      log.log('warn', 'fault.kill', { after_pull_round: r.round });
+      process.kill(process.pid, 'SIGKILL');
+    }
+
+    this.phase = `training round ${r.round}`;
+    const t0 = performance.now();
+    await this.trainer.setParams(model.params);
+    const seed = Rng.derive(run.seed, TRAINING_STREAM, r.round, this.opts.shard).nextU32();
+    const steps: Promise<number>[] = [];
+    for (let e = 0; e < run.local.epochs; e++) {
+      for (const b of batches(this.train, { batchSize: run.local.batch, seed, epoch: e, indices: this.rows })) steps.push(this.trainer.step(b));
+    }
+    const losses = await Promise.all(steps);
+    const delta = await this.trainer.params();
+    const d = delta.data;
+    const g = model.params.data;
+    for (let i = 0; i < d.length; i++) d[i] -= g[i];
+    const loss = losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
+    this.lastLoss = loss;
+    const trainS = (performance.now() - t0) / 1000;
+
+    // Encode on a copy of the residual: it becomes ours only if the update is delivered.
+    const ef = this.ef === null ? undefined : ErrorFeedback.restore(this.ef.save());
+    const sequence = this.state.nextSequence;
+    const update: Update = encodeUpdate(
+      { runId: run.run, sender: this.ctx.peerId, baseVersion: model.version, round: r.round, sequence, examples: this.rows.length, metrics: { loss, steps: losses.length, train_s: trainS } },
+      fullSlice(delta.specs),
+      delta,
+      this.codec,
+      ef,
+    );
+    // Reserve the sequence number before the update leaves: a restart never sends it again.
+    this.state.nextSequence = sequence + 1;
+    this.saveState();
+
+    this.phase = `pushing round ${r.round}`;
+    let outcome: 'accepted' | 'delivered' | 'refused' | 'missed' = 'missed';
+    let version = model.version;
+    try {
+      const v = await this.retry(`push round ${r.round}`, deadline, () => this.link.push(update));
+      if (v !== null) {
+        outcome = 'accepted';
+        version = v;
+      }
+    } catch (e) {
+      const code = e instanceof NetError ? (e.remoteCode ?? e.code) : 'ERROR';
+      if (DELIVERED.has(code)) outcome = 'delivered';
+      else {
+        outcome = 'refused';
+        log.log('warn', 'update.refused', { round: r.round, code, reason: (e as Error).message });
+        events.emit('updateRefused', { role: 'trainer', peer: this.link.peer ?? '?', code, reason: (e as Error).message });
+      }
+    }
+    if ((outcome === 'accepted' || outcome === 'delivered') && ef !== undefined) {
+      this.ef = ef;
+      writeFileAtomic(this.efPath, [ef.save()]);
+    }
+    this.state.lastRound = r.round;
+    this.saveState();
+    this.ctx.metrics.inc('fednode_trainer_updates_total', 'Updates this trainer pushed, by outcome', { outcome });
+    this.ctx.metrics.set('fednode_trainer_last_loss', 'Mean local training loss of the last round', loss);
+    if (outcome === 'accepted' || outcome === 'delivered') {
+      log.log('info', 'update.pushed', { round: r.round, sequence, outcome, loss, train_s: trainS, bytes: update.tensors.reduce((n, t) => n + t.payload.byteLength, 0) });
+      events.emit('updateAccepted', { role: 'trainer', peer: this.link.peer ?? '?', round: r.round, sequence, version });
+    } else if (outcome === 'missed') {
+      log.log('warn', 'round.missed', { round: r.round, reason: 'could not deliver the update before the deadline' });
+    }
+  }
+
+  /**
+   * Runs `fn` until it succeeds, retrying transient failures (timeouts, dropped connections, an
+   * aggregator restarting) with backoff until `deadline`; null when the deadline passed first.
+   * Refusals are answers, not failures: they are thrown at once.
+   */
+  private async retry<T>(what: string, deadline: number, fn: () => Promise<T>): Promise<T | null> {
+    let wait = 250;
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopped) return null;
+      try {
+        return await fn();
+      } catch (e) {
+        const transient = e instanceof NetError && (e.code === 'NET_TIMEOUT' || e.code === 'NET_CLOSED' || e.code === 'NET_PROTOCOL' || (e.code === 'NET_REFUSED' && e.remoteCode === 'INTERNAL'));
+        if (!transient) throw e;
+        if (Date.now() + wait > deadline) return null;
+        this.ctx.log.log('info', 'retry', { what, attempt, reason: (e as Error).message.slice(0, 200) });
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, 4000);
+      }
+    }
+  }
+
+  status(): TrainerStatus {
+    return {
+      shard: this.opts.shard,
+      rows: this.rows?.length ?? 0,
+      lastRound: this.state?.lastRound ?? -1,
+      nextSequence: this.state?.nextSequence ?? 0,
+      state: this.phase,
+      lastLoss: this.lastLoss,
+      aggregator: this.link.peer,
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.poller !== null) clearInterval(this.poller);
+    // Let a step in flight finish before the session closes under it.
+    for (let i = 0; i < 100 && this.busy; i++) await new Promise((r) => setTimeout(r, 50));
+    await this.trainer?.close();
+  }
+}

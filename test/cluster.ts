@@ -1,0 +1,130 @@
+/**
+ * Real `fednode` processes on 127.0.0.1 for the end-to-end tests: identities, run files, free
+ * ports, JSON-line logs to wait on, and children that are always killed.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { generateIdentity, saveIdentity } from '@fednode/node';
+
+export const CLI = fileURLToPath(new URL('../packages/node/dist/cli.js', import.meta.url));
+
+export type LogLine = { t: string; level: string; event: string } & Record<string, unknown>;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly log: string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export class Cluster {
+  readonly dir: string;
+  private readonly procs: Proc[] = [];
+
+  constructor(prefix: string) {
+    this.dir = mkdtempSync(join(tmpdir(), `fednode-${prefix}-`));
+  }
+
+  /** A new identity file; returns its path and peer id. */
+  async key(name: string): Promise<{ path: string; peerId: string }> {
+    const path = join(this.dir, `${name}.key`);
+    const peerId = saveIdentity(path, await generateIdentity());
+    return { path, peerId };
+  }
+
+  writeRun(name: string, run: Record<string, unknown>): string {
+    const p = join(this.dir, `${name}.yaml`);
+    writeFileSync(p, stringify(run));
+    return p;
+  }
+
+  /** Starts `fednode start ...`; its JSON-line log goes to <dir>/<name>.log (appended across restarts). */
+  start(name: string, args: string[], env: Record<string, string> = {}): Proc {
+    const log = join(this.dir, `${name}.log`);
+    const child = spawn(process.execPath, [CLI, 'start', ...args, '--log', log], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let stderr = '';
+    child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (code !== 0 && code !== null && stderr !== '') process.stderr.write(`[${name}] ${stderr}\n`);
+        resolve({ code, signal });
+      }),
+    );
+    const p: Proc = { name, child, log, exited };
+    this.procs.push(p);
+    return p;
+  }
+
+  /** Kills every child still running and removes the directory. */
+  async close(): Promise<void> {
+    for (const p of this.procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(this.procs.map((p) => p.exited));
+    if (process.env.FEDNODE_KEEP_TEST_DIRS !== '1') rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  dataDir(name: string): string {
+    const d = join(this.dir, name);
+    mkdirSync(d, { recursive: true });
+    return d;
+  }
+}
+
+export function readLog(path: string): LogLine[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+/** Waits until `find` returns something for the log's lines; fails after `timeoutMs`. */
+export async function waitForLog<T>(path: string, find: (lines: LogLine[]) => T | undefined | null | false, timeoutMs: number, what: string): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const r = find(readLog(path));
+    if (r !== undefined && r !== null && r !== false) return r;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} in ${path}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+export function fednodeSync(args: string[], timeoutMs = 30_000): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A run file for MNIST MLP on `shares` trainers; `over` replaces top-level keys. */
+export function mnistRun(name: string, shares: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    run: name,
+    seed: 1,
+    model: 'mlp',
+    data: { dataset: 'mnist', trainRows: 6000, testRows: 10000, partition: { kind: 'iid' }, shares },
+    codec: { codec: 'int8', errorFeedback: true },
+    strategy: { kind: 'fedavg', cohort: shares, deadlineS: 60, minParticipants: shares },
+    rounds: 5,
+    local: { epochs: 1, batch: 64, lr: 0.05, momentum: 0.9 },
+    limits: { timeoutS: 10, pollS: 0.5, lingerS: 0.5 },
+    ...over,
+  };
+}
