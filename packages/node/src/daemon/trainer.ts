@@ -286,7 +286,10 @@ export class TrainerRole {
       try {
         return await fn();
       } catch (e) {
-        const transient = e instanceof NetError && (e.code === 'NET_TIMEOUT' || e.code === 'NET_CLOSED' || e.code === 'NET_PROTOCOL' || (e.code === 'NET_REFUSED' && e.remoteCode === 'INTERNAL'));
+        // A restarting aggregator answers before its protocols are registered: UNSUPPORTED_PROTOCOL.
+        const transient =
+          e instanceof NetError &&
+          (e.code === 'NET_TIMEOUT' || e.code === 'NET_CLOSED' || e.code === 'NET_PROTOCOL' || (e.code === 'NET_REFUSED' && (e.remoteCode === 'INTERNAL' || e.remoteCode === 'UNSUPPORTED_PROTOCOL')));
         if (!transient) throw e;
         if (Date.now() + wait > deadline) return null;
         this.ctx.log.log('info', 'retry', { what, attempt, reason: (e as Error).message.slice(0, 200) });

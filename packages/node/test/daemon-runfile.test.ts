@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DaemonError, readPsk, runFileFromYaml, loadRunFile } from '../src/daemon/index.js';
+
+/** Run files: the shipped examples load; every kind of mistake is one line naming its path. */
+
+const GOOD = `
+run: demo-run
+seed: 1
+model: mlp
+data: { dataset: mnist, partition: { kind: iid }, shares: 4 }
+codec: { codec: int8 }
+strategy: { kind: fedavg, cohort: 4, deadlineS: 30, minParticipants: 3 }
+rounds: 5
+local: { epochs: 1, batch: 64, lr: 0.05 }
+`;
+
+function problem(yaml: string): string {
+  try {
+    runFileFromYaml(yaml, 'run.yaml');
+  } catch (e) {
+    assert.ok(e instanceof DaemonError);
+    assert.equal(e.code, 'RUN_FILE');
+    assert.ok(!e.message.includes('\n'), 'one line');
+    return e.message;
+  }
+  assert.fail('expected the run file to be refused');
+}
+
+test('a valid run file parses', () => {
+  const r = runFileFromYaml(GOOD);
+  assert.equal(r.run, 'demo-run');
+  assert.equal(r.strategy.kind, 'fedavg');
+});
+
+test('the example run files in scenarios/ load', () => {
+  const dir = fileURLToPath(new URL('../../../scenarios/', import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.startsWith('run-') && f.endsWith('.yaml'));
+  assert.ok(files.length >= 2);
+  for (const f of files) assert.doesNotThrow(() => loadRunFile(join(dir, f)), f);
+});
+
+test('unknown keys, wrong types and impossible values name their path', () => {
+  assert.match(problem(GOOD + 'colour: blue\n'), /\(top level\): unknown key "colour"/);
+  assert.match(problem(GOOD.replace('cohort: 4', 'cohort: four')), /strategy\.cohort: must be integer/);
+  assert.match(problem(GOOD.replace('cohort: 4', 'cohort: 0')), /strategy\.cohort: must be >= 1/);
+  assert.match(problem(GOOD.replace('lr: 0.05', 'lr: -1')), /local\.lr: must be > 0/);
+  assert.match(problem(GOOD.replace('codec: int8', 'codec: zip')), /codec\.codec: must be one of/);
+  assert.match(problem(GOOD.replace('deadlineS: 30', 'deadlinS: 30')), /strategy: unknown key "deadlinS"/);
+  assert.match(problem(GOOD.replace('minParticipants: 3', 'minParticipants: 5')), /strategy\.minParticipants 5 is more than strategy\.cohort 4/);
+  assert.match(problem(GOOD.replace('cohort: 4,', 'cohort: 4, backupWorkers: 4,')), /backupWorkers 4 leaves nobody/);
+  assert.match(problem(GOOD.replace('run: demo-run', 'run: "bad id/with slash"')), /run: must match pattern/);
+  assert.match(problem('run: [unclosed'), /not valid YAML/);
+});
+
+test('the pre-shared key comes from a file or a variable, and must be long enough', () => {
+  const withEnv = runFileFromYaml(GOOD + 'admission: { psk: { env: FEDNODE_TEST_PSK } }\n');
+  assert.equal(readPsk(withEnv, '.', { FEDNODE_TEST_PSK: 'a-key-of-enough-bytes' }), 'a-key-of-enough-bytes');
+  assert.throws(() => readPsk(withEnv, '.', {}), /FEDNODE_TEST_PSK is not set/);
+  assert.throws(() => readPsk(withEnv, '.', { FEDNODE_TEST_PSK: 'short' }), /at least 16/);
+  const withFile = runFileFromYaml(GOOD + 'admission: { psk: { file: missing.psk } }\n');
+  assert.throws(() => readPsk(withFile, '/nonexistent'), /admission\.psk\.file: cannot read/);
+  assert.equal(readPsk(runFileFromYaml(GOOD), '.'), undefined);
+  void readFileSync;
+});
