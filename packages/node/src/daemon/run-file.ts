@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
+import { describeSchemaErrors } from '../schema-errors.js';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_WIRE_LIMITS, type CodecOptions, type WireLimits } from '@fednode/core';
 import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
@@ -158,23 +159,9 @@ export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'model', 'data', 'codec', 'st
 const ajv = new Ajv({ allErrors: true, strict: true });
 const validate = ajv.compile(RUN_FILE_SCHEMA);
 
-/** One line per problem, most specific first: `strategy.cohort: must be >= 1`. */
-function describe(errors: readonly ErrorObject[]): string[] {
-  const lines = new Set<string>();
-  // oneOf failures repeat every branch's complaint; report the branch errors, not the summary.
-  const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'const');
-  for (const e of specific.length > 0 ? specific : errors) {
-    const at = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
-    if (e.keyword === 'additionalProperties') lines.add(`${at}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`);
-    else if (e.keyword === 'enum') lines.add(`${at}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
-    else lines.add(`${at}: ${e.message}`);
-  }
-  return [...lines].slice(0, 8);
-}
-
 /** Checks a parsed run file against the schema and the rules a schema cannot say. */
 export function checkRunFile(value: unknown, source = 'run file'): RunFile {
-  if (!validate(value)) throw new DaemonError('RUN_FILE', `${source} is not a valid run file: ${describe(validate.errors ?? []).join('; ')}`);
+  if (!validate(value)) throw new DaemonError('RUN_FILE', `${source} is not a valid run file: ${describeSchemaErrors(validate.errors ?? []).join('; ')}`);
   const r = value as unknown as RunFile;
   const problems: string[] = [];
   const s = r.strategy;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
+import { describeSchemaErrors } from '../schema-errors.js';
 import { parse as parseYaml } from 'yaml';
 import type { CodecOptions } from '@fednode/core';
 import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
@@ -189,23 +190,9 @@ export const SCENARIO_SCHEMA = obj(['name', 'seed', 'model', 'dataset', 'clients
 const ajv = new Ajv({ allErrors: true, strict: true });
 const validate = ajv.compile(SCENARIO_SCHEMA);
 
-/** One line per problem, most specific first: `clients.perRound: must be integer`. */
-function describe(errors: readonly ErrorObject[]): string[] {
-  const lines = new Set<string>();
-  // oneOf failures repeat every branch's complaint; report the branch errors, not the summary.
-  const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'const' && e.keyword !== 'if');
-  for (const e of specific.length > 0 ? specific : errors) {
-    const at = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
-    if (e.keyword === 'additionalProperties') lines.add(`${at}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`);
-    else if (e.keyword === 'enum') lines.add(`${at}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
-    else lines.add(`${at}: ${e.message}`);
-  }
-  return [...lines].slice(0, 8);
-}
-
 /** Checks a parsed scenario against the schema and the rules a schema cannot say. */
 export function checkScenario(value: unknown, source = 'scenario'): Scenario {
-  if (!validate(value)) throw new SimError('SIM_SCENARIO', `${source} is not a valid scenario: ${describe(validate.errors ?? []).join('; ')}`);
+  if (!validate(value)) throw new SimError('SIM_SCENARIO', `${source} is not a valid scenario: ${describeSchemaErrors(validate.errors ?? []).join('; ')}`);
   const s = value as unknown as Scenario;
   const problems: string[] = [];
   if (s.clients.perRound > s.clients.count) problems.push(`clients.perRound ${s.clients.perRound} is more than clients.count ${s.clients.count}`);
