@@ -76,10 +76,19 @@ export class EncodePool {
       });
     });
     const payloads: Uint8Array[] = new Array(items.length);
-    for (const it of lanes[0]) {
-      payloads[it.index] = codecFor(it.params).encode(it.data, it.shape, it.params, feedback?.residual(it.name));
+    // Idle workers are unref'd so a forgotten pool never holds the process open; while this
+    // call waits for them, a timer keeps the event loop alive whatever their ref state.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    let all: EncodeReply[];
+    try {
+      for (const it of lanes[0]) {
+        payloads[it.index] = codecFor(it.params).encode(it.data, it.shape, it.params, feedback?.residual(it.name));
+      }
+      all = await Promise.all(replies);
+    } finally {
+      clearInterval(keepAlive);
     }
-    for (const r of await Promise.all(replies)) {
+    for (const r of all) {
       if ('error' in r) throw new CoreError(r.error.code, r.error.message);
       for (const o of r.out) {
         payloads[o.index] = o.payload;
@@ -90,12 +99,13 @@ export class EncodePool {
   }
 
   async close(): Promise<void> {
-    // An unref'd worker's exit does not keep the event loop alive: ref it while it terminates.
-    await Promise.all(
-      this.workers.map((w) => {
-        w.ref();
-        return w.terminate();
-      }),
-    );
+    // A worker's exit does not reliably keep the event loop alive once it has been unref'd:
+    // hold it open with a timer until every worker has terminated.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      await Promise.all(this.workers.map((w) => w.terminate()));
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 }
