@@ -59,6 +59,29 @@ test('simulate: deterministic for its seed; bytes come from real encoded updates
   assert.ok(fp16.records[0].bytes_up > 1.9 * r0.bytes_up * (fp16.records[0].participants / r0.participants), 'fp16 sends about twice int8');
 });
 
+test('simulate: HeteroFL widths on the MLP supernet send sliced updates; the full model and every width are evaluated', async () => {
+  const clients = { ...tiny().clients, availability: 1, dropout: 0, widths: [1, 0.5, 0.25] };
+  const s = tiny({ model: 'mlp-supernet', clients, strategy: { kind: 'fedavg', weighting: 'uniform', minParticipants: 2 } });
+  const r = await simulate(s);
+  assert.equal(r.records.length, 3);
+  // A full-width int8 update is at least one byte per parameter of the 199,210; widths 0.5 and 0.25 hold 89,610 and 42,310.
+  const full = 199210;
+  const last = r.records.at(-1)!;
+  const updates = r.records.reduce((n, x) => n + x.participants, 0);
+  assert.ok(last.bytes_up < updates * full * 0.9, `bytes up ${last.bytes_up} for ${updates} updates: sliced, below full width`);
+  assert.ok(last.bytes_up > updates * 42310, 'no update is smaller than the narrowest slice');
+  assert.ok(last.bytes_down < r.records.reduce((n, x) => n + x.dispatched, 0) * full * 4, 'narrow clients download only their slice');
+  for (const x of r.records) assert.ok(x.accuracy !== null && x.accuracy > 0.1, 'the full-width global model is evaluated every round');
+  const w = r.summary.width_accuracy!;
+  assert.deepEqual(Object.keys(w), ['1', '0.5', '0.25']);
+  assert.equal(w['1'], r.summary.final_accuracy, 'width 1 is the global model');
+  // Three short rounds on 2,000 rows: every width is above chance (0.1), not yet good.
+  for (const [width, acc] of Object.entries(w)) assert.ok(acc > 0.15 && acc <= 1, `width ${width}: accuracy ${acc}`);
+  expectScenarioError({ ...s, model: 'mlp' }, /clients.widths needs model mlp-supernet/);
+  expectScenarioError({ ...s, clients: { ...clients, widths: [1, 0] } }, /widths/);
+  expectScenarioError({ ...s, strategy: { kind: 'fedavg', robust: { kind: 'median' } } }, /robust cannot combine/);
+});
+
 test('simulate: stragglers, deadlines and dropouts shape rounds; FedBuff runs asynchronously with staleness', async () => {
   const slow = tiny({
     clients: { ...tiny().clients, speed: { dist: 'pareto-slowdown', value: 400, alpha: 0.7 }, dropout: 0.3 },

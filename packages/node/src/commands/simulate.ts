@@ -13,10 +13,11 @@ interface SimFlags {
   json: boolean;
   check: boolean;
   threads?: number;
+  real?: boolean;
 }
 
 async function run(scenario: Scenario, flags: SimFlags): Promise<void> {
-  const opts: SimulateCommandOptions = { rounds: flags.rounds, seed: flags.seed, out: flags.out, json: flags.json, check: flags.check, threads: flags.threads };
+  const opts: SimulateCommandOptions = { rounds: flags.rounds, seed: flags.seed, out: flags.out, json: flags.json, check: flags.check, threads: flags.threads, real: flags.real };
   const res = await runSimulateCommand(scenario, opts);
   if (res.failures.length > 0) process.exitCode = 1;
 }
@@ -33,6 +34,7 @@ function withSimOptions(c: Command): Command {
 export function simulateCommand(): Command {
   return withSimOptions(new Command('simulate').description('run a scenario file on the simulator (real training, codecs and strategies on a virtual clock)').argument('<file>', 'scenario YAML file'))
     .option('--check', "exit with code 1 when the scenario's expected outcome is not met", false)
+    .option('--real', 'run the scenario as real fednode daemons on 127.0.0.1 (one aggregator, one process per trainer, at most 16) on the wall clock', false)
     .action(async (file: string, flags: SimFlags) => run(loadScenario(file), flags));
 }
 

@@ -7,3 +7,4 @@ export { renderReport, lineChart, participationChart, type ReportRun } from './r
 export { runSimulateCommand, type SimulateCommandOptions, type SimulateCommandResult } from './run.js';
 export { QUICKSTART } from './builtin.js';
 export { runOneShot, type OneShotResult, type OneShotRow, type OneShotSpec } from './oneshot.js';
+export { simulateReal, scenarioToRunFile, runIdOf, trainerCount, MAX_REAL_TRAINERS, type RealOptions } from './real.js';

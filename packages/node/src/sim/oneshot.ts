@@ -93,7 +93,8 @@ export async function runOneShot(s: Scenario, spec: OneShotSpec, data: { train: 
   }
 
   async function initFrom(seed: number): Promise<ParamSet> {
-    const t = await engine.Trainer.create({ model: s.model, optimizer: { kind: 'sgd' }, seed, lr: s.local.lr, intraOpThreads: 1 });
+    // runOneShot refused every model but the mlp above; a nested function does not keep that narrowing.
+    const t = await engine.Trainer.create({ model: 'mlp', optimizer: { kind: 'sgd' }, seed, lr: s.local.lr, intraOpThreads: 1 });
     try {
       return await t.params();
     } finally {

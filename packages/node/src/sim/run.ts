@@ -5,6 +5,7 @@ import { writeFileAtomic } from '@fednode/core';
 import { checkScenario, type Scenario } from './scenario.js';
 import { checkExpectations, loadData, simulate, type RoundRecord, type SimSummary } from './simulator.js';
 import { renderReport, type ReportRun } from './report.js';
+import { runIdOf, simulateReal } from './real.js';
 
 export interface SimulateCommandOptions {
   readonly rounds?: number;
@@ -16,6 +17,8 @@ export interface SimulateCommandOptions {
   /** Fail (exit code 1) when the scenario's expected outcome is not met. */
   readonly check?: boolean;
   readonly threads?: number;
+  /** Run on real `fednode` daemons on 127.0.0.1 (one process per trainer, at most 16) instead of the simulator. */
+  readonly real?: boolean;
 }
 
 export interface SimulateCommandResult {
@@ -51,25 +54,33 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
       }))
     : [{ label: scenario.name, scenario }];
   const rounds = o.rounds ?? scenario.rounds;
+  // Real daemons run on the wall clock; the report's "virtual" columns then hold wall seconds.
+  const clock = o.real ? 'wall (--real)' : 'virtual';
   const tty = process.stdout.isTTY === true && o.json !== true;
-  const bar = tty ? new cliProgress.SingleBar({ format: '{label} [{bar}] round {value}/{total} | acc {acc} | {vt}s virtual | {mb} MB up', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
+  const bar = tty ? new cliProgress.SingleBar({ format: '{label} [{bar}] round {value}/{total} | acc {acc} | {vt}s ' + clock + ' | {mb} MB up', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
   const runs: ReportRun[] = [];
-  const data = loadData(scenario);
+  // Real daemons load their own data.
+  const data = o.real ? undefined : loadData(scenario);
   try {
     for (const v of variants) {
       bar?.start(rounds, 0, { label: v.label, acc: '-', vt: '0', mb: '0' });
-      const { summary, records } = await simulate(v.scenario, {
-        rounds: o.rounds,
-        seed: o.seed,
-        label: v.label,
-        data,
-        threads: o.threads,
-        onRound: (r: RoundRecord) => {
-          appendFileSync(metricsPath, JSON.stringify({ run: v.label, ...r }) + '\n');
-          bar?.update(r.round + 1, { acc: r.accuracy === null ? '-' : r.accuracy.toFixed(4), vt: r.virtual_time_s.toFixed(0), mb: (r.bytes_up / 1e6).toFixed(1) });
-          if (!tty && o.json !== true) log(`${v.label} round ${r.round + 1}/${rounds}: accuracy ${r.accuracy?.toFixed(4) ?? '-'}, ${r.virtual_time_s.toFixed(1)} s virtual, ${(r.bytes_up / 1e6).toFixed(2)} MB up`);
-        },
-      });
+      const onRound = (r: RoundRecord): void => {
+        appendFileSync(metricsPath, JSON.stringify({ run: v.label, ...r }) + '\n');
+        bar?.update(r.round + 1, { acc: r.accuracy === null ? '-' : r.accuracy.toFixed(4), vt: r.virtual_time_s.toFixed(0), mb: (r.bytes_up / 1e6).toFixed(1) });
+        if (!tty && o.json !== true) log(`${v.label} round ${r.round + 1}/${rounds}: accuracy ${r.accuracy?.toFixed(4) ?? '-'}, ${r.virtual_time_s.toFixed(1)} s ${clock}, ${(r.bytes_up / 1e6).toFixed(2)} MB up`);
+      };
+      const { summary, records } = o.real
+        ? await simulateReal(v.scenario, {
+            dir: join(outDir, 'real', runIdOf(v.label)),
+            rounds: o.rounds,
+            seed: o.seed,
+            label: v.label,
+            threads: o.threads,
+            onRound,
+            // Notes go to stderr under --json: stdout's last line is the summary.
+            note: (line) => (o.json === true ? process.stderr.write(line + '\n') : log(line)),
+          })
+        : await simulate(v.scenario, { rounds: o.rounds, seed: o.seed, label: v.label, data, threads: o.threads, onRound });
       bar?.stop();
       runs.push({ summary, records });
     }
@@ -85,11 +96,12 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
     log(JSON.stringify(summaries.length === 1 ? { ...summaries[0], passed: failures.length === 0 } : { runs: summaries, passed: failures.length === 0 }));
   } else {
     for (const s of summaries) {
+      if (s.width_accuracy) log(`  accuracy by width: ${Object.entries(s.width_accuracy).map(([w, a]) => `${w}: ${a.toFixed(4)}`).join(', ')}`);
       for (const row of s.oneshot?.rows ?? []) log(`  ${row.method.padEnd(44)} accuracy ${row.accuracy.toFixed(4)}`);
       const d = s.oneshot?.differentInit;
       if (d) log(`  different initialisations: plain average ${d.average.toFixed(4)}, weight matching then average ${d.weightMatching.toFixed(4)} (alone ${d.models.map((a) => a.toFixed(4)).join(', ')})`);
       const target = s.time_to_target_s === null ? '' : `; target reached at ${s.time_to_target_s.toFixed(1)} s virtual with ${(s.bytes_up_to_target! / 1e6).toFixed(2)} MB up`;
-      log(`${s.label}: final accuracy ${s.final_accuracy.toFixed(4)} after ${s.rounds} rounds, ${s.virtual_time_s.toFixed(1)} s virtual, ${(s.bytes_up / 1e6).toFixed(2)} MB up, ${(s.bytes_down / 1e6).toFixed(2)} MB down, ${s.wall_time_s.toFixed(1)} s wall (${(s.overhead_share * 100).toFixed(0)}% outside training), ${s.peak_rss_mb} MB peak RSS${target}`);
+      log(`${s.label}: final accuracy ${s.final_accuracy.toFixed(4)} after ${s.rounds} rounds, ${s.virtual_time_s.toFixed(1)} s ${clock}, ${(s.bytes_up / 1e6).toFixed(2)} MB up, ${(s.bytes_down / 1e6).toFixed(2)} MB down, ${s.wall_time_s.toFixed(1)} s wall (${(s.overhead_share * 100).toFixed(0)}% outside training), ${s.peak_rss_mb} MB peak RSS${target}`);
     }
     log(`metrics: ${metricsPath}`);
     log(`report:  ${reportPath}`);

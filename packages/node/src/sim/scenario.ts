@@ -22,6 +22,11 @@ export interface ClientsSpec {
   readonly availability?: number | { readonly onS: number; readonly offS: number };
   /** Probability that a dispatched client never reports back. */
   readonly dropout?: number;
+  /**
+   * Heterogeneous widths (HeteroFL, model mlp-supernet): client i trains the sub-network of
+   * width widths[i % widths.length], each in (0, 1]; default every client trains the full model.
+   */
+  readonly widths?: readonly number[];
 }
 
 export type AttackKind = 'sign-flip' | 'scaling' | 'noise' | 'label-flip' | 'free-rider';
@@ -40,7 +45,8 @@ export interface Scenario {
   readonly name: string;
   readonly description?: string;
   readonly seed: number;
-  readonly model: 'mlp' | 'cnn';
+  /** mlp-supernet: the 784-200-200-10 MLP supernet, whose sub-networks clients.widths hands out. */
+  readonly model: 'mlp' | 'cnn' | 'mlp-supernet';
   readonly dataset: {
     readonly name: 'mnist' | 'fashion-mnist';
     readonly partition: { readonly kind: 'iid' } | { readonly kind: 'dirichlet'; readonly alpha: number } | { readonly kind: 'shards'; readonly perClient?: number };
@@ -148,7 +154,7 @@ export const SCENARIO_SCHEMA = obj(['name', 'seed', 'model', 'dataset', 'clients
   name: { type: 'string', minLength: 1 },
   description: { type: 'string' },
   seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
-  model: { enum: ['mlp', 'cnn'] },
+  model: { enum: ['mlp', 'cnn', 'mlp-supernet'] },
   dataset: obj(['name', 'partition'], {
     name: { enum: ['mnist', 'fashion-mnist'] },
     partition: {
@@ -170,6 +176,7 @@ export const SCENARIO_SCHEMA = obj(['name', 'seed', 'model', 'dataset', 'clients
     latencyMs: DIST_SCHEMA,
     availability: { oneOf: [prob, obj(['onS', 'offS'], { onS: pos, offS: { type: 'number', minimum: 0 } })] },
     dropout: prob,
+    widths: { type: 'array', minItems: 1, items: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
   }),
   attackers: ATTACKERS,
   local: obj(['epochs', 'batch', 'lr'], { epochs: int(1), batch: int(1), lr: pos, momentum: { type: 'number', minimum: 0, maximum: 0.999 } }),
@@ -204,6 +211,12 @@ export function checkScenario(value: unknown, source = 'scenario'): Scenario {
   }
   for (const [k, d] of Object.entries({ speed: s.clients.speed, uplinkMbps: s.clients.uplinkMbps, downlinkMbps: s.clients.downlinkMbps })) {
     if ((d.dist === 'constant' && d.value <= 0) || (d.dist === 'uniform' && (d.min <= 0 || d.max < d.min))) problems.push(`clients.${k}: values must be > 0 (and max >= min)`);
+  }
+  if (s.clients.widths !== undefined && s.model !== 'mlp-supernet') problems.push(`clients.widths needs model mlp-supernet (model is ${s.model})`);
+  if (s.model === 'mlp-supernet' && s.strategy.kind === 'oneshot') problems.push('model mlp-supernet is for federated rounds (fedavg or fedbuff), not one-shot merging');
+  // Robust rules combine whole-model deltas; a narrower client holds only part of the model.
+  if (s.clients.widths?.some((w) => w < 1) && s.strategy.kind === 'fedavg' && s.strategy.robust !== undefined) {
+    problems.push('clients.widths below 1 send sliced updates, which strategy.robust cannot combine');
   }
   if (s.expect?.reachTarget && s.target === undefined) problems.push('expect.reachTarget needs a target');
   if (s.dataset.trainRows !== undefined && s.dataset.trainRows < s.clients.count) problems.push(`dataset.trainRows ${s.dataset.trainRows} leaves some of the ${s.clients.count} clients without data`);

@@ -5,14 +5,19 @@ import {
   batches,
   encodeUpdate,
   engine,
+  extractSlice,
   fullSlice,
+  models,
   loadImageDataset,
   payloadBytes,
   resolveCodec,
+  resolveSlice,
   subset,
   updateFromFrames,
   updateToFrames,
   type Dataset,
+  type ResolvedSlice,
+  type Slice,
 } from '@fednode/core';
 import { FedAvg, FedBuff, clientUpdateFrom, type AggregateResult, type FedAvgConfig, type FedBuffConfig } from '@fednode/aggregator';
 import { attackDelta, flipLabels } from './attacks.js';
@@ -60,6 +65,8 @@ export interface SimSummary {
   /** First crossing of the scenario's target accuracy, when it has one and it was reached. */
   readonly time_to_target_s: number | null;
   readonly bytes_up_to_target: number | null;
+  /** Heterogeneous widths (mlp-supernet): each width's sub-network of the final global model, by width ("1", "0.5", ...). */
+  readonly width_accuracy?: Readonly<Record<string, number>>;
   /** One-shot merging scenarios: every method's accuracy. */
   readonly oneshot?: OneShotResult;
 }
@@ -82,6 +89,25 @@ export interface SimOptions {
 const MODEL_HEADER_BYTES = 256;
 const UPDATE_HEADER_BYTES = 256;
 
+/**
+ * What a client of one width trains and sends: its trainer (created once per width), the slice
+ * of the global model it holds (null: the whole model, nothing to extract) and what its
+ * download and upload weigh.
+ */
+interface Variant {
+  readonly width: number;
+  readonly trainer: engine.Trainer;
+  readonly slice: Slice;
+  readonly resolved: ResolvedSlice | null;
+  readonly modelBytes: number;
+  readonly updateBytes: number;
+}
+
+/** The global model's graph: a named engine model, or the MLP supernet at full width. */
+function globalModel(s: Scenario): engine.ModelName | (() => engine.ModelGraph) {
+  return s.model === 'mlp-supernet' ? () => models.mlpSupernetModel(models.MNIST_MLP_SUPERNET) : s.model;
+}
+
 interface Dispatch {
   readonly client: SimClient;
   readonly start: number;
@@ -103,37 +129,59 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
   if (s.strategy.kind === 'oneshot') return simulateOneShot(s, s.strategy, data, opts);
   const clients = buildPopulation(s, data.train.y);
   const flipped: Dataset = { ...data.train, y: flipLabels(data.train.y, data.train.classes) };
-  const trainer = await engine.Trainer.create({
-    model: s.model,
-    optimizer: { kind: 'sgd', momentum: s.local.momentum ?? 0 },
-    seed: s.seed,
-    lr: s.local.lr,
-    intraOpThreads: opts.threads ?? 1,
-  });
+  // One worker for every width's trainer: each width is its own architecture (one session each).
+  const executor = engine.Executor.create({ intraOpThreads: opts.threads ?? 1 });
+  const trainerFor = (model: engine.ModelName | (() => engine.ModelGraph)) =>
+    engine.Trainer.create({ model, optimizer: { kind: 'sgd', momentum: s.local.momentum ?? 0 }, seed: s.seed, lr: s.local.lr, executor });
+  const trainers: engine.Trainer[] = [];
   const records: RoundRecord[] = [];
   let peakRss = 0;
   try {
+    const trainer = await trainerFor(globalModel(s));
+    trainers.push(trainer);
     const init = await trainer.params();
-    const modelBytes = init.size * 4 + MODEL_HEADER_BYTES;
-    const updateBytes = init.specs.reduce((n, sp) => n + payloadBytes(sp.shape, resolveCodec(s.codec, sp.shape)), 0) + UPDATE_HEADER_BYTES;
+    const bytesOf = (specs: readonly { shape: readonly number[] }[]) => ({
+      modelBytes: specs.reduce((n, sp) => n + sp.shape.reduce((k, d) => k * d, 4), 0) + MODEL_HEADER_BYTES,
+      updateBytes: specs.reduce((n, sp) => n + payloadBytes([...sp.shape], resolveCodec(s.codec, [...sp.shape])), 0) + UPDATE_HEADER_BYTES,
+    });
+    const full: Variant = { width: 1, trainer, slice: fullSlice(init.specs), resolved: null, ...bytesOf(init.specs) };
+    // Each distinct width below 1 gets its sub-network's trainer once; width 1 is the global model itself.
+    const byWidth = new Map<number, Variant>([[1, full]]);
+    for (const w of s.clients.widths ?? []) {
+      if (byWidth.has(w)) continue;
+      const sub = models.mlpSubnetwork(models.MNIST_MLP_SUPERNET, { width: w });
+      const resolved = resolveSlice(sub.slice, init.specs);
+      const t = await trainerFor(() => sub.build());
+      trainers.push(t);
+      byWidth.set(w, { width: w, trainer: t, slice: sub.slice, resolved, ...bytesOf(resolved.localSpecs) });
+    }
+    const widths = s.clients.widths;
+    const variantOf = (c: SimClient): Variant => (widths === undefined ? full : byWidth.get(widths[c.id % widths.length])!);
+    let finalParams = init;
     const feedback = new Map<number, ErrorFeedback>();
     let trainTime = 0;
     let bytesUp = 0;
     let bytesDown = 0;
     let sequence = 0;
 
-    const timeOf = (c: SimClient, start: number): number =>
-      start + 2 * c.latencyS + modelBytes / c.downlinkBytesPerS + (c.rows.length * s.local.epochs) / c.speed + updateBytes / c.uplinkBytesPerS;
+    const timeOf = (c: SimClient, start: number): number => {
+      const v = variantOf(c);
+      return start + 2 * c.latencyS + v.modelBytes / c.downlinkBytesPerS + (c.rows.length * s.local.epochs) / c.speed + v.updateBytes / c.uplinkBytesPerS;
+    };
 
     /** Trains `c` from `base`, attacks if it is an attacker, encodes, and decodes what the server receives. */
     const contribute = async (c: SimClient, base: ParamSet, baseVersion: number, round: number) => {
       const seed = Rng.derive(s.seed, STREAM.training, round, c.id).nextU32();
+      const v = variantOf(c);
+      // The client's copy of the model: its slice of the global one (all of it at full width).
+      const local = v.resolved === null ? base : extractSlice(base, v.resolved);
+      const trainer = v.trainer;
       let delta: ParamSet;
       if (c.attack?.kind === 'free-rider') {
-        delta = base.zerosLike();
+        delta = local.zerosLike();
       } else {
         const t0 = performance.now();
-        await trainer.setParams(base);
+        await trainer.setParams(local);
         const ds = c.attack?.kind === 'label-flip' ? flipped : data.train;
         const steps: Promise<number>[] = [];
         for (let e = 0; e < s.local.epochs; e++) {
@@ -142,7 +190,7 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
         await Promise.all(steps);
         delta = await trainer.params();
         const d = delta.data;
-        const g = base.data;
+        const g = local.data;
         for (let i = 0; i < d.length; i++) d[i] -= g[i];
         trainTime += performance.now() - t0;
       }
@@ -154,7 +202,7 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
       }
       const update = encodeUpdate(
         { runId: s.name, sender: c.name, baseVersion, round, sequence: sequence++, examples: c.rows.length },
-        fullSlice(base.specs),
+        v.slice,
         delta,
         s.codec,
         ef,
@@ -193,7 +241,7 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
         const dispatches = cohort
           .map((c): Dispatch => ({ client: c, start: now, arrival: timeOf(c, now), dropped: dropRng.uniform() < (s.clients.dropout ?? 0), base: strategy.global, baseVersion: strategy.version }))
           .sort((a, b) => a.arrival - b.arrival || a.client.id - b.client.id);
-        bytesDown += modelBytes * cohort.length;
+        bytesDown += cohort.reduce((n, c) => n + variantOf(c).modelBytes, 0);
         const deadline = deadlineS === undefined ? Infinity : now + deadlineS;
         const needed = Math.max(1, cohort.length - backupWorkers);
         const arriving = dispatches.filter((d) => !d.dropped && d.arrival <= deadline);
@@ -214,6 +262,7 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
         }
         now = end;
         const result: AggregateResult = strategy.aggregate(now * 1000);
+        finalParams = result.params;
         const ev = await evaluate(result.params, round, round === s.rounds - 1);
         record({
           round,
@@ -245,7 +294,7 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
         const drop = Rng.derive(s.seed, STREAM.dropout, dispatchCount).uniform() < (s.clients.dropout ?? 0);
         dispatchCount++;
         inFlight.set(c.id, { client: c, start: at, arrival: timeOf(c, at), dropped: drop, base: strategy.global.clone(), baseVersion: strategy.version });
-        bytesDown += modelBytes;
+        bytesDown += variantOf(c).modelBytes;
         return true;
       };
       for (let i = 0; i < s.clients.perRound; i++) dispatch(0);
@@ -267,6 +316,7 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
           } else refused++;
           if (strategy.ready()) {
             const result = strategy.aggregate();
+            finalParams = result.params;
             const ev = await evaluate(result.params, round, round === s.rounds - 1);
             record({
               round,
@@ -289,6 +339,15 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
         if (!dispatch(now) && inFlight.size === 0) throw new SimError('SIM_RUN', `no client is available at t = ${now.toFixed(1)} s and none is in flight`);
       }
     }
+    // Each width's sub-network of the final global model, on the same test rows as the full model.
+    let widthAccuracy: Record<string, number> | undefined;
+    if (widths !== undefined) {
+      widthAccuracy = {};
+      for (const v of [...byWidth.values()].sort((a, b) => b.width - a.width)) {
+        await v.trainer.setParams(v.resolved === null ? finalParams : extractSlice(finalParams, v.resolved));
+        widthAccuracy[String(v.width)] = (await v.trainer.evaluate(data.test)).accuracy;
+      }
+    }
     const last = [...records].reverse().find((r) => r.accuracy !== null);
     const hit = s.target === undefined ? undefined : records.find((r) => r.accuracy !== null && r.accuracy >= s.target!.accuracy);
     const wall = (performance.now() - wall0) / 1000;
@@ -308,10 +367,12 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
       overhead_share: wall > 0 ? Math.max(0, 1 - trainTime / 1000 / wall) : 0,
       time_to_target_s: hit?.virtual_time_s ?? null,
       bytes_up_to_target: hit?.bytes_up ?? null,
+      ...(widthAccuracy === undefined ? {} : { width_accuracy: widthAccuracy }),
     };
     return { summary, records };
   } finally {
-    await trainer.close();
+    for (const t of trainers) await t.close();
+    await executor.close();
   }
 }
 

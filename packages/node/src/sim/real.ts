@@ -1,0 +1,356 @@
+/**
+ * `fednode simulate FILE --real`: the scenario as real `fednode` daemons on 127.0.0.1 (one
+ * aggregator, up to 16 trainers, each its own process of the built CLI) instead of the
+ * simulator. The scenario becomes a run file; progress is read back from the daemons'
+ * JSON-line logs and turned into the simulator's `RoundRecord`s, so metrics.jsonl, the report
+ * and the summary look the same. Time is wall time: `virtual_time_s` is the wall seconds since
+ * the aggregator opened its first round (process start-up and data loading excluded).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { checkRunFile, type RunFile, type RunStrategy } from '../daemon/run-file.js';
+import { generateIdentity, saveIdentity } from '../net/identity.js';
+import { SimError } from './errors.js';
+import type { Scenario } from './scenario.js';
+import type { RoundRecord, SimSummary } from './simulator.js';
+
+/** More trainer processes than this on one machine measure the machine, not the protocol. */
+export const MAX_REAL_TRAINERS = 16;
+
+/** The simulator's estimate of framing around a payload, used for the same byte counts here. */
+const HEADER_BYTES = 256;
+
+export interface RealOptions {
+  /** Where the run file, identities, data directories and logs go (wiped first: a stale checkpoint would be resumed). */
+  readonly dir: string;
+  readonly rounds?: number;
+  readonly seed?: number;
+  readonly label?: string;
+  readonly onRound?: (r: RoundRecord) => void;
+  /** Notes on what the real run does differently from the scenario. */
+  readonly note?: (line: string) => void;
+  /** onnxruntime intra-op threads per process. */
+  readonly threads?: number;
+  /** Fail when no new version appears for this long, seconds (default: the round deadline plus 120, or 600). */
+  readonly stallS?: number;
+}
+
+/** A run id from a scenario name: the run file allows [A-Za-z0-9._-], 64 characters at most. */
+export function runIdOf(name: string): string {
+  const id = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  return (id === '' ? 'scenario' : id).slice(0, 64);
+}
+
+/** How many trainer processes the scenario gets. */
+export function trainerCount(s: Scenario): number {
+  return Math.min(s.clients.count, MAX_REAL_TRAINERS);
+}
+
+/**
+ * The scenario as a run file for `trainers` shares. What the daemon has no notion of (client
+ * speeds, links, availability, dropout, attackers, time budgets) is left out; `notes` says so.
+ */
+export function scenarioToRunFile(s: Scenario, o: { trainers: number; allow: readonly string[]; aggregator: string; threads?: number }): { run: RunFile; notes: string[] } {
+  const notes: string[] = [];
+  if (s.model !== 'mlp') throw new SimError('SIM_SCENARIO', `--real runs model mlp only; ${s.name} uses ${s.model}`);
+  const n = o.trainers;
+  if (s.clients.count > n) notes.push(`${s.clients.count} clients capped at ${n} trainer processes (the data is cut into ${n} shares)`);
+  let strategy: RunStrategy;
+  const st = s.strategy;
+  if (st.kind === 'oneshot') {
+    throw new SimError('SIM_SCENARIO', `--real runs fedavg and fedbuff scenarios; ${s.name} uses oneshot`);
+  } else if (st.kind === 'fedavg') {
+    const { runId: _runId, ...rest } = st;
+    void _runId;
+    const cohort = Math.min(st.cohort ?? s.clients.perRound, n);
+    const backupWorkers = st.backupWorkers === undefined ? undefined : Math.min(st.backupWorkers, cohort - 1);
+    const minParticipants = st.minParticipants === undefined ? undefined : Math.min(st.minParticipants, cohort);
+    // The scenario's deadline is virtual seconds; real processes on one machine may need more,
+    // so it is only a floor. Without one, a round waits for its whole cohort (a trainer that
+    // dies would stall the run: the stall timeout catches that).
+    strategy = { ...rest, cohort, ...(backupWorkers === undefined ? {} : { backupWorkers }), ...(minParticipants === undefined ? {} : { minParticipants }) };
+    if (st.deadlineS !== undefined) notes.push(`strategy.deadlineS ${st.deadlineS} is wall seconds here, not virtual`);
+  } else {
+    const { runId: _runId, ...rest } = st;
+    void _runId;
+    const k = Math.min(st.k, n);
+    if (k !== st.k) notes.push(`strategy.k ${st.k} capped at ${k} trainers`);
+    strategy = { ...rest, k };
+  }
+  const ignored = [
+    s.attackers === undefined ? null : 'attackers',
+    s.clients.availability === undefined ? null : 'clients.availability',
+    s.clients.dropout === undefined ? null : 'clients.dropout',
+    s.timeBudgetS === undefined ? null : 'timeBudgetS',
+    (s.evalEvery ?? 1) === 1 ? null : 'evalEvery (every version is evaluated)',
+  ].filter((x): x is string => x !== null);
+  notes.push(`client speeds and links are the machine's own${ignored.length > 0 ? `; not applied: ${ignored.join(', ')}` : ''}`);
+  const run: RunFile = {
+    run: runIdOf(s.name),
+    ...(s.description === undefined ? {} : { description: s.description }),
+    seed: s.seed,
+    model: 'mlp',
+    data: {
+      dataset: s.dataset.name,
+      ...(s.dataset.trainRows === undefined ? {} : { trainRows: s.dataset.trainRows }),
+      ...(s.dataset.testRows === undefined ? {} : { testRows: s.dataset.testRows }),
+      partition: s.dataset.partition,
+      shares: n,
+    },
+    codec: s.codec,
+    strategy,
+    rounds: s.rounds,
+    local: s.local,
+    // Short polls and linger: everything is on one machine, and the run should end promptly.
+    limits: { timeoutS: 30, pollS: 0.5, lingerS: 1 },
+    admission: { allow: [...o.allow] },
+    network: { aggregator: o.aggregator, mdns: false },
+    ...(o.threads === undefined ? {} : { threads: o.threads }),
+  };
+  return { run: checkRunFile(JSON.parse(JSON.stringify(run)) as unknown, `the run file made from ${s.name}`), notes };
+}
+
+type LogLine = { readonly t: string; readonly event: string } & Readonly<Record<string, unknown>>;
+
+function readLog(path: string): LogLine[] {
+  if (!existsSync(path)) return [];
+  const out: LogLine[] = [];
+  for (const l of readFileSync(path, 'utf8').split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(l) as LogLine);
+    } catch {
+      // a line being written right now: read again at the next poll
+    }
+  }
+  return out;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The built CLI: dist/cli.js next to this module, or the package's dist when running from src. */
+function cliPath(): string {
+  for (const rel of ['../cli.js', '../../dist/cli.js']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(p)) return p;
+  }
+  throw new SimError('SIM_RUN', '--real needs the built CLI (packages/node/dist/cli.js); build it first: npx tsc -b');
+}
+
+/** Resident memory of a process in bytes (Linux); 0 where /proc is not there or it has exited. */
+function rssOf(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? 0 : Number(m[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+interface Child {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly log: string;
+  stderr: string;
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
+  readonly exited: Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A timeout that does not keep the process alive once what it races against is settled. */
+const grace = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
+
+/**
+ * Runs the scenario on real daemons and returns what `simulate()` returns. Every child is
+ * killed before this returns or throws, and on the parent's exit or SIGINT/SIGTERM.
+ */
+export async function simulateReal(scenario: Scenario, opts: RealOptions): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
+  const s: Scenario = { ...scenario, seed: opts.seed ?? scenario.seed, rounds: opts.rounds ?? scenario.rounds };
+  const wall0 = performance.now();
+  const cli = cliPath();
+  const n = trainerCount(s);
+  // Refuse what cannot run before touching the directory or starting anything.
+  scenarioToRunFile(s, { trainers: n, allow: [], aggregator: '/ip4/127.0.0.1/tcp/1', threads: opts.threads });
+  const dir = opts.dir;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'keys'), { recursive: true });
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+
+  const key = async (name: string): Promise<{ path: string; peerId: string }> => {
+    const path = join(dir, 'keys', `${name}.key`);
+    return { path, peerId: saveIdentity(path, await generateIdentity()) };
+  };
+  const agg = await key('aggregator');
+  const trainers: { path: string; peerId: string }[] = [];
+  for (let i = 0; i < n; i++) trainers.push(await key(`trainer-${i}`));
+  const port = await freePort();
+  const aggAddr = `/ip4/127.0.0.1/tcp/${port}/p2p/${agg.peerId}`;
+  const { run, notes } = scenarioToRunFile(s, { trainers: n, allow: [agg.peerId, ...trainers.map((t) => t.peerId)], aggregator: aggAddr, threads: opts.threads });
+  for (const line of notes) opts.note?.(`--real: ${line}`);
+  const runPath = join(dir, 'run.yaml');
+  writeFileSync(runPath, stringify(run));
+
+  const children: Child[] = [];
+  const killAll = (): void => {
+    for (const c of children) if (c.exit === null && c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
+  };
+  // A parent that exits or is interrupted must not leave daemons behind.
+  const onSignal = (sig: NodeJS.Signals): void => {
+    killAll();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('exit', killAll);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const start = (name: string, args: string[]): Child => {
+    const log = join(dir, 'logs', `${name}.log`);
+    const child = spawn(process.execPath, [cli, 'start', '--config', runPath, '--data-dir', join(dir, 'data', name), '--log', log, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let resolveExit: () => void = () => undefined;
+    const c: Child = { name, child, log, stderr: '', exit: null, exited: new Promise<void>((r) => (resolveExit = r)) };
+    child.stderr?.on('data', (b: Buffer) => (c.stderr = (c.stderr + b.toString()).slice(-4000)));
+    child.once('exit', (code, signal) => {
+      c.exit = { code, signal };
+      resolveExit();
+    });
+    child.once('error', (e) => {
+      c.stderr += e.message;
+      c.exit ??= { code: 1, signal: null };
+      resolveExit();
+    });
+    children.push(c);
+    return c;
+  };
+  const lastLine = (c: Child): string => c.stderr.trim().split('\n').at(-1) ?? '';
+
+  const records: RoundRecord[] = [];
+  let peakRss = 0;
+  let trainTime = 0;
+  try {
+    const a = start('aggregator', ['--role', 'aggregator', '--key', agg.path, '--listen', `/ip4/127.0.0.1/tcp/${port}`]);
+    const ts = trainers.map((t, i) => start(`trainer-${i}`, ['--role', 'trainer', '--key', t.path, '--shard', String(i)]));
+    // Written at once: whoever kills this process with SIGKILL can still find the daemons.
+    writeFileSync(join(dir, 'pids.json'), JSON.stringify({ aggregator: a.child.pid ?? null, trainers: ts.map((t) => t.child.pid ?? null) }) + '\n');
+
+    const deadlineS = s.strategy.kind === 'fedavg' ? s.strategy.deadlineS : undefined;
+    const stallMs = (opts.stallS ?? (deadlineS === undefined ? 600 : deadlineS + 120)) * 1000;
+    let lastProgress = Date.now();
+    let emitted = 0;
+    let t0: number | null = null;
+    let prevCloseT = '';
+    for (;;) {
+      const aggExited = a.exit !== null;
+      const lines = readLog(a.log);
+      t0 ??= (() => {
+        const first = lines.find((l) => l.event === 'round.opened');
+        return first === undefined ? null : Date.parse(first.t);
+      })();
+      const closed = lines.filter((l) => l.event === 'round.closed');
+      const evaluated = new Map(lines.filter((l) => l.event === 'version.evaluated').map((l) => [l.version as number, l]));
+      const tLines = emitted < closed.length ? ts.map((t) => readLog(t.log)) : [];
+      while (emitted < closed.length) {
+        const c = closed[emitted];
+        const version = c.version as number;
+        const ev = evaluated.get(version);
+        // Wait for the evaluation unless the aggregator is gone and it will never come.
+        if (ev === undefined && !aggExited) break;
+        const upTo = (l: LogLine): boolean => l.t <= c.t;
+        const inRound = (l: LogLine): boolean => l.t > prevCloseT && l.t <= c.t;
+        let bytesUp = 0;
+        let bytesDown = 0;
+        let dispatched = 0;
+        let missed = 0;
+        let roundTrain = 0;
+        for (const tl of tLines) {
+          for (const l of tl) {
+            if (l.event === 'update.pushed' && upTo(l)) bytesUp += (l.bytes as number) + HEADER_BYTES;
+            // Models travel dense fp32 (an estimate: the trainer logs the parameter count, not the bytes).
+            if (l.event === 'model.received' && upTo(l)) bytesDown += (l.parameters as number) * 4 + HEADER_BYTES;
+            if (l.event === 'model.received' && inRound(l)) dispatched++;
+            if (l.event === 'round.missed' && inRound(l)) missed++;
+            // The round waits for its slowest trainer: that is its training time.
+            if (l.event === 'update.pushed' && inRound(l)) roundTrain = Math.max(roundTrain, l.train_s as number);
+          }
+        }
+        trainTime += roundTrain;
+        const between = lines.filter(inRound);
+        const rec: RoundRecord = {
+          round: version - 1,
+          version,
+          virtual_time_s: t0 === null ? 0 : (Date.parse(c.t) - t0) / 1000,
+          accuracy: ev === undefined ? null : (ev.accuracy as number),
+          loss: ev === undefined ? null : (ev.loss as number),
+          bytes_up: bytesUp,
+          bytes_down: bytesDown,
+          participants: Array.isArray(c.peers) ? c.peers.length : 0,
+          dispatched,
+          dropped: missed,
+          late: between.filter((l) => l.event === 'update.dropped').length,
+          refused: between.filter((l) => l.event === 'update.refused').length,
+          attackers: 0,
+          mean_staleness: typeof c.mean_staleness === 'number' ? c.mean_staleness : 0,
+          wall_s: (performance.now() - wall0) / 1000,
+        };
+        prevCloseT = c.t;
+        emitted++;
+        lastProgress = Date.now();
+        records.push(rec);
+        opts.onRound?.(rec);
+      }
+      peakRss = Math.max(peakRss, children.reduce((sum, c) => sum + rssOf(c.exit === null ? c.child.pid : undefined), rssOf(process.pid)));
+      if (aggExited && emitted >= closed.length) {
+        if (a.exit?.code !== 0) throw new SimError('SIM_RUN', `--real: the aggregator exited with ${a.exit?.code ?? a.exit?.signal}: ${lastLine(a) || `see ${a.log}`}`);
+        break;
+      }
+      const failed = ts.find((t) => t.exit !== null && t.exit.code !== 0);
+      if (failed !== undefined) throw new SimError('SIM_RUN', `--real: ${failed.name} exited with ${failed.exit?.code ?? failed.exit?.signal}: ${lastLine(failed) || `see ${failed.log}`}`);
+      if (Date.now() - lastProgress > stallMs) throw new SimError('SIM_RUN', `--real: no new version for ${Math.round(stallMs / 1000)} s; logs in ${join(dir, 'logs')}`);
+      await sleep(250);
+    }
+    // Trainers stop once they hear the run is complete; a straggler is not worth waiting long for.
+    await Promise.race([Promise.all(ts.map((t) => t.exited)), grace(10_000)]);
+  } finally {
+    killAll();
+    await Promise.race([Promise.all(children.map((c) => c.exited)), grace(5000)]);
+    process.removeListener('exit', killAll);
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+
+  const last = [...records].reverse().find((r) => r.accuracy !== null);
+  const hit = s.target === undefined ? undefined : records.find((r) => r.accuracy !== null && r.accuracy >= s.target!.accuracy);
+  const wall = (performance.now() - wall0) / 1000;
+  const summary: SimSummary = {
+    scenario: s.name,
+    label: opts.label ?? s.name,
+    final_accuracy: last?.accuracy ?? 0,
+    final_loss: last?.loss ?? 0,
+    rounds: records.length,
+    virtual_time_s: records.at(-1)?.virtual_time_s ?? 0,
+    bytes_up: records.at(-1)?.bytes_up ?? 0,
+    bytes_down: records.at(-1)?.bytes_down ?? 0,
+    wall_time_s: wall,
+    clients: n,
+    peak_rss_mb: Math.round(peakRss / 2 ** 20),
+    train_time_s: trainTime,
+    overhead_share: wall > 0 ? Math.max(0, 1 - trainTime / wall) : 0,
+    time_to_target_s: hit?.virtual_time_s ?? null,
+    bytes_up_to_target: hit?.bytes_up ?? null,
+  };
+  return { summary, records };
+}
