@@ -1,3 +1,4 @@
+import { parse as parseYaml } from 'yaml';
 import type { ErrorObject } from 'ajv';
 
 /**
@@ -16,4 +17,13 @@ export function describeSchemaErrors(errors: readonly ErrorObject[], max = 8): s
     else lines.add(`${at}: ${e.message}`);
   }
   return [...lines].slice(0, max);
+}
+
+/** YAML text as a value, or `fail`'s error naming the source and the parser's first line. */
+export function parseYamlText(text: string, source: string, fail: (message: string) => Error): unknown {
+  try {
+    return parseYaml(text);
+  } catch (e) {
+    throw fail(`${source} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
 }

@@ -7,8 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv } from 'ajv';
-import { describeSchemaErrors } from '../schema-errors.js';
-import { parse as parseYaml } from 'yaml';
+import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
 import { DEFAULT_WIRE_LIMITS, type CodecOptions, type WireLimits } from '@fednode/core';
 import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
 import { DaemonError } from './errors.js';
@@ -183,12 +182,7 @@ export function checkRunFile(value: unknown, source = 'run file'): RunFile {
 }
 
 export function runFileFromYaml(text: string, source = 'run file'): RunFile {
-  let value: unknown;
-  try {
-    value = parseYaml(text);
-  } catch (e) {
-    throw new DaemonError('RUN_FILE', `${source} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const value = parseYamlText(text, source, (m) => new DaemonError('RUN_FILE', m));
   return checkRunFile(value, source);
 }
 

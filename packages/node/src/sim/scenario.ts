@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
-import { describeSchemaErrors } from '../schema-errors.js';
-import { parse as parseYaml } from 'yaml';
+import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
 import type { CodecOptions } from '@fednode/core';
 import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
 import { DIST_SCHEMA, type Dist } from './distributions.js';
@@ -226,12 +225,7 @@ export function checkScenario(value: unknown, source = 'scenario'): Scenario {
 
 /** A scenario from YAML text; `source` names it in errors. */
 export function scenarioFromYaml(text: string, source = 'scenario'): Scenario {
-  let value: unknown;
-  try {
-    value = parseYaml(text);
-  } catch (e) {
-    throw new SimError('SIM_SCENARIO', `${source} is not valid YAML: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const value = parseYamlText(text, source, (m) => new SimError('SIM_SCENARIO', m));
   return checkScenario(value, source);
 }
 
