@@ -82,6 +82,27 @@ test('simulate: HeteroFL widths on the MLP supernet send sliced updates; the ful
   expectScenarioError({ ...s, strategy: { kind: 'fedavg', robust: { kind: 'median' } } }, /robust cannot combine/);
 });
 
+test('simulate: sotu-moe clients hold expert slices of a MoE transformer; held-out next-character accuracy is reported', async () => {
+  const s = checkScenario({
+    ...parseYaml(readFileSync(join(root, 'scenarios', 'sotu-moe.yaml'), 'utf8')),
+    clients: { ...loadScenario(join(root, 'scenarios', 'sotu-moe.yaml')).clients, count: 3, perRound: 3 },
+    dataset: { name: 'sotu', partition: { kind: 'natural' }, testRows: 256 },
+    local: { epochs: 1, batch: 16, lr: 0.003, steps: 3 },
+    rounds: 2,
+  });
+  const r = await simulate(s);
+  assert.equal(r.records.length, 2);
+  const full = r.summary.model_params!;
+  const updates = r.records.reduce((n, x) => n + x.participants, 0);
+  assert.equal(updates, 6);
+  // fp32: a whole-model update is 4 bytes a parameter; holding 2 of 4 experts sends well under that.
+  assert.ok(r.summary.bytes_up < updates * full * 4 * 0.9, `bytes up ${r.summary.bytes_up} for ${updates} updates of a ${full}-parameter model: expert-sliced`);
+  for (const x of r.records) assert.ok(x.accuracy !== null && x.accuracy > 0 && x.accuracy <= 1 && x.loss !== null && Number.isFinite(x.loss), 'held-out accuracy and loss every round');
+  expectScenarioError({ ...s, clients: { ...s.clients, expertsPerClient: 5 } }, /expertsPerClient 5 is not in/);
+  expectScenarioError({ ...s, dataset: { name: 'mnist', partition: { kind: 'iid' } } }, /does not go with dataset/);
+  expectScenarioError({ ...s, clients: { ...s.clients, count: 44, perRound: 3 } }, /more than the 43 presidents/);
+});
+
 test('simulate: stragglers, deadlines and dropouts shape rounds; FedBuff runs asynchronously with staleness', async () => {
   const slow = tiny({
     clients: { ...tiny().clients, speed: { dist: 'pareto-slowdown', value: 400, alpha: 0.7 }, dropout: 0.3 },

@@ -1,6 +1,7 @@
 import { Rng } from '@fednode/kernels';
 import { dirichletPartition, iidPartition, shardPartition } from '@fednode/core';
 import { sample } from './distributions.js';
+import { SimError } from './errors.js';
 import type { AttackSpec, Scenario } from './scenario.js';
 
 /** One simulated client: its data, its machine and network, and whether it attacks. */
@@ -20,14 +21,21 @@ export interface SimClient {
 }
 
 /** Independent seeded streams, one per kind of random choice, so adding one kind never shifts another. */
-export const STREAM = { profile: 1, attackers: 2, selection: 3, dropout: 4, availability: 5, training: 6, noise: 7, partition: 8 } as const;
+export const STREAM = { profile: 1, attackers: 2, selection: 3, dropout: 4, availability: 5, training: 6, noise: 7, partition: 8, experts: 9 } as const;
 
-export function buildPopulation(s: Scenario, labels: Uint8Array): SimClient[] {
+/**
+ * The population; `natural` gives each client's rows when the dataset brings its own clients
+ * (partition natural), in place of partitioning `labels`.
+ */
+export function buildPopulation(s: Scenario, labels: Uint8Array, natural?: readonly Uint32Array[]): SimClient[] {
   const n = s.clients.count;
   const seed = Rng.derive(s.seed, STREAM.partition).nextU32();
   const p = s.dataset.partition;
+  if (p.kind === 'natural' && natural?.length !== n) throw new SimError('SIM_RUN', `partition natural needs the ${n} clients' own rows`);
   const parts =
-    p.kind === 'iid'
+    p.kind === 'natural'
+      ? natural!
+      : p.kind === 'iid'
       ? iidPartition(labels.length, n, seed)
       : p.kind === 'dirichlet'
         ? dirichletPartition(labels, n, { alpha: p.alpha, seed, minSize: Math.min(10, Math.floor(labels.length / n)) })

@@ -57,6 +57,7 @@ export function trainerCount(s: Scenario): number {
 export function scenarioToRunFile(s: Scenario, o: { trainers: number; allow: readonly string[]; aggregator: string; threads?: number }): { run: RunFile; notes: string[] } {
   const notes: string[] = [];
   if (s.model !== 'mlp') throw new SimError('SIM_SCENARIO', `--real runs model mlp only; ${s.name} uses ${s.model}`);
+  if (s.dataset.name === 'sotu' || s.dataset.partition.kind === 'natural') throw new SimError('SIM_SCENARIO', `--real runs image datasets only; ${s.name} uses ${s.dataset.name}`);
   const n = o.trainers;
   if (s.clients.count > n) notes.push(`${s.clients.count} clients capped at ${n} trainer processes (the data is cut into ${n} shares)`);
   let strategy: RunStrategy;

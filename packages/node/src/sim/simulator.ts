@@ -25,6 +25,7 @@ import { SimError } from './errors.js';
 import { STREAM, buildPopulation, isAvailable, type SimClient } from './population.js';
 import type { Scenario } from './scenario.js';
 import { runOneShot, type OneShotResult } from './oneshot.js';
+import { simulateLm } from './lm-clients.js';
 
 /** One line of the metrics log: the state after an aggregation. */
 export interface RoundRecord {
@@ -67,6 +68,8 @@ export interface SimSummary {
   readonly bytes_up_to_target: number | null;
   /** Heterogeneous widths (mlp-supernet): each width's sub-network of the final global model, by width ("1", "0.5", ...). */
   readonly width_accuracy?: Readonly<Record<string, number>>;
+  /** moe-transformer: parameters of the full global model (a client's expert-sliced update carries fewer). */
+  readonly model_params?: number;
   /** One-shot merging scenarios: every method's accuracy. */
   readonly oneshot?: OneShotResult;
 }
@@ -105,6 +108,7 @@ interface Variant {
 
 /** The global model's graph: a named engine model, or the MLP supernet at full width. */
 function globalModel(s: Scenario): engine.ModelName | (() => engine.ModelGraph) {
+  if (s.model === 'moe-transformer') throw new SimError('SIM_RUN', 'model moe-transformer runs in simulateLm, not on an engine.Trainer');
   return s.model === 'mlp-supernet' ? () => models.mlpSupernetModel(models.MNIST_MLP_SUPERNET) : s.model;
 }
 
@@ -124,6 +128,8 @@ interface Dispatch {
  */
 export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
   const s: Scenario = { ...scenario, seed: opts.seed ?? scenario.seed, rounds: opts.rounds ?? scenario.rounds };
+  // The text scenario has its own data, model and local loop (onnxruntime sessions, not engine.Trainer).
+  if (s.model === 'moe-transformer') return simulateLm(s, opts);
   const wall0 = performance.now();
   const data = opts.data ?? loadData(s);
   if (s.strategy.kind === 'oneshot') return simulateOneShot(s, s.strategy, data, opts);
@@ -407,6 +413,7 @@ export function loadData(s: Scenario): { train: Dataset; test: Dataset } {
   const key = `${s.dataset.name}/${s.dataset.trainRows ?? 'all'}/${s.dataset.testRows ?? 'all'}`;
   let d = datasetCache.get(key);
   if (d === undefined) {
+    if (s.dataset.name === 'sotu') throw new SimError('SIM_RUN', 'dataset sotu is text: simulate loads it itself');
     const splits = loadImageDataset(s.dataset.name);
     const first = (n: number | undefined, ds: Dataset) => (n === undefined || n >= ds.count ? ds : subset(ds, Uint32Array.from({ length: n }, (_, i) => i)));
     d = { train: first(s.dataset.trainRows, splits.train), test: first(s.dataset.testRows, splits.test) };
