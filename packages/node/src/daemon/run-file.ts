@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
+import { CODEC_SCHEMA, fedavgSchema, fedbuffSchema, int, obj, pos } from '../schema-parts.js';
 import { DEFAULT_WIRE_LIMITS, type CodecOptions, type WireLimits } from '@fednode/core';
 import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
 import { DaemonError } from './errors.js';
@@ -68,40 +69,9 @@ export interface RunFile {
   readonly threads?: number;
 }
 
-const num = { type: 'number' } as const;
-const pos = { type: 'number', exclusiveMinimum: 0 } as const;
-const int = (minimum: number) => ({ type: 'integer', minimum }) as const;
-const prob = { type: 'number', minimum: 0, maximum: 1 } as const;
 const str = { type: 'string', minLength: 1 } as const;
-const obj = (required: string[], properties: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required, properties });
-
-const SERVER = obj(['kind'], { kind: { enum: ['sgd', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'diloco'] }, lr: pos, momentum: num, beta1: num, beta2: num, tau: num, v0: num });
-const GUARDS = { normBound: pos, clipNorm: pos };
-const FEDAVG = obj(['kind'], {
-  kind: { const: 'fedavg' },
-  deadlineS: pos,
-  cohort: int(1),
-  backupWorkers: int(0),
-  minParticipants: int(1),
-  weighting: { enum: ['examples', 'uniform'] },
-  server: SERVER,
-  robust: obj(['kind'], { kind: { enum: ['median', 'trimmed-mean', 'krum', 'multi-krum'] }, beta: num, f: int(0), m: int(1) }),
-  dp: obj(['noiseMultiplier', 'clipNorm', 'seed'], { noiseMultiplier: { type: 'number', minimum: 0 }, clipNorm: pos, seed: { type: 'integer' } }),
-  ...GUARDS,
-});
-const FEDBUFF = obj(['kind', 'k'], {
-  kind: { const: 'fedbuff' },
-  k: int(1),
-  flushS: pos,
-  staleness: obj(['kind'], { kind: { enum: ['constant', 'polynomial', 'hinge', 'threshold'] }, a: num, b: num, cutoff: num, value: num }),
-  stalenessNormalizeAt: int(0),
-  exampleWeight: { enum: ['one', 'n', 'sqrt', 'log'] },
-  maxStaleness: int(0),
-  mean: { enum: ['count', 'weights'] },
-  server: SERVER,
-  fedAsync: obj(['alpha'], { alpha: prob }),
-  ...GUARDS,
-});
+const FEDAVG = fedavgSchema();
+const FEDBUFF = fedbuffSchema({ flushS: pos });
 const WIRE = obj([], {
   maxMessageBytes: int(1024),
   maxTensorBytes: int(1),
@@ -128,16 +98,7 @@ export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'model', 'data', 'codec', 'st
     shares: int(1),
     assign: { type: 'object', additionalProperties: int(0) },
   }),
-  codec: obj(['codec'], {
-    codec: { enum: ['fp32', 'fp16', 'bf16', 'int8', 'demo', 'auto'] },
-    blockSize: int(32),
-    chunk: int(1),
-    topk: int(1),
-    values: { enum: ['fp16', 'sign'] },
-    dense: { enum: ['fp32', 'fp16', 'bf16', 'int8'] },
-    minDemoElements: int(1),
-    errorFeedback: { type: 'boolean' },
-  }),
+  codec: CODEC_SCHEMA,
   strategy: { oneOf: [FEDAVG, FEDBUFF] },
   rounds: int(1),
   local: obj(['epochs', 'batch', 'lr'], { epochs: int(1), batch: int(1), lr: pos, momentum: { type: 'number', minimum: 0, maximum: 0.999 } }),

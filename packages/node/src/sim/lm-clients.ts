@@ -5,6 +5,7 @@ import { SimError } from './errors.js';
 import { STREAM, buildPopulation, isAvailable, type SimClient } from './population.js';
 import type { Scenario } from './scenario.js';
 import type { RoundRecord, SimOptions, SimSummary } from './simulator.js';
+import { summarizeRun } from './summary.js';
 
 /**
  * The text scenario (model moe-transformer, dataset sotu): one president per client, each
@@ -193,25 +194,8 @@ export async function simulateLm(s: Scenario, opts: SimOptions): Promise<{ summa
     await trainSession.release();
     await evalSession.release();
   }
-  const last = [...records].reverse().find((r) => r.accuracy !== null);
-  const hit = s.target === undefined ? undefined : records.find((r) => r.accuracy !== null && r.accuracy >= s.target!.accuracy);
-  const wall = (performance.now() - wall0) / 1000;
   const summary: SimSummary = {
-    scenario: s.name,
-    label: opts.label ?? s.name,
-    final_accuracy: last?.accuracy ?? 0,
-    final_loss: last?.loss ?? 0,
-    rounds: records.length,
-    virtual_time_s: records.at(-1)?.virtual_time_s ?? 0,
-    bytes_up: bytesUp,
-    bytes_down: bytesDown,
-    wall_time_s: wall,
-    clients: clients.length,
-    peak_rss_mb: Math.round(peakRss / 2 ** 20),
-    train_time_s: trainTime / 1000,
-    overhead_share: wall > 0 ? Math.max(0, 1 - trainTime / 1000 / wall) : 0,
-    time_to_target_s: hit?.virtual_time_s ?? null,
-    bytes_up_to_target: hit?.bytes_up ?? null,
+    ...summarizeRun(s, opts, records, { bytesUp, bytesDown, clients: clients.length, peakRssBytes: peakRss, trainMs: trainTime, wall0 }),
     model_params: init.size,
   };
   return { summary, records };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
+import { CODEC_SCHEMA, fedavgSchema, fedbuffSchema, int, num, obj, pos, prob } from '../schema-parts.js';
 import type { CodecOptions } from '@fednode/core';
 import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
 import { DIST_SCHEMA, type Dist } from './distributions.js';
@@ -110,67 +111,14 @@ export interface Scenario {
   readonly target?: { readonly accuracy: number };
 }
 
-const num = { type: 'number' } as const;
-const pos = { type: 'number', exclusiveMinimum: 0 } as const;
-const int = (minimum: number) => ({ type: 'integer', minimum }) as const;
-const prob = { type: 'number', minimum: 0, maximum: 1 } as const;
-const obj = (required: string[], properties: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required, properties });
-
-const SERVER = {
-  type: 'object',
-  required: ['kind'],
-  properties: { kind: { enum: ['sgd', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'diloco'] }, lr: pos, momentum: num, beta1: num, beta2: num, tau: num, v0: num },
-  additionalProperties: false,
-};
-const GUARDS = { runId: { type: 'string' }, normBound: pos, clipNorm: pos };
-const FEDAVG = obj(['kind'], {
-  kind: { const: 'fedavg' },
-  deadlineS: pos,
-  cohort: int(1),
-  backupWorkers: int(0),
-  minParticipants: int(1),
-  weighting: { enum: ['examples', 'uniform'] },
-  server: SERVER,
-  robust: {
-    type: 'object',
-    required: ['kind'],
-    properties: { kind: { enum: ['median', 'trimmed-mean', 'krum', 'multi-krum'] }, beta: num, f: int(0), m: int(1) },
-    additionalProperties: false,
-  },
-  dp: obj(['noiseMultiplier', 'clipNorm', 'seed'], { noiseMultiplier: num, clipNorm: pos, seed: { type: 'integer' } }),
-  ...GUARDS,
-});
-const FEDBUFF = obj(['kind', 'k'], {
-  kind: { const: 'fedbuff' },
-  k: int(1),
-  staleness: {
-    type: 'object',
-    required: ['kind'],
-    properties: { kind: { enum: ['constant', 'polynomial', 'hinge', 'threshold'] }, a: num, b: num, cutoff: num, value: num },
-    additionalProperties: false,
-  },
-  stalenessNormalizeAt: int(0),
-  exampleWeight: { enum: ['one', 'n', 'sqrt', 'log'] },
-  maxStaleness: int(0),
-  mean: { enum: ['count', 'weights'] },
-  server: SERVER,
-  fedAsync: obj(['alpha'], { alpha: prob }),
-  ...GUARDS,
-});
+// Scenarios may name the run their strategy guards (`runId`); run files set it from `run`.
+const FEDAVG = fedavgSchema({ runId: { type: 'string' } });
+const FEDBUFF = fedbuffSchema({ runId: { type: 'string' } });
 const ONESHOT = obj(['kind'], { kind: { const: 'oneshot' }, density: prob, dropRate: { type: 'number', minimum: 0, exclusiveMaximum: 1 }, lambda: pos, differentInit: { type: 'boolean' } });
 const STRATEGY = { oneOf: [FEDAVG, FEDBUFF, ONESHOT] };
 const EXPECT = obj([], { minFinalAccuracy: prob, maxVirtualTimeS: pos, maxBytesUp: pos, reachTarget: { type: 'boolean' } });
 const ATTACKERS = obj(['kind', 'fraction'], { kind: { enum: ['sign-flip', 'scaling', 'noise', 'label-flip', 'free-rider'] }, fraction: prob, factor: num });
-const CODEC = obj(['codec'], {
-  codec: { enum: ['fp32', 'fp16', 'bf16', 'int8', 'demo', 'auto'] },
-  blockSize: int(32),
-  chunk: int(1),
-  topk: int(1),
-  values: { enum: ['fp16', 'sign'] },
-  dense: { enum: ['fp32', 'fp16', 'bf16', 'int8'] },
-  minDemoElements: int(1),
-  errorFeedback: { type: 'boolean' },
-});
+const CODEC = CODEC_SCHEMA;
 
 export const SCENARIO_SCHEMA = obj(['name', 'seed', 'model', 'dataset', 'clients', 'local', 'strategy', 'codec', 'rounds'], {
   name: { type: 'string', minLength: 1 },

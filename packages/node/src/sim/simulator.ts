@@ -24,6 +24,7 @@ import { attackDelta, flipLabels } from './attacks.js';
 import { SimError } from './errors.js';
 import { STREAM, buildPopulation, isAvailable, type SimClient } from './population.js';
 import type { Scenario } from './scenario.js';
+import { summarizeRun } from './summary.js';
 import { runOneShot, type OneShotResult } from './oneshot.js';
 import { simulateLm } from './lm-clients.js';
 
@@ -354,25 +355,8 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
         widthAccuracy[String(v.width)] = (await v.trainer.evaluate(data.test)).accuracy;
       }
     }
-    const last = [...records].reverse().find((r) => r.accuracy !== null);
-    const hit = s.target === undefined ? undefined : records.find((r) => r.accuracy !== null && r.accuracy >= s.target!.accuracy);
-    const wall = (performance.now() - wall0) / 1000;
     const summary: SimSummary = {
-      scenario: s.name,
-      label: opts.label ?? s.name,
-      final_accuracy: last?.accuracy ?? 0,
-      final_loss: last?.loss ?? 0,
-      rounds: records.length,
-      virtual_time_s: records.at(-1)?.virtual_time_s ?? 0,
-      bytes_up: bytesUp,
-      bytes_down: bytesDown,
-      wall_time_s: wall,
-      clients: clients.length,
-      peak_rss_mb: Math.round(peakRss / 2 ** 20),
-      train_time_s: trainTime / 1000,
-      overhead_share: wall > 0 ? Math.max(0, 1 - trainTime / 1000 / wall) : 0,
-      time_to_target_s: hit?.virtual_time_s ?? null,
-      bytes_up_to_target: hit?.bytes_up ?? null,
+      ...summarizeRun(s, opts, records, { bytesUp, bytesDown, clients: clients.length, peakRssBytes: peakRss, trainMs: trainTime, wall0 }),
       ...(widthAccuracy === undefined ? {} : { width_accuracy: widthAccuracy }),
     };
     return { summary, records };
