@@ -6,6 +6,7 @@
  * and the summary look the same. Time is wall time: `virtual_time_s` is the wall seconds since
  * the aggregator opened its first round (process start-up and data loading excluded).
  */
+import { summarizeRun } from './summary.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -333,25 +334,13 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
     process.removeListener('SIGTERM', onSignal);
   }
 
-  const last = [...records].reverse().find((r) => r.accuracy !== null);
-  const hit = s.target === undefined ? undefined : records.find((r) => r.accuracy !== null && r.accuracy >= s.target!.accuracy);
-  const wall = (performance.now() - wall0) / 1000;
-  const summary: SimSummary = {
-    scenario: s.name,
-    label: opts.label ?? s.name,
-    final_accuracy: last?.accuracy ?? 0,
-    final_loss: last?.loss ?? 0,
-    rounds: records.length,
-    virtual_time_s: records.at(-1)?.virtual_time_s ?? 0,
-    bytes_up: records.at(-1)?.bytes_up ?? 0,
-    bytes_down: records.at(-1)?.bytes_down ?? 0,
-    wall_time_s: wall,
+  const summary = summarizeRun(s, opts, records, {
+    bytesUp: records.at(-1)?.bytes_up ?? 0,
+    bytesDown: records.at(-1)?.bytes_down ?? 0,
     clients: n,
-    peak_rss_mb: Math.round(peakRss / 2 ** 20),
-    train_time_s: trainTime,
-    overhead_share: wall > 0 ? Math.max(0, 1 - trainTime / wall) : 0,
-    time_to_target_s: hit?.virtual_time_s ?? null,
-    bytes_up_to_target: hit?.bytes_up ?? null,
-  };
+    peakRssBytes: peakRss,
+    trainMs: trainTime * 1000,
+    wall0,
+  });
   return { summary, records };
 }
