@@ -18,6 +18,8 @@ interface StartFlags {
   listen?: string[];
   key?: string;
   shard?: number;
+  name?: string;
+  capability?: string;
   aggregator?: string;
   metricsPort?: number;
   log?: string;
@@ -48,7 +50,9 @@ export function startCommand(): Command {
     .option('--data-dir <dir>', 'checkpoints, write-ahead log, trainer state and identity (default .fednode/<run>/<role>)')
     .option('--listen <addr>', 'multiaddr to listen on (repeatable; default a free port on 127.0.0.1)', collect)
     .option('--key <file>', 'identity file from `fednode keygen` (default <data-dir>/identity.json, created when missing)')
-    .option('--shard <i>', "the trainer's data share (default the run file's data.assign for its peer id)", shardIndex)
+    .option('--shard <i>', "the trainer's data share (default the run file's data.assign for its peer id or --name)", shardIndex)
+    .option('--name <name>', "the trainer's name, looked up under data.assign and slices.peers when its peer id is not listed")
+    .option('--capability <name>', 'what this trainer can train: a name under the run file\'s slices.capabilities (e.g. small: a width-0.5 sub-network)')
     .option('--aggregator <addr>', "the aggregator's multiaddr (overrides network.aggregator)")
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:PORT/metrics', port)
     .option('--log <file>', 'append JSON-line logs to this file instead of stderr')
@@ -64,6 +68,8 @@ export function startCommand(): Command {
         listen: flags.listen,
         key: flags.key,
         shard: flags.shard,
+        name: flags.name,
+        capability: flags.capability,
         aggregator: flags.aggregator,
         metricsPort: flags.metricsPort,
         logger,

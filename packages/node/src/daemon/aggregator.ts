@@ -11,7 +11,6 @@ import { createHash } from 'node:crypto';
 import {
   CheckpointStore,
   ParamSet,
-  engine,
   resolveSlice,
   updateFromFrames,
   updateToFrames,
@@ -29,11 +28,15 @@ import type { AggregatorStatus } from './status-protocol.js';
 import { WriteAheadLog } from './wal.js';
 import { DaemonError } from './errors.js';
 import { loadTestSet } from './data-share.js';
+import { SlicePolicy, type AssignedSlice } from './slices.js';
+import { VersionEvaluator } from './evaluation.js';
 
 /** Refusal codes of the daemon's own checks (the strategy's are in @fednode/aggregator's RefusalCode). */
 export const REPLAYED_SEQUENCE = 'REPLAYED_SEQUENCE';
 export const RUN_COMPLETE = 'RUN_COMPLETE';
 export const UPDATE_SHAPE = 'UPDATE_SHAPE';
+/** The update's slice is not one the run file lets its sender train. */
+export const SLICE_NOT_ASSIGNED = 'SLICE_NOT_ASSIGNED';
 
 /** How often the aggregator checks deadlines and re-announces the open round. */
 const TICK_MS = 100;
@@ -66,7 +69,8 @@ export class AggregatorRole {
   private readonly historyPath: string;
   private strategy!: AnyStrategy;
   private wal!: WriteAheadLog;
-  private evaluator!: engine.Trainer;
+  private evaluator!: VersionEvaluator;
+  private slices!: SlicePolicy;
   private testSet: Dataset | null = null;
   private sequences = new Map<string, number>();
   /**
@@ -110,11 +114,11 @@ export class AggregatorRole {
 
   async start(): Promise<void> {
     const { run, log } = this.ctx;
-    this.evaluator = await engine.Trainer.create({ model: run.model, optimizer: { kind: 'sgd', momentum: 0 }, seed: run.seed, lr: 0.1, intraOpThreads: this.opts.threads });
+    this.evaluator = await VersionEvaluator.create(run, this.opts.threads);
     this.testSet = loadTestSet(run);
     const latest = this.store.latestVersion();
     if (latest === null) {
-      this.strategy = this.freshStrategy(await this.evaluator.params());
+      this.strategy = this.freshStrategy(await this.evaluator.initialParams());
       this.checkpoint();
       log.log('info', 'aggregator.initialised', { version: 0, parameters: this.strategy.global.size, strategy: this.kind });
     } else {
@@ -128,6 +132,8 @@ export class AggregatorRole {
       this.sequences = new Map(Object.entries(meta.sequences));
       log.log('info', 'aggregator.resumed', { version: this.strategy.version, epoch: this.epoch, strategy: this.kind });
     }
+    this.slices = new SlicePolicy(run, this.strategy.global.specs);
+    this.evaluator.scoreSlices(this.slices.partial());
     this.replayLog();
     this.done = this.strategy.version >= run.rounds;
     this.stopServing.push(
@@ -136,7 +142,7 @@ export class AggregatorRole {
         timeoutMs: this.ctx.timeoutMs,
         admission: this.ctx.admission,
         maxInboundStreams: 8,
-        onHeader: (h, peer) => this.checkHeader(h, peer),
+        onHeader: (h, peer) => void this.checkHeader(h, peer),
         onUpdate: (u, peer) => this.accept(u, peer),
         onAcknowledged: () => this.acknowledged(),
         onRefused: (peer, code, reason) => this.refused(peer, code, reason),
@@ -211,8 +217,8 @@ export class AggregatorRole {
     this.epochSenders.add(peer);
   }
 
-  /** Checks that need no payload: refused here, a sender never transfers its tensors. */
-  checkHeader(h: HeaderFields, peer: string): void {
+  /** Checks that need no payload: refused here, a sender never transfers its tensors. Returns the slice the update holds. */
+  checkHeader(h: HeaderFields, peer: string): AssignedSlice {
     const s = this.strategy;
     // The message itself first, then whether it fits the round.
     // The tensors must be the slice's, with its shapes: the payload sizes then follow from the
@@ -230,6 +236,8 @@ export class AggregatorRole {
         throw new Refused(UPDATE_SHAPE, `tensor ${i} is ${t.name} [${t.shape.join(', ')}], the model has ${want.name} [${want.localShape.join(', ')}]`);
       }
     });
+    const verdict = this.slices.check(peer, resolved);
+    if (!verdict.ok) throw new Refused(SLICE_NOT_ASSIGNED, verdict.reason);
     if (h.runId !== this.ctx.run.run) throw new Refused('WRONG_RUN', `run "${h.runId}", this aggregator serves "${this.ctx.run.run}"`);
     if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
     if (s instanceof FedAvg) {
@@ -243,6 +251,7 @@ export class AggregatorRole {
     if (this.epochSenders.has(peer)) throw new Refused('DUPLICATE_SENDER', `${peer} already sent an update for ${this.kind === 'fedavg' ? `round ${this.epoch}` : `version ${this.epoch + 1}`}`);
     const last = this.sequences.get(peer);
     if (last !== undefined && h.sequence <= last) throw new Refused(REPLAYED_SEQUENCE, `sequence ${h.sequence} from ${peer} is not after its last accepted ${last}`);
+    return verdict.slice;
   }
 
   /**
@@ -255,7 +264,9 @@ export class AggregatorRole {
       // Fault injection: the process is about to die; take nothing more (a transient refusal).
       throw new Refused('INTERNAL', 'the aggregator is stopping');
     }
-    this.checkHeader(update, peer);
+    const slice = this.checkHeader(update, peer);
+    // FedBuff weighs an update by how many versions were made since its base: logged as taken.
+    const staleness = this.strategy instanceof FedBuff ? this.strategy.version - update.baseVersion : undefined;
     const cu = clientUpdateFrom(update, this.strategy.global.specs, peer);
     if (this.strategy instanceof FedAvg) this.precheckFedAvg(cu);
     this.wal.append({ epoch: this.epoch, peer, frames: updateToFrames(update) });
@@ -270,7 +281,16 @@ export class AggregatorRole {
     const round = this.epoch;
     this.ctx.metrics.inc('fednode_updates_accepted_total', 'Updates accepted by the aggregator');
     this.ctx.metrics.set('fednode_round_received', 'Updates accepted for the open round or buffer', this.received);
-    this.ctx.log.log('info', 'update.accepted', { peer, round, sequence: update.sequence, examples: update.examples, loss: update.metrics.loss ?? null });
+    this.ctx.log.log('info', 'update.accepted', {
+      peer,
+      round,
+      sequence: update.sequence,
+      base_version: update.baseVersion,
+      ...(staleness === undefined ? {} : { staleness }),
+      slice: slice.label,
+      examples: update.examples,
+      loss: update.metrics.loss ?? null,
+    });
     this.ctx.events.emit('updateAccepted', { role: 'aggregator', peer, round, sequence: update.sequence, version: this.strategy.version });
     // A macrotask, not now: the update's acknowledgement must not wait for an aggregation.
     setImmediate(() => this.tick());
@@ -471,14 +491,14 @@ export class AggregatorRole {
     this.evalChain = this.evalChain.then(async () => {
       const rec: Record<string, unknown> = { version, participants: participants.length, t: Date.now() };
       if (test !== null && !this.stopped) {
-        await this.evaluator.setParams(params);
-        const e = await this.evaluator.evaluate(test);
+        const e = await this.evaluator.evaluate(params, test);
         rec.accuracy = e.accuracy;
         rec.loss = e.loss;
+        if (e.bySlice !== undefined) rec.accuracy_by_slice = e.bySlice;
         this.ctx.metrics.set('fednode_test_accuracy', 'Test accuracy of the newest evaluated version', e.accuracy);
         this.ctx.metrics.set('fednode_test_loss', 'Test loss of the newest evaluated version', e.loss);
         if (this.lastMetrics !== null) this.lastMetrics = { ...this.lastMetrics, accuracy: e.accuracy, loss: e.loss };
-        this.ctx.log.log('info', 'version.evaluated', { version, accuracy: e.accuracy, loss: e.loss, rows: e.count });
+        this.ctx.log.log('info', 'version.evaluated', { version, accuracy: e.accuracy, loss: e.loss, rows: e.count, ...(e.bySlice === undefined ? {} : { accuracy_by_slice: e.bySlice }) });
         this.ctx.events.emit('evaluated', { version, accuracy: e.accuracy, loss: e.loss });
       }
       appendFileSync(this.historyPath, JSON.stringify(rec) + '\n');

@@ -23,10 +23,12 @@ export function partitionOf(run: RunFile, train: Dataset): Partition {
   }
 }
 
-/** The share index of a trainer: `--shard` wins, then the run file's `data.assign` for its peer id. */
-export function shareIndexOf(run: RunFile, peerId: string, flag: number | undefined): number {
-  const i = flag ?? run.data.assign?.[peerId];
-  if (i === undefined) throw new DaemonError('DAEMON_CONFIG', `no data share for ${peerId}: pass --shard I (0 to ${run.data.shares - 1}) or list the peer under data.assign`);
+/** The share index of a trainer: `--shard` wins, then the run file's `data.assign` for its peer id, then for its name. */
+export function shareIndexOf(run: RunFile, peerId: string, flag: number | undefined, name?: string): number {
+  const i = flag ?? run.data.assign?.[peerId] ?? (name === undefined ? undefined : run.data.assign?.[name]);
+  if (i === undefined) {
+    throw new DaemonError('DAEMON_CONFIG', `no data share for ${name === undefined ? peerId : `${name} (${peerId})`}: pass --shard I (0 to ${run.data.shares - 1}) or list the peer id or name under data.assign`);
+  }
   if (!Number.isInteger(i) || i < 0 || i >= run.data.shares) throw new DaemonError('DAEMON_CONFIG', `share ${i} is outside 0 to ${run.data.shares - 1} (data.shares is ${run.data.shares})`);
   return i;
 }

@@ -3,7 +3,7 @@
  * aggregator role of the same process (role `both`). Both answer the same way: a refusal is a
  * NetError NET_REFUSED carrying the aggregator's code.
  */
-import type { ParamSet, Update } from '@fednode/core';
+import { extractSlice, resolveSlice, type ParamSet, type Slice, type Update } from '@fednode/core';
 import { NetError, refusalOf } from '../net/errors.js';
 import { pullModel } from '../net/model-protocol.js';
 import { pushUpdate } from '../net/update-protocol.js';
@@ -15,7 +15,8 @@ import { fetchStatus, type AggregatorStatus } from './status-protocol.js';
 export interface AggregatorLink {
   /** The aggregator's peer id, once known. */
   readonly peer: string | null;
-  pull(version: number): Promise<{ version: number; round: number; params: ParamSet }>;
+  /** The model at `version`, cut to `slice` (null: all of it). */
+  pull(version: number, slice: Slice | null): Promise<{ version: number; round: number; params: ParamSet }>;
   /** Resolves with the version the aggregator acknowledged; NET_REFUSED (with remoteCode) when refused. */
   push(update: Update): Promise<number>;
   /** The aggregator's state, or null when it is not reachable now. */
@@ -53,11 +54,11 @@ export class RemoteLink implements AggregatorLink {
     return this.target;
   }
 
-  async pull(version: number): Promise<{ version: number; round: number; params: ParamSet }> {
+  async pull(version: number, slice: Slice | null): Promise<{ version: number; round: number; params: ParamSet }> {
     const m = await pullModel(
       this.ctx.host,
       this.where(),
-      { runId: this.ctx.run.run, version, slice: null, codec: 'fp32' },
+      { runId: this.ctx.run.run, version, slice, codec: 'fp32' },
       { timeoutMs: this.ctx.timeoutMs, admission: this.ctx.admission, limits: this.ctx.limits },
     );
     return { version: m.version, round: m.round, params: m.params };
@@ -87,10 +88,10 @@ export class LocalLink implements AggregatorLink {
     this.peer = self;
   }
 
-  async pull(version: number): Promise<{ version: number; round: number; params: ParamSet }> {
+  async pull(version: number, slice: Slice | null): Promise<{ version: number; round: number; params: ParamSet }> {
     const m = this.aggregator.model(version);
     if (m === null) throw new NetError('NET_REFUSED', `no model version ${version}`, { remoteCode: 'MODEL_NOT_FOUND' });
-    return m;
+    return slice === null ? m : { ...m, params: extractSlice(m.params, resolveSlice(slice, m.params.specs)) };
   }
 
   async push(update: Update): Promise<number> {

@@ -5,7 +5,9 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type LogFields = Readonly<Record<string, string | number | boolean | null | readonly (string | number)[]>>;
+type LogScalar = string | number | boolean | null;
+/** Flat values, lists, and one level of named numbers (accuracy by slice). */
+export type LogFields = Readonly<Record<string, LogScalar | readonly (string | number)[] | Readonly<Record<string, number>>>>;
 
 export interface Logger {
   log(level: LogLevel, event: string, fields?: LogFields): void;

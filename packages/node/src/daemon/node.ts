@@ -20,6 +20,7 @@ import { AggregatorRole } from './aggregator.js';
 import { TrainerRole } from './trainer.js';
 import { LocalLink, RemoteLink, peerOfAddress } from './link.js';
 import { shareIndexOf } from './data-share.js';
+import { trainerSlice } from './slices.js';
 import { serveStatus, type NodeStatus } from './status-protocol.js';
 import { DaemonError } from './errors.js';
 
@@ -37,8 +38,12 @@ export interface NodeConfig {
   readonly listen?: readonly string[];
   /** The identity: a key, or the path of an identity file; default `<dataDir>/identity.json`, created when missing. */
   readonly key?: PrivateKey | string;
-  /** The trainer's data share (default the run file's data.assign for its peer id). */
+  /** The trainer's data share (default the run file's data.assign for its peer id, then its name). */
   readonly shard?: number;
+  /** The trainer's name: looked up under data.assign and slices.peers when its peer id is not there. */
+  readonly name?: string;
+  /** The trainer's capability, a name under the run file's slices.capabilities: which sub-network it trains. */
+  readonly capability?: string;
   /** The aggregator's address, overriding the run file's network.aggregator. */
   readonly aggregator?: string;
   /** Serve Prometheus metrics on 127.0.0.1:port (0: a free port); absent: no endpoint. */
@@ -187,11 +192,13 @@ export function createNode(config: NodeConfig): FedNode {
           await aggregator.start();
         }
         if (wantsTrainer) {
-          const shard = shareIndexOf(run, peerId, config.shard);
+          const shard = shareIndexOf(run, peerId, config.shard, config.name);
+          const slice = trainerSlice(run, { peerId, name: config.name, capability: config.capability });
           link = aggregator !== null ? new LocalLink(aggregator, peerId) : new RemoteLink(ctx, aggregatorAddr);
           trainer = new TrainerRole(ctx, link, {
             dataDir: join(config.dataDir, 'trainer'),
             shard,
+            slice,
             threads,
             pollMs: Math.round((run.limits?.pollS ?? 2) * 1000),
             killAfterPullRound: fault.killAfterPullRound,

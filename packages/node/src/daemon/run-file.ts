@@ -12,6 +12,7 @@ import { CODEC_SCHEMA, fedavgSchema, fedbuffSchema, int, obj, pos } from '../sch
 import { DEFAULT_WIRE_LIMITS, type CodecOptions, type WireLimits } from '@fednode/core';
 import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
 import { DaemonError } from './errors.js';
+import { SLICES_SCHEMA, checkSlices, type RunSlices } from './slices.js';
 
 export type PartitionSpec = { readonly kind: 'iid' } | { readonly kind: 'dirichlet'; readonly alpha: number } | { readonly kind: 'shards'; readonly perClient?: number };
 
@@ -25,7 +26,8 @@ export interface RunFile {
   readonly description?: string;
   /** Seeds the initial model, the partition and every trainer's batch order. */
   readonly seed: number;
-  readonly model: 'mlp';
+  /** `mlp`: the 784-200-200-10 MLP, trained whole. `mlp-supernet`: the same MLP as a supernet whose sub-networks `slices` hands out. */
+  readonly model: 'mlp' | 'mlp-supernet';
   readonly data: {
     readonly dataset: 'mnist' | 'fashion-mnist';
     /** Use the first N training rows (default all). */
@@ -35,9 +37,11 @@ export interface RunFile {
     readonly partition: PartitionSpec;
     /** How many shares the training rows are cut into; a trainer takes one (`--shard` or `assign`). */
     readonly shares: number;
-    /** Peer id -> share index, for trainers started without `--shard`. */
+    /** Peer id or trainer name (`--name`) -> share index, for trainers started without `--shard`. */
     readonly assign?: Readonly<Record<string, number>>;
   };
+  /** Which sub-network each trainer trains (model mlp-supernet); absent: every trainer trains the whole model. */
+  readonly slices?: RunSlices;
   readonly codec: CodecOptions & { readonly errorFeedback?: boolean };
   readonly strategy: RunStrategy;
   /** Versions to make (synchronous rounds that aggregate, or FedBuff versions). */
@@ -87,7 +91,7 @@ export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'model', 'data', 'codec', 'st
   run: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
   description: { type: 'string' },
   seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
-  model: { enum: ['mlp'] },
+  model: { enum: ['mlp', 'mlp-supernet'] },
   data: obj(['dataset', 'partition', 'shares'], {
     dataset: { enum: ['mnist', 'fashion-mnist'] },
     trainRows: int(1),
@@ -98,6 +102,7 @@ export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'model', 'data', 'codec', 'st
     shares: int(1),
     assign: { type: 'object', additionalProperties: int(0) },
   }),
+  slices: SLICES_SCHEMA,
   codec: CODEC_SCHEMA,
   strategy: { oneOf: [FEDAVG, FEDBUFF] },
   rounds: int(1),
@@ -136,6 +141,7 @@ export function checkRunFile(value: unknown, source = 'run file'): RunFile {
   }
   if (r.data.trainRows !== undefined && r.data.trainRows < r.data.shares) problems.push(`data.trainRows ${r.data.trainRows} leaves some of the ${r.data.shares} shares empty`);
   for (const [peer, i] of Object.entries(r.data.assign ?? {})) if (i >= r.data.shares) problems.push(`data.assign.${peer}: share ${i} is not below data.shares ${r.data.shares}`);
+  checkSlices(r, problems);
   const wire = r.limits?.wire;
   if (wire?.maxMessageBytes !== undefined && wire.maxMessageBytes < 64 * 1024) problems.push(`limits.wire.maxMessageBytes ${wire.maxMessageBytes} is under 64 KiB: headers would not fit`);
   if (problems.length > 0) throw new DaemonError('RUN_FILE', `${source}: ${problems.join('; ')}`);

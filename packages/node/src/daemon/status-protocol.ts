@@ -27,6 +27,8 @@ export interface AggregatorStatus {
 
 export interface TrainerStatus {
   readonly shard: number;
+  /** The sub-network it trains: `width 0.5`, or `the whole model`. */
+  readonly slice: string;
   readonly rows: number;
   /** The last round this trainer contributed to (or gave up), -1 before any. */
   readonly lastRound: number;

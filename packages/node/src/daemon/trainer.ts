@@ -16,6 +16,7 @@ import type { AggregatorLink } from './link.js';
 import type { TrainerStatus } from './status-protocol.js';
 import { DaemonError } from './errors.js';
 import { loadShare } from './data-share.js';
+import { modelOf, type AssignedSlice } from './slices.js';
 
 /** Refusals that mean the aggregator already holds our update for the round. */
 const DELIVERED = new Set(['DUPLICATE_SENDER', 'REPLAYED_SEQUENCE']);
@@ -30,11 +31,15 @@ interface TrainerState {
   nextSequence: number;
   /** The last round contributed to (or given up on). */
   lastRound: number;
+  /** The slice the error-feedback residual belongs to (absent in state written before slices). */
+  slice?: string;
 }
 
 export interface TrainerOptions {
   readonly dataDir: string;
   readonly shard: number;
+  /** The sub-network this trainer trains (the whole model unless the run file slices it). */
+  readonly slice: AssignedSlice;
   readonly threads: number;
   readonly pollMs: number;
   /** Test hook: SIGKILL this process right after pulling the model of this round (FEDNODE_FAULT=kill-after-pull:r). */
@@ -85,18 +90,25 @@ export class TrainerRole {
     this.state = this.loadState();
     const useEf = run.codec.errorFeedback ?? run.codec.codec !== 'fp32';
     if (useEf) this.ef = existsSync(this.efPath) ? ErrorFeedback.restore(new Uint8Array(readFileSync(this.efPath))) : new ErrorFeedback();
+    const slice = this.opts.slice.label;
+    if (this.state.slice !== undefined && this.state.slice !== slice) {
+      // A residual of another sub-network has other shapes: it cannot be carried over.
+      this.ef?.reset();
+      log.log('warn', 'trainer.slice_changed', { from: this.state.slice, to: slice });
+    }
+    this.state.slice = slice;
     const share = loadShare(run, this.opts.shard);
     this.train = share.train;
     this.rows = share.rows;
     this.trainer = await engine.Trainer.create({
-      model: run.model,
+      model: modelOf(run, this.opts.slice.spec),
       optimizer: { kind: 'sgd', momentum: run.local.momentum ?? 0 },
       seed: run.seed,
       lr: run.local.lr,
       intraOpThreads: this.opts.threads,
     });
     this.phase = 'waiting';
-    log.log('info', 'trainer.ready', { shard: this.opts.shard, rows: this.rows.length, last_round: this.state.lastRound, next_sequence: this.state.nextSequence });
+    log.log('info', 'trainer.ready', { shard: this.opts.shard, slice, slice_source: this.opts.slice.source, rows: this.rows.length, last_round: this.state.lastRound, next_sequence: this.state.nextSequence });
     this.poller = setInterval(() => void this.poll(), this.opts.pollMs);
     void this.poll();
   }
@@ -189,7 +201,7 @@ export class TrainerRole {
     this.phase = `pulling v${r.version}`;
     let model: Awaited<ReturnType<AggregatorLink['pull']>> | null;
     try {
-      model = await this.retry(`pull v${r.version}`, deadline, () => this.link.pull(r.version));
+      model = await this.retry(`pull v${r.version}`, deadline, () => this.link.pull(r.version, this.opts.slice.slice));
     } catch (e) {
       // Refused (the round moved on, or we are not admitted): this round is lost, not the run.
       const code = e instanceof NetError ? (e.remoteCode ?? e.code) : 'ERROR';
@@ -231,7 +243,7 @@ export class TrainerRole {
     const sequence = this.state.nextSequence;
     const update: Update = encodeUpdate(
       { runId: run.run, sender: this.ctx.peerId, baseVersion: model.version, round: r.round, sequence, examples: this.rows.length, metrics: { loss, steps: losses.length, train_s: trainS } },
-      fullSlice(delta.specs),
+      this.opts.slice.slice ?? fullSlice(delta.specs),
       delta,
       this.codec,
       ef,
@@ -267,7 +279,7 @@ export class TrainerRole {
     this.ctx.metrics.inc('fednode_trainer_updates_total', 'Updates this trainer pushed, by outcome', { outcome });
     this.ctx.metrics.set('fednode_trainer_last_loss', 'Mean local training loss of the last round', loss);
     if (outcome === 'accepted' || outcome === 'delivered') {
-      log.log('info', 'update.pushed', { round: r.round, sequence, outcome, loss, train_s: trainS, bytes: update.tensors.reduce((n, t) => n + t.payload.byteLength, 0) });
+      log.log('info', 'update.pushed', { round: r.round, sequence, outcome, slice: this.opts.slice.label, loss, train_s: trainS, bytes: update.tensors.reduce((n, t) => n + t.payload.byteLength, 0) });
       events.emit('updateAccepted', { role: 'trainer', peer: this.link.peer ?? '?', round: r.round, sequence, version });
     } else if (outcome === 'missed') {
       log.log('warn', 'round.missed', { round: r.round, reason: 'could not deliver the update before the deadline' });
@@ -302,6 +314,7 @@ export class TrainerRole {
   status(): TrainerStatus {
     return {
       shard: this.opts.shard,
+      slice: this.opts.slice.label,
       rows: this.rows?.length ?? 0,
       lastRound: this.state?.lastRound ?? -1,
       nextSequence: this.state?.nextSequence ?? 0,
