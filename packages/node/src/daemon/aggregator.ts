@@ -264,6 +264,9 @@ export class AggregatorRole {
       // Fault injection: the process is about to die; take nothing more (a transient refusal).
       throw new Refused('INTERNAL', 'the aggregator is stopping');
     }
+    // Two updates can complete before the tick that aggregates a full buffer: the second
+    // belongs in the next buffer, not refused as one too many.
+    if (this.strategy instanceof FedBuff && this.strategy.ready() && !this.closing) this.close(this.strategy.aggregate());
     const slice = this.checkHeader(update, peer);
     // FedBuff weighs an update by how many versions were made since its base: logged as taken.
     const staleness = this.strategy instanceof FedBuff ? this.strategy.version - update.baseVersion : undefined;

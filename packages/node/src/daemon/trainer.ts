@@ -274,7 +274,11 @@ export class TrainerRole {
       this.ef = ef;
       writeFileAtomic(this.efPath, [ef.save()]);
     }
-    this.state.lastRound = r.round;
+    // FedBuff takes one update per trainer into each buffer, and a late update lands in the
+    // buffer of the version acknowledged, not of the one it was trained from: the next one
+    // must wait for the version after that, or it would be refused as a duplicate.
+    const landed = run.strategy.kind === 'fedbuff' && outcome === 'accepted' ? version : r.round;
+    this.state.lastRound = Math.max(r.round, landed);
     this.saveState();
     this.ctx.metrics.inc('fednode_trainer_updates_total', 'Updates this trainer pushed, by outcome', { outcome });
     this.ctx.metrics.set('fednode_trainer_last_loss', 'Mean local training loss of the last round', loss);
