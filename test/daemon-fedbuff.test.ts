@@ -74,6 +74,10 @@ test('FedBuff daemons: 1 aggregator and 3 trainers, a version per buffer of K, s
       }
     }
     assert.deepEqual(versions, Array.from({ length: VERSIONS }, (_, i) => i + 1));
+    // A trainer whose late update joined the next buffer waits for the version after it, and a
+    // full buffer never turns the next update away: nothing is refused until the run is over.
+    const refusals = lines.filter((l) => l.event === 'update.refused').map((l) => l.code);
+    assert.ok(refusals.every((code) => code === 'RUN_COMPLETE'), `refused: ${refusals.join(', ')}`);
     const senders = new Set(lines.filter((l) => l.event === 'update.accepted').map((l) => l.peer));
     assert.equal(senders.size, 3, 'every trainer contributed');
     // Three trainers and buffers of two: someone's update is always computed from an older version.
