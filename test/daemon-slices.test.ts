@@ -7,13 +7,17 @@
  *    out by the aggregator) is scored too;
  *  - a peer listed as width 0.25 that pushes a width-0.5 update is refused, before its payload,
  *    with SLICE_NOT_ASSIGNED and a reason naming both slices; the model protocol serves it the
- *    slice it asks for.
+ *    slice it asks for;
+ *  - `fednode simulate --real` runs a HeteroFL scenario (clients.widths) the same way: each
+ *    width becomes a capability, trainer i takes client i's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ParamSet, encodeUpdate, models, resolveSlice } from '@fednode/core';
 import { NetError, SUPERNET, createHost, loadIdentity, pullModel, pushUpdate } from '@fednode/node';
-import { Cluster, freePort, mnistRun, readLog, waitForLog, within, type LogLine } from './cluster.js';
+import { Cluster, fednodeSync, freePort, mnistRun, readLog, waitForLog, within, type LogLine } from './cluster.js';
 
 const LIMIT = { timeout: 180_000 };
 const EXIT_MS = 120_000;
@@ -108,6 +112,48 @@ test('heterogeneous slices: trainers at width 1, 0.5 and 0.25 (by peer id, name 
     assert.ok(narrow[ROUNDS - 1] > narrow[0] && narrow[ROUNDS - 1] >= 0.8, `width 0.25 scores ${narrow.join(', ')}`);
   } finally {
     if (rogueHost !== null) await Promise.resolve(rogueHost.stop()).catch(() => undefined);
+    await c.close();
+  }
+});
+
+test('simulate --real with clients.widths: each width a capability, the trainers train them, accuracy by width in the summary', LIMIT, async () => {
+  const c = new Cluster('slices-real');
+  try {
+    const file = join(c.dir, 'hetero.yaml');
+    writeFileSync(
+      file,
+      `name: real-hetero
+seed: 1
+model: mlp-supernet
+dataset: { name: mnist, partition: { kind: iid }, trainRows: 3000, testRows: 2000 }
+clients:
+  count: 3
+  perRound: 3
+  speed: { dist: constant, value: 1000 }
+  uplinkMbps: { dist: constant, value: 100 }
+  downlinkMbps: { dist: constant, value: 100 }
+  latencyMs: { dist: constant, value: 10 }
+  widths: [1, 0.5, 0.25]
+local: { epochs: 1, batch: 32, lr: 0.05, momentum: 0.9 }
+strategy: { kind: fedavg, weighting: uniform }
+codec: { codec: int8 }
+rounds: 2
+`,
+    );
+    const out = join(c.dir, 'out');
+    const r = fednodeSync(['simulate', file, '--real', '--json', '--out', out], 100_000);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rounds: number; final_accuracy: number; width_accuracy: Record<string, number> };
+    process.stdout.write(`# simulate --real widths: ${JSON.stringify(summary.width_accuracy)}\n`);
+    assert.equal(summary.rounds, 2);
+    assert.deepEqual(Object.keys(summary.width_accuracy).sort(), ['0.25', '0.5', '1']);
+    assert.equal(summary.width_accuracy['1'], summary.final_accuracy);
+    for (const [w, acc] of Object.entries(summary.width_accuracy)) assert.ok(acc > 0.5, `width ${w}: ${acc}`);
+    const agg = readLog(join(out, 'real', 'real-hetero', 'logs', 'aggregator.log'));
+    const slices = events(agg, 'update.accepted').map((l) => l.slice as string);
+    assert.deepEqual([...new Set(slices)].sort(), ['width 0.25', 'width 0.5', 'width 1']);
+    assert.match(readFileSync(join(out, 'real', 'real-hetero', 'run.yaml'), 'utf8'), /w0\.25:\s+width: 0\.25/);
+  } finally {
     await c.close();
   }
 });

@@ -57,7 +57,7 @@ export function trainerCount(s: Scenario): number {
  */
 export function scenarioToRunFile(s: Scenario, o: { trainers: number; allow: readonly string[]; aggregator: string; threads?: number }): { run: RunFile; notes: string[] } {
   const notes: string[] = [];
-  if (s.model !== 'mlp') throw new SimError('SIM_SCENARIO', `--real runs model mlp only; ${s.name} uses ${s.model}`);
+  if (s.model !== 'mlp' && s.model !== 'mlp-supernet') throw new SimError('SIM_SCENARIO', `--real runs models mlp and mlp-supernet; ${s.name} uses ${s.model}`);
   if (s.dataset.name === 'sotu' || s.dataset.partition.kind === 'natural') throw new SimError('SIM_SCENARIO', `--real runs image datasets only; ${s.name} uses ${s.dataset.name}`);
   const n = o.trainers;
   if (s.clients.count > n) notes.push(`${s.clients.count} clients capped at ${n} trainer processes (the data is cut into ${n} shares)`);
@@ -95,7 +95,8 @@ export function scenarioToRunFile(s: Scenario, o: { trainers: number; allow: rea
     run: runIdOf(s.name),
     ...(s.description === undefined ? {} : { description: s.description }),
     seed: s.seed,
-    model: 'mlp',
+    model: s.model,
+    ...(s.clients.widths === undefined ? {} : { slices: { capabilities: Object.fromEntries(s.clients.widths.map((w) => [capabilityOf(w), { width: w }])) } }),
     data: {
       dataset: s.dataset.name,
       ...(s.dataset.trainRows === undefined ? {} : { trainRows: s.dataset.trainRows }),
@@ -116,7 +117,27 @@ export function scenarioToRunFile(s: Scenario, o: { trainers: number; allow: rea
   return { run: checkRunFile(JSON.parse(JSON.stringify(run)) as unknown, `the run file made from ${s.name}`), notes };
 }
 
+/** The capability a width becomes in the run file (`w0.5`). */
+function capabilityOf(width: number): string {
+  return `w${width}`;
+}
+
+/** `--capability` for trainer i: the width the simulator gives client i (widths[i mod n]), as a capability. */
+export function trainerCapabilityArgs(s: Scenario, i: number): string[] {
+  const widths = s.clients.widths;
+  return widths === undefined ? [] : ['--capability', capabilityOf(widths[i % widths.length])];
+}
+
 type LogLine = { readonly t: string; readonly event: string } & Readonly<Record<string, unknown>>;
+
+/** The simulator's `width_accuracy` (by width, "1" the whole model) from the aggregator's last evaluation. */
+function widthAccuracyOf(lines: readonly LogLine[]): Record<string, number> | undefined {
+  const last = lines.filter((l) => l.event === 'version.evaluated').at(-1);
+  if (last === undefined) return undefined;
+  const out: Record<string, number> = { '1': last.accuracy as number };
+  for (const [label, acc] of Object.entries((last.accuracy_by_slice ?? {}) as Record<string, number>)) out[label.replace(/^width /, '')] = acc;
+  return out;
+}
 
 function readLog(path: string): LogLine[] {
   if (!existsSync(path)) return [];
@@ -243,9 +264,10 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
   const records: RoundRecord[] = [];
   let peakRss = 0;
   let trainTime = 0;
+  let widthAccuracy: Record<string, number> | undefined;
   try {
     const a = start('aggregator', ['--role', 'aggregator', '--key', agg.path, '--listen', `/ip4/127.0.0.1/tcp/${port}`]);
-    const ts = trainers.map((t, i) => start(`trainer-${i}`, ['--role', 'trainer', '--key', t.path, '--shard', String(i)]));
+    const ts = trainers.map((t, i) => start(`trainer-${i}`, ['--role', 'trainer', '--key', t.path, '--shard', String(i), ...trainerCapabilityArgs(s, i)]));
     // Written at once: whoever kills this process with SIGKILL can still find the daemons.
     writeFileSync(join(dir, 'pids.json'), JSON.stringify({ aggregator: a.child.pid ?? null, trainers: ts.map((t) => t.child.pid ?? null) }) + '\n');
 
@@ -324,6 +346,7 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
       if (Date.now() - lastProgress > stallMs) throw new SimError('SIM_RUN', `--real: no new version for ${Math.round(stallMs / 1000)} s; logs in ${join(dir, 'logs')}`);
       await sleep(250);
     }
+    if (s.clients.widths !== undefined) widthAccuracy = widthAccuracyOf(readLog(a.log));
     // Trainers stop once they hear the run is complete; a straggler is not worth waiting long for.
     await Promise.race([Promise.all(ts.map((t) => t.exited)), grace(10_000)]);
   } finally {
@@ -334,13 +357,16 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
     process.removeListener('SIGTERM', onSignal);
   }
 
-  const summary = summarizeRun(s, opts, records, {
-    bytesUp: records.at(-1)?.bytes_up ?? 0,
-    bytesDown: records.at(-1)?.bytes_down ?? 0,
-    clients: n,
-    peakRssBytes: peakRss,
-    trainMs: trainTime * 1000,
-    wall0,
-  });
+  const summary: SimSummary = {
+    ...summarizeRun(s, opts, records, {
+      bytesUp: records.at(-1)?.bytes_up ?? 0,
+      bytesDown: records.at(-1)?.bytes_down ?? 0,
+      clients: n,
+      peakRssBytes: peakRss,
+      trainMs: trainTime * 1000,
+      wall0,
+    }),
+    ...(widthAccuracy === undefined ? {} : { width_accuracy: widthAccuracy }),
+  };
   return { summary, records };
 }
