@@ -13,3 +13,4 @@ export { exampleWeight, stalenessWeight, type ExampleWeight, type StalenessFn } 
 export { clientUpdateFrom } from './client-update.js';
 export { restoreStrategy } from './restore.js';
 export * from './merge/index.js';
+export * from './sync/index.js';

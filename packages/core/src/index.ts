@@ -34,6 +34,7 @@ export {
   type TensorChunk,
   type UpdateHeaderInfo,
 } from './wire/update-wire.js';
+export { MAX_SYNC_PART_BYTES, decodeSyncPart, encodeSyncParts, updateFromSyncParts, type SyncPart } from './wire/sync.js';
 export {
   MAX_CONTROL_BYTES,
   decodeControl,

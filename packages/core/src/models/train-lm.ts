@@ -180,6 +180,18 @@ export class TrainState {
     return (out[tg.outputs.loss].data as Float32Array)[0];
   }
 
+  /** Replaces the parameters and keeps the optimiser state (DiLoCo's inner model after an outer step). */
+  setParams(values: ReadonlyMap<string, Float32Array>): void {
+    const spec = new Map(this.tg.model.inputs.map((i) => [i.name, i]));
+    for (const name of this.tg.inputs.params) {
+      const data = values.get(name);
+      const info = spec.get(name)!;
+      const size = (info.shape as number[]).reduce((a, d) => a * d, 1);
+      if (data === undefined || data.length !== size) throw new ModelError('MODEL_TRAIN', `setParams: ${name} is ${data === undefined ? 'missing' : `${data.length} values, expected ${size}`}`);
+      this.values.set(name, toTensor('float32', Float32Array.from(data), info.shape as number[]));
+    }
+  }
+
   params(): Record<string, ort.Tensor> {
     const out: Record<string, ort.Tensor> = {};
     for (const name of this.tg.inputs.params) out[name] = this.values.get(name)!;

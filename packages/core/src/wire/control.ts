@@ -128,7 +128,9 @@ export type ControlBody =
       readonly assignments: readonly { readonly peer: string; readonly slice: Slice }[];
     }
   | { readonly kind: 'modelAnnounce'; readonly version: number; readonly round: number; readonly sha256: Uint8Array; readonly parameters: number }
-  | { readonly kind: 'heartbeat'; readonly role: string; readonly version: number; readonly step: number; readonly timeUnixMs: number };
+  | { readonly kind: 'heartbeat'; readonly role: string; readonly version: number; readonly step: number; readonly timeUnixMs: number }
+  /** A decentralised peer announces the first step it contributes to, so every peer starts waiting for it at the same step. */
+  | { readonly kind: 'peerJoin'; readonly step: number };
 
 export interface Control {
   readonly runId: string;
@@ -142,7 +144,9 @@ export function encodeControl(c: Control): Uint8Array {
       ? { roundOpen: { round: b.round, modelVersion: b.modelVersion, deadlineUnixMs: b.deadlineUnixMs, assignments: b.assignments.map((a) => ({ peer: a.peer, slice: sliceToWire(a.slice) })) } }
       : b.kind === 'modelAnnounce'
         ? { modelAnnounce: { version: b.version, round: b.round, sha256: b.sha256, parameters: b.parameters } }
-        : { heartbeat: { role: b.role, version: b.version, step: b.step, timeUnixMs: b.timeUnixMs } };
+        : b.kind === 'heartbeat'
+          ? { heartbeat: { role: b.role, version: b.version, step: b.step, timeUnixMs: b.timeUnixMs } }
+          : { peerJoin: { step: b.step } };
   const bytes = encodeMessage('Control', { protocolVersion: PROTOCOL_VERSION, runId: c.runId, ...body });
   if (bytes.byteLength > MAX_CONTROL_BYTES) {
     throw new CoreError('WIRE_LIMIT', `control message of ${bytes.byteLength} bytes is over ${MAX_CONTROL_BYTES}; send tensors on a stream`, 'control');
@@ -180,6 +184,10 @@ export function decodeControl(bytes: Uint8Array, limits: WireLimits = DEFAULT_WI
     case 'heartbeat': {
       const h = obj(o.heartbeat, 'heartbeat');
       return { runId, body: { kind: 'heartbeat', role: str(h, 'role', 'heartbeat.role', limits), version: u32(h, 'version', 'heartbeat.version'), step: u32(h, 'step', 'heartbeat.step'), timeUnixMs: safeMs(h, 'timeUnixMs', 'heartbeat.time_unix_ms') } };
+    }
+    case 'peerJoin': {
+      const j = obj(o.peerJoin, 'peer_join');
+      return { runId, body: { kind: 'peerJoin', step: u32(j, 'step', 'peer_join.step') } };
     }
     default:
       throw new CoreError('WIRE_FIELD', 'control message has no body', 'body');

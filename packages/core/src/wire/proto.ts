@@ -15,6 +15,7 @@ export type MessageName =
   | 'ModelRequest'
   | 'ModelResponse'
   | 'Control'
+  | 'SyncPart'
   | 'Slice'
   | 'TensorHeader';
 

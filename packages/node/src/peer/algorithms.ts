@@ -1,0 +1,162 @@
+/**
+ * The two synchronisation algorithms behind one interface: what a peer computes for a step
+ * (its contribution), how it folds everyone's contributions into the shared parameters, and
+ * the state a joining peer must copy to stay bit-identical with the others.
+ */
+import { ParamSet, type EncodedTensor, type TensorSpec } from '@fednode/core';
+import { DemoSync, DilocoSync, contributionProblem, type Contributions } from '@fednode/aggregator';
+import type { models } from '@fednode/core';
+import type { LmTask } from './lm-task.js';
+import type { PeerRunFile } from './peer-run-file.js';
+import { lrAt } from './schedule.js';
+
+export interface SyncAlgorithm {
+  readonly name: 'demo' | 'diloco';
+  /** Inner training steps per synchronisation step (1 for DeMo, H for DiLoCo). */
+  readonly innerSteps: number;
+  /** Trains towards synchronisation step `step` and returns this peer's contribution and mean loss. */
+  contribute(step: number): Promise<{ tensors: EncodedTensor[]; loss: number }>;
+  /** Why a received contribution cannot be aggregated, or null. */
+  problem(tensors: readonly EncodedTensor[]): string | null;
+  /** Applies step `step` from every contribution (ours included). Synchronous: the state is never seen half-updated. */
+  apply(step: number, contributions: Contributions): void;
+  /** The shared parameters (θ). */
+  params(): ParamSet;
+  /** Everything a joining peer copies: the parameters plus shared optimiser state, as one parameter set. */
+  snapshot(): ParamSet;
+  snapshotSpecs(): TensorSpec[];
+  /** Adopts a snapshot served by another peer; our local state (momentum, residuals) restarts. */
+  adopt(snapshot: ParamSet): void;
+  /** Dense fp32 bytes of one contribution, the yardstick for compression. */
+  readonly denseBytes: number;
+}
+
+function schedule(run: PeerRunFile): (innerStep: number) => number {
+  const s = run.sync;
+  return (i) => lrAt(i, { lr: s.lr, steps: s.steps, warmupSteps: s.warmupSteps ?? 0, minLrFraction: s.minLrFraction ?? 0.1 });
+}
+
+export class DemoAlgorithm implements SyncAlgorithm {
+  readonly name = 'demo';
+  readonly innerSteps = 1;
+  readonly denseBytes: number;
+  private readonly sync: DemoSync;
+  private theta: ParamSet;
+  private readonly lr: (i: number) => number;
+
+  constructor(
+    private readonly task: LmTask,
+    initial: ParamSet,
+    run: PeerRunFile,
+  ) {
+    this.sync = new DemoSync(initial.specs, run.sync.demo ?? {});
+    this.theta = initial.clone();
+    this.lr = schedule(run);
+    this.denseBytes = initial.size * 4;
+  }
+
+  async contribute(step: number): Promise<{ tensors: EncodedTensor[]; loss: number }> {
+    const { loss, grads } = await this.task.gradients(this.theta);
+    return { tensors: this.sync.compress(grads, this.lr(step)), loss };
+  }
+
+  problem(tensors: readonly EncodedTensor[]): string | null {
+    return contributionProblem(this.sync.specs, this.sync.codecs, tensors);
+  }
+
+  apply(step: number, contributions: Contributions): void {
+    this.sync.apply(this.theta, contributions, this.lr(step));
+  }
+
+  params(): ParamSet {
+    return this.theta;
+  }
+
+  snapshot(): ParamSet {
+    return this.theta.clone();
+  }
+
+  snapshotSpecs(): TensorSpec[] {
+    return [...this.theta.specs];
+  }
+
+  adopt(snapshot: ParamSet): void {
+    if (!snapshot.sameLayout(this.theta)) throw new Error('the served parameters do not match the model');
+    this.theta = snapshot.clone();
+    this.sync.reset();
+  }
+}
+
+const MOMENTUM = 'outer.momentum/';
+
+export class DilocoAlgorithm implements SyncAlgorithm {
+  readonly name = 'diloco';
+  readonly innerSteps: number;
+  readonly denseBytes: number;
+  private readonly sync: DilocoSync;
+  private inner: models.TrainState;
+  private readonly lr: (i: number) => number;
+
+  constructor(
+    private readonly task: LmTask,
+    initial: ParamSet,
+    run: PeerRunFile,
+  ) {
+    const d = run.sync.diloco!;
+    this.innerSteps = d.innerSteps;
+    this.sync = new DilocoSync(initial, {
+      outerLr: d.outerLr,
+      outerMomentum: d.outerMomentum,
+      codec: { codec: 'int8', blockSize: d.blockSize ?? 256 },
+      errorFeedback: d.errorFeedback ?? true,
+    });
+    this.inner = task.innerState(initial);
+    this.lr = schedule(run);
+    this.denseBytes = initial.size * 4;
+  }
+
+  async contribute(step: number): Promise<{ tensors: EncodedTensor[]; loss: number }> {
+    let sum = 0;
+    for (let h = 0; h < this.innerSteps; h++) sum += await this.task.innerStep(this.inner, this.lr(step * this.innerSteps + h));
+    return { tensors: this.sync.compress(this.task.innerParams(this.inner)), loss: sum / this.innerSteps };
+  }
+
+  problem(tensors: readonly EncodedTensor[]): string | null {
+    return contributionProblem(this.sync.specs, this.sync.codecs, tensors);
+  }
+
+  apply(_step: number, contributions: Contributions): void {
+    this.sync.apply(contributions);
+    // The inner model restarts from θ; AdamW's moments carry over (spec 3).
+    const g = this.sync.global;
+    this.inner.setParams(new Map(g.names().map((n) => [n, g.tensor(n)])));
+  }
+
+  params(): ParamSet {
+    return this.sync.global;
+  }
+
+  snapshotSpecs(): TensorSpec[] {
+    const specs = this.sync.specs;
+    return [...specs, ...specs.map((s) => ({ name: MOMENTUM + s.name, shape: s.shape })), { name: 'outer.steps', shape: [1] }];
+  }
+
+  snapshot(): ParamSet {
+    const shared = this.sync.shared();
+    const out = ParamSet.zeros(this.snapshotSpecs());
+    const n = shared.params.size;
+    out.data.set(shared.params.data, 0);
+    out.data.set(shared.momentum, n);
+    out.data[2 * n] = shared.outerSteps;
+    return out;
+  }
+
+  adopt(snapshot: ParamSet): void {
+    const n = this.sync.global.size;
+    if (snapshot.size !== 2 * n + 1) throw new Error('the served DiLoCo state does not match the model');
+    const params = ParamSet.wrap(this.sync.specs, snapshot.data.slice(0, n));
+    this.sync.adopt({ params, momentum: snapshot.data.slice(n, 2 * n), outerSteps: snapshot.data[2 * n] });
+    // A joining peer's inner optimiser starts fresh from θ.
+    this.inner = this.task.innerState(params);
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * The run file of a decentralised run (`mode: decentralised`): no aggregator; every peer
+ * trains the character transformer on its share of the SOTU speakers and synchronises with
+ * DeMo (every step) or DiLoCo (every H inner steps) over gossip. Validated with ajv; every
+ * problem is one line naming its path.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { DEFAULT_WIRE_LIMITS, type WireLimits } from '@fednode/core';
+import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
+import { int, obj, pos } from '../schema-parts.js';
+import { DaemonError } from '../daemon/errors.js';
+import type { LmTaskConfig } from './lm-task.js';
+
+export interface DemoSection {
+  readonly beta?: number;
+  readonly topk?: number;
+  readonly topk1d?: number;
+  readonly chunk?: number;
+  readonly values?: 'fp16' | 'sign';
+  readonly weightDecay?: number;
+}
+
+export interface DilocoSection {
+  /** Inner AdamW steps between synchronisations (H). */
+  readonly innerSteps: number;
+  readonly outerLr?: number;
+  readonly outerMomentum?: number;
+  /** int8 block size of the pseudo-gradients (default 256). */
+  readonly blockSize?: number;
+  readonly errorFeedback?: boolean;
+  readonly weightDecay?: number;
+}
+
+export interface PeerRunFile {
+  readonly run: string;
+  readonly mode: 'decentralised';
+  readonly description?: string;
+  readonly seed: number;
+  readonly model: { readonly kind: 'transformer' } & LmTaskConfig;
+  readonly data: {
+    readonly dataset: 'sotu';
+    /** Disjoint shares of the speakers (speaker i in share i mod shares); a peer takes one with --shard. */
+    readonly shares: number;
+    /** Held-out samples scored at checkpoints and at the end (default 2048). */
+    readonly evalSamples?: number;
+  };
+  readonly sync: {
+    readonly algorithm: 'demo' | 'diloco';
+    /** Total inner training steps (DeMo synchronises at each; DiLoCo every innerSteps). */
+    readonly steps: number;
+    /** Sequences per peer per step. */
+    readonly batch: number;
+    /** Peak learning rate (DeMo's sign step, DiLoCo's inner AdamW); linear warm-up then cosine to lr·minLrFraction. */
+    readonly lr: number;
+    readonly warmupSteps?: number;
+    readonly minLrFraction?: number;
+    /** Peers that must be present before step 0 (default 1: start alone). */
+    readonly minPeers?: number;
+    /** How long a peer waits for the others' contributions to a step before dropping the missing ones, seconds (default 10). */
+    readonly timeoutS?: number;
+    /** Publish (and compare) a parameter hash every this many synchronisation steps (default 10). */
+    readonly hashEvery?: number;
+    /** Evaluate on the held-out samples every this many synchronisation steps (default: only at the end). */
+    readonly evalEvery?: number;
+    readonly demo?: DemoSection;
+    readonly diloco?: DilocoSection;
+  };
+  readonly limits?: { readonly wire?: Partial<WireLimits>; readonly timeoutS?: number; readonly lingerS?: number };
+  readonly admission?: { readonly allow?: readonly string[]; readonly psk?: { readonly file: string } | { readonly env: string } };
+  readonly network?: { readonly bootstrap?: readonly string[]; readonly listen?: readonly string[]; readonly mdns?: boolean };
+  readonly threads?: number;
+}
+
+const str = { type: 'string', minLength: 1 } as const;
+
+export const PEER_RUN_FILE_SCHEMA = obj(['run', 'mode', 'seed', 'model', 'data', 'sync'], {
+  run: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+  mode: { const: 'decentralised' },
+  description: { type: 'string' },
+  seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+  model: obj(['kind', 'seqLen', 'dModel', 'heads', 'headDim', 'ffDim', 'layers'], {
+    kind: { const: 'transformer' },
+    seqLen: int(2),
+    dModel: int(1),
+    heads: int(1),
+    headDim: int(1),
+    ffDim: int(1),
+    layers: int(1),
+  }),
+  data: obj(['dataset', 'shares'], { dataset: { const: 'sotu' }, shares: int(1), evalSamples: int(1) }),
+  sync: obj(['algorithm', 'steps', 'batch', 'lr'], {
+    algorithm: { enum: ['demo', 'diloco'] },
+    steps: int(1),
+    batch: int(1),
+    lr: pos,
+    warmupSteps: int(0),
+    minLrFraction: { type: 'number', minimum: 0, maximum: 1 },
+    minPeers: int(1),
+    timeoutS: pos,
+    hashEvery: int(1),
+    evalEvery: int(1),
+    demo: obj([], {
+      beta: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+      topk: int(1),
+      topk1d: int(1),
+      chunk: { type: 'integer', minimum: 1, maximum: 256 },
+      values: { enum: ['fp16', 'sign'] },
+      weightDecay: { type: 'number', minimum: 0 },
+    }),
+    diloco: obj(['innerSteps'], {
+      innerSteps: int(1),
+      outerLr: pos,
+      outerMomentum: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+      blockSize: { type: 'integer', minimum: 32, maximum: 4096 },
+      errorFeedback: { type: 'boolean' },
+      weightDecay: { type: 'number', minimum: 0 },
+    }),
+  }),
+  limits: obj([], { wire: { type: 'object' }, timeoutS: pos, lingerS: { type: 'number', minimum: 0 } }),
+  admission: obj([], {
+    allow: { type: 'array', items: str, uniqueItems: true },
+    psk: { oneOf: [obj(['file'], { file: str }), obj(['env'], { env: str })] },
+  }),
+  network: obj([], { bootstrap: { type: 'array', items: str }, listen: { type: 'array', items: str }, mdns: { type: 'boolean' } }),
+  threads: int(1),
+});
+
+const ajv = new Ajv({ allErrors: true, strict: true });
+const validate = ajv.compile(PEER_RUN_FILE_SCHEMA);
+
+export function checkPeerRunFile(value: unknown, source = 'run file'): PeerRunFile {
+  if (!validate(value)) throw new DaemonError('RUN_FILE', `${source} is not a valid decentralised run file: ${describeSchemaErrors(validate.errors ?? []).join('; ')}`);
+  const r = value as unknown as PeerRunFile;
+  const problems: string[] = [];
+  const s = r.sync;
+  if (s.algorithm === 'diloco' && s.diloco === undefined) problems.push('sync.diloco (with innerSteps) is required for algorithm diloco');
+  if (s.algorithm === 'demo' && s.diloco !== undefined) problems.push('sync.diloco is set but sync.algorithm is demo');
+  if (s.algorithm === 'diloco' && s.demo !== undefined) problems.push('sync.demo is set but sync.algorithm is diloco');
+  if (s.diloco !== undefined && s.steps < s.diloco.innerSteps) problems.push(`sync.steps ${s.steps} is fewer than one outer step of ${s.diloco.innerSteps}`);
+  if (r.model.seqLen > 512) problems.push(`model.seqLen ${r.model.seqLen} is over 512`);
+  if (problems.length > 0) throw new DaemonError('RUN_FILE', `${source}: ${problems.join('; ')}`);
+  return r;
+}
+
+/** True when a parsed YAML document is a decentralised run (so `fednode start` picks the peer role's schema). */
+export function isDecentralised(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { mode?: unknown }).mode === 'decentralised';
+}
+
+export function loadPeerRunFile(path: string): { run: PeerRunFile; baseDir: string } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DaemonError('RUN_FILE', `cannot read run file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const value = parseYamlText(text, path, (m) => new DaemonError('RUN_FILE', m));
+  return { run: checkPeerRunFile(value, path), baseDir: dirname(resolve(path)) };
+}
+
+export function peerWireLimits(run: PeerRunFile): WireLimits {
+  return { ...DEFAULT_WIRE_LIMITS, ...(run.limits?.wire ?? {}) };
+}
+
+/** Synchronisation steps of the run: each inner step for DeMo, each outer step for DiLoCo. */
+export function syncSteps(run: PeerRunFile): number {
+  return run.sync.algorithm === 'diloco' ? Math.floor(run.sync.steps / run.sync.diloco!.innerSteps) : run.sync.steps;
+}

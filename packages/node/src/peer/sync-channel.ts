@@ -1,0 +1,144 @@
+/**
+ * The run's payload channel `fednode/<run>/sync`: decentralised peers gossip their
+ * contribution to each synchronisation step, one message per frame (see core's SyncPart),
+ * and reassemble what their peers send. gossipsub signs every message with its author's
+ * key, so the author is authenticated; only admitted authors' parts are accepted.
+ */
+import { CoreError, decodeSyncPart, encodeSyncParts, updateFromSyncParts, type SyncPart, type Update, type WireLimits } from '@fednode/core';
+import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
+import type { PeerId } from '@libp2p/interface';
+import type { FedHost } from '../net/host.js';
+import { NetError } from '../net/errors.js';
+
+export function syncTopic(runId: string): string {
+  return `fednode/${runId}/sync`;
+}
+
+export interface SyncChannelOptions {
+  readonly limits: WireLimits;
+  /** Authors whose parts are accepted (the admitted peers). */
+  readonly acceptFrom?: (author: string) => boolean;
+  /** Steps outside [low, high] are dropped on arrival (stale or implausibly far ahead). */
+  readonly window: () => { low: number; high: number };
+  /** A contribution fully received: the author (authenticated), the step, the update and its bytes on the wire. */
+  readonly onContribution: (from: string, step: number, update: Update, bytes: number) => void;
+  /** A part or contribution dropped, and why (logs and metrics). */
+  readonly onDropped?: (from: string, why: string) => void;
+}
+
+export interface SyncChannel {
+  /** Publishes our contribution to `step`; returns the bytes published (all parts). */
+  publish(step: number, update: Update): Promise<number>;
+  /** Peers subscribed to the topic. */
+  peers(): string[];
+  /** Forgets partial contributions for steps below `step`. */
+  prune(step: number): void;
+  leave(): void;
+}
+
+interface Pending {
+  readonly parts: (SyncPart | undefined)[];
+  received: number;
+  bytes: number;
+}
+
+export function joinSync(host: FedHost, runId: string, options: SyncChannelOptions): SyncChannel {
+  const pubsub: GossipSub = host.services.pubsub;
+  const topic = syncTopic(runId);
+  const pending = new Map<string, Pending>();
+  const checked = new WeakMap<Message, SyncPart>();
+
+  const check = (msg: Message): SyncPart | string => {
+    if (msg.type !== 'signed') return 'unsigned message';
+    const from = msg.from.toString();
+    if (options.acceptFrom !== undefined && !options.acceptFrom(from)) return 'author not admitted';
+    let part: SyncPart;
+    try {
+      part = decodeSyncPart(msg.data, options.limits);
+    } catch (e) {
+      return `undecodable: ${(e as Error).message}`;
+    }
+    if (part.runId !== runId) return `for run "${part.runId}"`;
+    return part;
+  };
+
+  pubsub.topicValidators.set(topic, (_peer: PeerId, msg: Message) => {
+    const r = check(msg);
+    if (typeof r !== 'string') {
+      checked.set(msg, r);
+      return TopicValidatorResult.Accept;
+    }
+    options.onDropped?.(msg.type === 'signed' ? msg.from.toString() : '?', r);
+    return TopicValidatorResult.Reject;
+  });
+
+  const onMessage = (evt: CustomEvent<Message>): void => {
+    const msg = evt.detail;
+    if (msg.topic !== topic || msg.type !== 'signed') return;
+    const part = checked.get(msg);
+    if (part === undefined) return;
+    const from = msg.from.toString();
+    const w = options.window();
+    if (part.step < w.low || part.step > w.high) {
+      options.onDropped?.(from, `step ${part.step} outside [${w.low}, ${w.high}]`);
+      return;
+    }
+    const key = `${from}/${part.step}`;
+    let p = pending.get(key);
+    if (p === undefined) {
+      p = { parts: new Array<SyncPart | undefined>(part.parts), received: 0, bytes: 0 };
+      pending.set(key, p);
+    }
+    if (p.parts.length !== part.parts) {
+      pending.delete(key);
+      options.onDropped?.(from, `step ${part.step}: parts disagree on the count (${p.parts.length} and ${part.parts})`);
+      return;
+    }
+    if (p.parts[part.part] !== undefined) return; // a duplicate delivery
+    p.parts[part.part] = part;
+    p.received++;
+    p.bytes += msg.data.byteLength;
+    if (p.bytes > options.limits.maxTotalBytes + p.parts.length * 1024) {
+      pending.delete(key);
+      options.onDropped?.(from, `step ${part.step}: over ${options.limits.maxTotalBytes} bytes`);
+      return;
+    }
+    if (p.received < p.parts.length) return;
+    pending.delete(key);
+    let update: Update;
+    try {
+      update = updateFromSyncParts(p.parts as SyncPart[], options.limits);
+    } catch (e) {
+      options.onDropped?.(from, `step ${part.step}: ${e instanceof CoreError ? `${e.code}: ` : ''}${(e as Error).message}`);
+      return;
+    }
+    options.onContribution(from, part.step, update, p.bytes);
+  };
+  pubsub.addEventListener('message', onMessage);
+  pubsub.subscribe(topic);
+
+  let left = false;
+  return {
+    async publish(step: number, update: Update): Promise<number> {
+      if (left) throw new NetError('NET_CLOSED', `left ${topic}`);
+      let bytes = 0;
+      for (const m of encodeSyncParts(update, step)) {
+        await pubsub.publish(topic, m);
+        bytes += m.byteLength;
+      }
+      return bytes;
+    },
+    peers: () => pubsub.getSubscribers(topic).map((p) => p.toString()),
+    prune(step: number): void {
+      for (const key of pending.keys()) if (Number(key.slice(key.lastIndexOf('/') + 1)) < step) pending.delete(key);
+    },
+    leave(): void {
+      if (left) return;
+      left = true;
+      pubsub.removeEventListener('message', onMessage);
+      pubsub.topicValidators.delete(topic);
+      pubsub.unsubscribe(topic);
+      pending.clear();
+    },
+  };
+}
