@@ -12,12 +12,10 @@ import {
   codecFor,
   decodeModelRequest,
   decodeModelResponse,
-  decodeTensorChunk,
   encodeModelRequest,
   encodeModelResponse,
   extractSlice,
   fullSlice,
-  payloadFrames,
   resolveSlice,
   type EncodedTensor,
   type ModelRequest,
@@ -28,7 +26,8 @@ import type { Connection, Stream } from '@libp2p/interface';
 import type { FedHost } from './host.js';
 import { NOT_ADMITTED, type Admission } from './admission.js';
 import { openStream, type PeerTarget } from './dial.js';
-import { FrameReader, abortQuietly, expectFrame, writeFrame } from './frames.js';
+import { FrameReader, abortQuietly, expectFrame, expectFramePieces, writeFrame, writeFrames } from './frames.js';
+import { assembleChunk, payloadChunkFrames } from './chunk-frames.js';
 import { NetError, Refused } from './errors.js';
 import { refuse } from './answer.js';
 
@@ -75,8 +74,8 @@ export async function pullModel(host: FedHost, target: PeerTarget, request: Mode
     }
     const assembler = new PayloadAssembler(r.tensors);
     while (!assembler.complete) {
-      const frame = await expectFrame(reader, 'rest of the model');
-      protocolStep(remote, 'model chunk', () => assembler.push(decodeTensorChunk(frame, limits)));
+      const frame = await expectFramePieces(reader, 'rest of the model');
+      protocolStep(remote, 'model chunk', () => assembleChunk(assembler, frame, limits));
     }
     const payloads = assembler.payloads();
     // Allocated only now that every byte arrived: memory follows what was received.
@@ -176,7 +175,7 @@ async function handleModelStream(stream: Stream, connection: Connection, options
     });
     answering = true;
     await writeFrame(stream, header, { timeoutMs });
-    for (const frame of payloadFrames(tensors, options.frameBytes ?? DEFAULT_FRAME_BYTES)) await writeFrame(stream, frame, { timeoutMs });
+    await writeFrames(stream, payloadChunkFrames(tensors, options.frameBytes ?? DEFAULT_FRAME_BYTES), { timeoutMs });
     await stream.close({ signal: AbortSignal.timeout(timeoutMs) });
   } catch (e) {
     reader.dispose();

@@ -8,12 +8,10 @@ import {
   DEFAULT_FRAME_BYTES,
   DEFAULT_WIRE_LIMITS,
   PayloadAssembler,
-  decodeTensorChunk,
   decodeUpdateAck,
   decodeUpdateHeader,
   encodeUpdateAck,
   encodeUpdateHeader,
-  payloadFrames,
   type Update,
   type UpdateAck,
   type UpdateHeaderInfo,
@@ -23,7 +21,8 @@ import type { Connection, Stream } from '@libp2p/interface';
 import type { FedHost } from './host.js';
 import { NOT_ADMITTED, type Admission } from './admission.js';
 import { openStream, type PeerTarget } from './dial.js';
-import { FrameReader, abortQuietly, expectFrame, writeFrame } from './frames.js';
+import { FrameReader, abortQuietly, expectFrame, expectFramePieces, writeFrame, writeFrames } from './frames.js';
+import { assembleChunk, payloadChunkFrames } from './chunk-frames.js';
 import { NetError, Refused } from './errors.js';
 import { refuse, withTimeout } from './answer.js';
 
@@ -65,11 +64,7 @@ export async function pushUpdate(host: FedHost, target: PeerTarget, update: Upda
   const write = { timeoutMs, signal: answered.signal };
   try {
     try {
-      await writeFrame(stream, encodeUpdateHeader(update), write);
-      for (const frame of payloadFrames(update.tensors, options.frameBytes ?? DEFAULT_FRAME_BYTES)) {
-        if (answered.signal.aborted) break;
-        await writeFrame(stream, frame, write);
-      }
+      await writeFrames(stream, updateFrames(update, options.frameBytes ?? DEFAULT_FRAME_BYTES), write);
       if (!answered.signal.aborted) await stream.close({ signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), answered.signal]) });
     } catch (e) {
       // The server may have refused and reset the stream: its answer came first, so read it.
@@ -98,6 +93,12 @@ export async function pushUpdate(host: FedHost, target: PeerTarget, update: Upda
     reader.dispose();
     if (stream.status === 'open') await stream.close().catch(() => undefined);
   }
+}
+
+/** The header frame, then the payload chunk frames. */
+function* updateFrames(update: Update, frameBytes: number): Generator<Uint8Array | Uint8Array[]> {
+  yield encodeUpdateHeader(update);
+  yield* payloadChunkFrames(update.tensors, frameBytes);
 }
 
 export interface UpdateServerOptions {
@@ -147,7 +148,7 @@ async function handleUpdateStream(stream: Stream, connection: Connection, option
     const header = decodeUpdateHeader(await expectFrame(reader, 'update header'), limits);
     await options.onHeader?.(header, peer);
     const assembler = new PayloadAssembler(header.tensors);
-    while (!assembler.complete) assembler.push(decodeTensorChunk(await expectFrame(reader, 'rest of the payload'), limits));
+    while (!assembler.complete) assembleChunk(assembler, await expectFramePieces(reader, 'rest of the payload'), limits);
     const payloads = assembler.payloads();
     const update: Update = {
       runId: header.runId,
