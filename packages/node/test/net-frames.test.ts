@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameReader, NetError, encodeLength, expectFrame, hostAddr, openStream, writeFrame } from '../src/net/index.js';
+import { writeFrames } from '../src/net/frames.js';
 import { withHosts } from './net-helpers.js';
 
 const MiB = 1024 * 1024;
@@ -74,5 +75,29 @@ test('frames: a read times out with NET_TIMEOUT and a truncated frame is NET_PRO
     await stream.close(); // ends inside the frame
     for (let i = 0; i < 100 && results.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(results, ['NET_TIMEOUT', 'NET_PROTOCOL']);
+  });
+});
+
+test('frames: frames written in batches, whole or as pieces, arrive whole and in order', async () => {
+  await withHosts(2, async ([server, client]) => {
+    const sizes = [0, 3, 70_000, MiB + 1, 5, 2 * MiB, 1];
+    const frames = sizes.map((n, i) => new Uint8Array(n).map((_, j) => (i * 7 + j) & 0xff));
+    const got: Uint8Array[] = [];
+    await server.handle('/fednode-test/batch/1', async (stream) => {
+      const reader = new FrameReader(stream, { maxFrameBytes: 4 * MiB, timeoutMs: 10_000 });
+      for (let f = await reader.next(); f !== null; f = await reader.next()) got.push(new Uint8Array(f));
+      reader.dispose();
+      await writeFrame(stream, Uint8Array.of(got.length), { timeoutMs: 5000 });
+      await stream.close();
+    });
+    const { stream } = await openStream(client, hostAddr(server), '/fednode-test/batch/1', { timeoutMs: 5000 });
+    const reader = new FrameReader(stream, { maxFrameBytes: 16, timeoutMs: 10_000 });
+    // Odd frames go as two pieces, split in the middle.
+    const asWritten = frames.map((f, i) => (i % 2 === 1 ? [f.subarray(0, f.byteLength >> 1), f.subarray(f.byteLength >> 1)] : f));
+    await writeFrames(stream, asWritten, { timeoutMs: 10_000, batchBytes: MiB });
+    await stream.close();
+    assert.equal((await expectFrame(reader, 'answer'))[0], frames.length);
+    assert.deepEqual(got, frames);
+    reader.dispose();
   });
 });
