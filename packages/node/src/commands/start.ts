@@ -4,6 +4,10 @@ import { createNode, type NodeRole } from '../daemon/node.js';
 import { jsonLogger, type LogLevel } from '../daemon/log.js';
 import { loadRunFile } from '../daemon/run-file.js';
 import type { FedNode } from '../daemon/node.js';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { isDecentralised } from '../peer/peer-run-file.js';
+import { startPeer } from './start-peer.js';
 
 /**
  * `fednode start --config RUN.yaml --role aggregator|trainer|both`: runs a node until the run
@@ -11,13 +15,14 @@ import type { FedNode } from '../daemon/node.js';
  * (one line on stderr, exit 1). Logs are JSON lines on stderr or --log FILE; on a terminal a
  * progress line on stdout follows the run.
  */
-interface StartFlags {
+export interface StartFlags {
   config: string;
-  role: NodeRole;
+  role: NodeRole | 'peer';
   dataDir?: string;
   listen?: string[];
   key?: string;
   shard?: number;
+  bootstrap?: string[];
   name?: string;
   capability?: string;
   aggregator?: string;
@@ -44,9 +49,9 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 export function startCommand(): Command {
   return new Command('start')
-    .description('run a fednode daemon (aggregator, trainer, or both) for a run file')
+    .description('run a fednode daemon (aggregator, trainer, both, or a decentralised peer) for a run file')
     .requiredOption('--config <file>', 'the run file (YAML)')
-    .addOption(new Option('--role <role>', 'what this process does').choices(['aggregator', 'trainer', 'both']).makeOptionMandatory())
+    .addOption(new Option('--role <role>', 'what this process does').choices(['aggregator', 'trainer', 'both', 'peer']).makeOptionMandatory())
     .option('--data-dir <dir>', 'checkpoints, write-ahead log, trainer state and identity (default .fednode/<run>/<role>)')
     .option('--listen <addr>', 'multiaddr to listen on (repeatable; default a free port on 127.0.0.1)', collect)
     .option('--key <file>', 'identity file from `fednode keygen` (default <data-dir>/identity.json, created when missing)')
@@ -54,16 +59,18 @@ export function startCommand(): Command {
     .option('--name <name>', "the trainer's name, looked up under data.assign and slices.peers when its peer id is not listed")
     .option('--capability <name>', 'what this trainer can train: a name under the run file\'s slices.capabilities (e.g. small: a width-0.5 sub-network)')
     .option('--aggregator <addr>', "the aggregator's multiaddr (overrides network.aggregator)")
+    .option('--bootstrap <addr>', 'a peer to dial at start, with /p2p/<id> (repeatable; added to network.bootstrap)', collect)
     .option('--metrics-port <port>', 'serve Prometheus metrics on 127.0.0.1:PORT/metrics', port)
     .option('--log <file>', 'append JSON-line logs to this file instead of stderr')
     .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (flags: StartFlags) => {
+      if (flags.role === 'peer' || peekDecentralised(flags.config)) return startPeer(flags);
       const { run } = loadRunFile(flags.config);
       const dataDir = resolve(flags.dataDir ?? `.fednode/${run.run}/${flags.role}`);
       const logger = jsonLogger({ file: flags.log, level: flags.logLevel });
       const node = createNode({
         run: flags.config,
-        role: flags.role,
+        role: flags.role as NodeRole,
         dataDir,
         listen: flags.listen,
         key: flags.key,
@@ -100,6 +107,15 @@ export function startCommand(): Command {
       // libp2p may leave sockets closing; the run is over and everything is on disk.
       process.exit(0);
     });
+}
+
+/** A decentralised run file (mode: decentralised) goes to the peer role whatever --role says; the peer role checks the rest. */
+function peekDecentralised(path: string): boolean {
+  try {
+    return isDecentralised(parseYaml(readFileSync(path, 'utf8')));
+  } catch {
+    return false;
+  }
 }
 
 /** One line on the terminal that follows the run. */

@@ -35,5 +35,14 @@ function describe(s: NodeStatus): string {
   if (t !== undefined) {
     lines.push(`trainer: share ${t.shard} (${t.rows} rows), ${t.state}, last round ${t.lastRound}, next sequence ${t.nextSequence}${t.lastLoss === null ? '' : `, last loss ${t.lastLoss.toFixed(4)}`}`);
   }
+  const p = s.peer;
+  if (p !== undefined) {
+    lines.push(`peer: ${p.algorithm}, ${p.state}, step ${p.step} of ${p.steps}, ${p.members.length} member(s), ${p.lastContributors} contribution(s) at the last step${p.lastLoss === null ? '' : `, last loss ${p.lastLoss.toFixed(4)}`}`);
+    if (p.bytesSentPerStep !== null) {
+      lines.push(`bytes: ${p.bytesSentPerStep} sent and ${p.bytesReceivedLastStep ?? 0} received at the last step (dense fp32 ${p.denseBytesPerStep}, ${(p.denseBytesPerStep / p.bytesSentPerStep).toFixed(1)}x less); ${p.bytesSentTotal} sent, ${p.bytesReceivedTotal} received in all`);
+    }
+    if (p.lastHash !== null) lines.push(`hash at step ${p.lastHash.step}: ${p.lastHash.hash.slice(0, 16)}, ${p.lastHash.agree} agree, ${p.lastHash.disagree} differ`);
+    if (p.heldOut !== null) lines.push(`held-out at step ${p.heldOut.step}: loss ${p.heldOut.loss.toFixed(4)}, accuracy ${p.heldOut.accuracy.toFixed(4)}`);
+  }
   return lines.join('\n') + '\n';
 }

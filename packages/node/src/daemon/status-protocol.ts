@@ -8,6 +8,8 @@ import { FrameReader, abortQuietly, expectFrame, writeFrame } from '../net/frame
 import { openStream, type PeerTarget } from '../net/dial.js';
 import { NetError } from '../net/errors.js';
 
+import type { PeerStatus } from '../peer/peer-role.js';
+
 export const STATUS_PROTOCOL = '/fednode/status/1';
 const MAX_STATUS_BYTES = 1024 * 1024;
 
@@ -47,6 +49,8 @@ export interface NodeStatus {
   readonly uptimeS: number;
   readonly aggregator?: AggregatorStatus;
   readonly trainer?: TrainerStatus;
+  /** A decentralised peer: step, members, bytes per step, last hash check, held-out loss. */
+  readonly peer?: PeerStatus;
 }
 
 export async function serveStatus(host: FedHost, snapshot: () => NodeStatus, timeoutMs: number): Promise<() => Promise<void>> {

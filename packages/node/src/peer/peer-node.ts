@@ -179,7 +179,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
         stops.push(m.close);
       }
       role.start();
-      log.log('info', 'node.started', { peer: peerId, role: 'peer', run: run.run, algorithm: run.sync.algorithm, shard: config.shard, speakers: t.data.speakers.length, addrs: node.addrs as string[], metrics_port: metricsPort });
+      log.log('info', 'node.started', { peer: peerId, role: 'peer', run: run.run, algorithm: run.sync.algorithm, shard: config.shard, parameters: init.size, dense_bytes: algo.denseBytes, speakers: t.data.speakers.length, addrs: node.addrs as string[], metrics_port: metricsPort });
     },
     stop() {
       stopping ??= (async () => {

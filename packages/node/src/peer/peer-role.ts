@@ -70,6 +70,7 @@ export interface PeerStatus {
 
 /** Steps a joiner announces ahead of the state it pulled, so every member hears of it before that step. */
 const JOIN_MARGIN = 2;
+const JOIN_LEAD_MS = 2000;
 const HEARTBEAT_MS = 1000;
 
 export function paramsHash(p: ParamSet): string {
@@ -329,6 +330,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
     const p = this.algo.params();
     const digest = createHash('sha256').update(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength)).digest();
     this.ownHashes.set(this.step, digest.toString('hex'));
+    this.log.log('info', 'peer.hash', { step: this.step, hash: digest.toString('hex') });
     await this.control
       .publish({ runId: this.o.runId, body: { kind: 'modelAnnounce', version: this.step, round: this.step, sha256: new Uint8Array(digest), parameters: p.size } })
       .catch((e: Error) => this.log.log('warn', 'hash.publish_failed', { error: e.message }));
@@ -377,18 +379,25 @@ export class PeerRole extends EventEmitter<PeerEvents> {
         continue;
       }
       try {
-        const latest = await pullModel(this.host, source, { runId: this.o.runId, version: 'latest', slice: null, codec: 'fp32' }, { timeoutMs: this.o.netTimeoutMs, admission: this.admission });
-        const join = latest.version + JOIN_MARGIN;
+        // Two looks at the source's step give the run's pace; the join is announced far enough
+        // ahead (about JOIN_LEAD_MS) that every member hears of it before reaching that step.
+        const pull = (version: number | 'latest') => pullModel(this.host, source, { runId: this.o.runId, version, slice: null, codec: 'fp32' }, { timeoutMs: this.o.netTimeoutMs, admission: this.admission });
+        const t1 = Date.now();
+        const first = await pull('latest');
+        await this.sleep(500);
+        const latest = await pull('latest');
+        const perMs = Math.max(0, latest.version - first.version) / Math.max(1, Date.now() - t1);
+        const join = latest.version + Math.max(JOIN_MARGIN, Math.ceil(perMs * JOIN_LEAD_MS));
         if (join >= this.o.steps) throw new NetError('NET_REFUSED', `the run is at step ${latest.version} of ${this.o.steps}: too late to join`);
         this.pendingJoin = join;
         await this.control.publish({ runId: this.o.runId, body: { kind: 'peerJoin', step: join } });
         // Wait for the source to reach the join step, then take exactly that state.
-        const until = Date.now() + this.o.timeoutMs * (JOIN_MARGIN + 2);
+        const until = Date.now() + this.o.timeoutMs * (JOIN_MARGIN + 2) + JOIN_LEAD_MS * 2;
         while (!this.stopped && Date.now() < until) {
           const p = this.progress.get(source);
           if (p !== undefined && p.step > join) break;
           try {
-            const m = await pullModel(this.host, source, { runId: this.o.runId, version: join, slice: null, codec: 'fp32' }, { timeoutMs: this.o.netTimeoutMs, admission: this.admission });
+            const m = await pull(join);
             const want = ParamSet.zeros(this.algo.snapshotSpecs());
             if (!m.params.sameLayout(want)) throw new NetError('NET_PROTOCOL', `${source} served a state of another layout`);
             this.algo.adopt(m.params);
@@ -396,7 +405,8 @@ export class PeerRole extends EventEmitter<PeerEvents> {
             for (const s of [...this.inbox.keys()]) if (s < join) this.inbox.delete(s);
             this.roster.join(this.peerId, join, Date.now());
             this.roster.join(source, 0, Date.now());
-            for (const [peer, pr] of this.progress) if (peer !== source && Date.now() - pr.atMs < 3 * HEARTBEAT_MS && pr.step >= join - JOIN_MARGIN) this.roster.join(peer, 0, Date.now());
+            // Everyone heard from lately is a member we wait for; a dead one costs one timeout.
+            for (const [peer, pr] of this.progress) if (peer !== source && peer !== this.peerId && Date.now() - pr.atMs < 3 * HEARTBEAT_MS) this.roster.join(peer, 0, Date.now());
             this.state = 'training';
             this.pendingJoin = null;
             this.lastHash = null;
@@ -417,11 +427,14 @@ export class PeerRole extends EventEmitter<PeerEvents> {
     }
   }
 
-  /** A live peer ahead of us (the most advanced; ties broken by id). */
+  /** A live peer ahead of us: connected first, then the most advanced, then by id. */
   private pickSource(): string | null {
     const now = Date.now();
+    // Gossip reaches us through the mesh, but we can only pull from a peer we can dial:
+    // prefer those we are connected to.
+    const connected = new Set(this.host.getConnections().map((c) => c.remotePeer.toString()));
     const live = [...this.progress].filter(([p, pr]) => p !== this.peerId && now - pr.atMs < 3 * HEARTBEAT_MS && pr.step > 0);
-    live.sort((a, b) => b[1].step - a[1].step || (a[0] < b[0] ? -1 : 1));
+    live.sort((a, b) => Number(connected.has(b[0])) - Number(connected.has(a[0])) || b[1].step - a[1].step || (a[0] < b[0] ? -1 : 1));
     return live[0]?.[0] ?? null;
   }
 
