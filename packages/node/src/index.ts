@@ -1,7 +1,8 @@
 /**
  * @fednode/node: the libp2p runtime (hosts, identities, admission, the update, model and
  * status protocols, gossip control), the daemon (`createNode`, run files, roles, write-ahead
- * log) and the simulator.
+ * log), decentralised peers (`createPeerNode`) and the simulator.
  */
 export * from './net/index.js';
 export * from './daemon/index.js';
+export * from './peer/index.js';

@@ -1,0 +1,107 @@
+/**
+ * The decentralised acceptance run: starts data.shares real `fednode start --role peer`
+ * processes on 127.0.0.1 for a run file, waits for them to finish, and compares their
+ * held-out loss with one process training the same model with AdamW on the union of their
+ * data for the same number of steps, at the batch of one peer and at the batch of all
+ * peers together. Prints one JSON object.
+ *   node --import tsx scripts/decentral-check.ts scenarios/run-sotu-demo.yaml [--no-baseline]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { models } from '@fednode/core';
+import { loadPeerRunFile } from '../packages/node/src/peer/peer-run-file.js';
+import { lmData, transformerConfig } from '../packages/node/src/peer/lm-task.js';
+
+const CLI = fileURLToPath(new URL('../packages/node/dist/cli.js', import.meta.url));
+const file = process.argv[2];
+const { run } = loadPeerRunFile(file);
+const n = run.data.shares;
+const dir = mkdtempSync(join(tmpdir(), `fednode-check-${run.run}-`));
+type Line = Record<string, unknown> & { event: string };
+const readLog = (p: string): Line[] => (existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+async function waitFor<T>(log: string, find: (ls: Line[]) => T | undefined, ms: number): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const r = find(readLog(log));
+    if (r !== undefined) return r;
+    if (Date.now() > until) throw new Error(`timed out waiting on ${log}`);
+    await sleep(250);
+  }
+}
+
+function start(i: number, bootstrap: string | null): string {
+  const log = join(dir, `p${i}.log`);
+  const args = [CLI, 'start', '--config', file, '--role', 'peer', '--shard', String(i), '--data-dir', join(dir, `p${i}`), '--log', log];
+  if (bootstrap !== null) args.push('--bootstrap', bootstrap);
+  children.push(spawn(process.execPath, args, { stdio: 'ignore' }));
+  return log;
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  const log0 = start(0, null);
+  const started = await waitFor(log0, (ls) => ls.find((l) => l.event === 'node.started'), 60_000);
+  const addr = (started.addrs as string[])[0];
+  const logs = [log0, ...Array.from({ length: n - 1 }, (_, i) => start(i + 1, addr))];
+  await Promise.all(logs.map((l) => waitFor(l, (ls) => ls.find((x) => x.event === 'peer.done'), 4 * 3600_000)));
+  const wallS = (performance.now() - t0) / 1000;
+  const lines = logs.map(readLog);
+  const hashes = lines.map((ls) => new Map(ls.filter((l) => l.event === 'peer.hash').map((l) => [l.step as number, l.hash as string])));
+  const checkpoints = [...hashes[0].keys()];
+  const agreeing = checkpoints.filter((s) => hashes.every((h) => h.get(s) === hashes[0].get(s)));
+  const steps = lines.map((ls) => ls.filter((l) => l.event === 'sync.step'));
+  const dense = lines[0].find((l) => l.event === 'node.started')!.dense_bytes as number;
+  const sent = steps.map((s) => s.reduce((a, r) => a + (r.bytes_sent as number), 0) / s.length);
+  const inner = run.sync.algorithm === 'diloco' ? run.sync.diloco!.innerSteps : 1;
+  const finals = lines.map((ls) => ls.filter((l) => l.event === 'peer.evaluated').at(-1)!);
+  const result: Record<string, unknown> = {
+    run: run.run,
+    algorithm: run.sync.algorithm,
+    peers: n,
+    inner_steps: run.sync.steps,
+    sync_steps: steps[0].length,
+    wall_s: Math.round(wallS),
+    heldout_loss: finals.map((f) => f.loss),
+    heldout_accuracy: finals.map((f) => f.accuracy),
+    curve_peer0: lines[0].filter((l) => l.event === 'peer.evaluated').map((l) => [l.step, l.loss]),
+    checkpoints: checkpoints.length,
+    checkpoints_all_agree: agreeing.length,
+    contributors_min: Math.min(...steps.flat().map((r) => r.contributors as number)),
+    dense_bytes_per_sync: dense,
+    bytes_sent_per_sync: sent,
+    bytes_sent_per_inner_step: sent.map((b) => b / inner),
+    reduction_vs_dense_fp32: sent.map((b) => dense / b),
+    logs: dir,
+  };
+  if (!process.argv.includes('--no-baseline')) {
+    const data = lmData(n, null);
+    const config = transformerConfig(run.model, data.vocab.size);
+    for (const [name, batch] of [['adamw_same_batch_per_step', run.sync.batch], ['adamw_all_peers_batch', run.sync.batch * n]] as const) {
+      const r = await models.trainLanguageModel({
+        config,
+        train: data.train,
+        heldOut: data.heldOut,
+        steps: run.sync.steps,
+        batchSize: batch,
+        lr: run.sync.lr,
+        warmupSteps: run.sync.warmupSteps ?? 0,
+        minLrFraction: run.sync.minLrFraction ?? 0.1,
+        seed: run.seed,
+        threads: 2,
+        evalSamples: run.data.evalSamples ?? 2048,
+      });
+      const mean = finals.reduce((a, f) => a + (f.loss as number), 0) / n;
+      result[name] = { batch, heldout_loss: r.heldOut.loss, heldout_accuracy: r.heldOut.accuracy, peers_vs_baseline: mean / r.heldOut.loss - 1 };
+    }
+  }
+  console.log(JSON.stringify(result, null, 1));
+  process.exit(0);
+}
+void main();
