@@ -126,6 +126,9 @@ const validate = ajv.compile(RUN_FILE_SCHEMA);
 
 /** Checks a parsed run file against the schema and the rules a schema cannot say. */
 export function checkRunFile(value: unknown, source = 'run file'): RunFile {
+  if (typeof value === 'object' && value !== null && (value as { mode?: unknown }).mode === 'decentralised') {
+    throw new DaemonError('RUN_FILE', `${source} is a decentralised run (mode: decentralised): it has no aggregator or trainers; start each peer with --role peer`);
+  }
   if (!validate(value)) throw new DaemonError('RUN_FILE', `${source} is not a valid run file: ${describeSchemaErrors(validate.errors ?? []).join('; ')}`);
   const r = value as unknown as RunFile;
   const problems: string[] = [];
