@@ -8,6 +8,11 @@
  * payload's bytes (mode `bytes`): no framing, no parsing, one concat; it bounds what any
  * protocol could reach, but the two sides do not do the same work.
  * All three are alternated in one run; MB/s of payload, medians of `repeats`.
+ *
+ * Every process of the measurement, the sending one included (a child of the bench runner),
+ * runs with the node flags a fednode daemon runs with (NODE_FLAGS, as bin/fednode.js sets them),
+ * libp2p and raw TCP alike. P2P_NODE_FLAGS replaces them for experiments ('' for V8's defaults);
+ * P2P_GC_TRACE=1 has the receivers print their GC time per transfer on stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -28,9 +33,16 @@ interface Receiver {
   info: { addr?: string; port?: number };
 }
 
+/**
+ * The node flags of every process here, senders and receivers of both transports: those of a
+ * fednode daemon (bin/fednode.js turns concurrent marking off; keep the two in step).
+ * P2P_NODE_FLAGS (space separated) replaces them.
+ */
+export const NODE_FLAGS: readonly string[] = (process.env.P2P_NODE_FLAGS ?? '--no-concurrent-marking').split(' ').filter(Boolean);
+
 /** Starts `receiver.ts` in a child process and waits for its address line. */
 async function startReceiver(mode: Mode, hostOptions: HostOptions = {}): Promise<Receiver> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'receiver.ts'), mode, JSON.stringify(hostOptions)], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', join(here, 'receiver.ts'), mode, JSON.stringify(hostOptions)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const killOnExit = (): void => void child.kill('SIGKILL');
@@ -124,6 +136,7 @@ export async function measurePush(repeats = 7, hostOptions: HostOptions = {}): P
       recv_cpu_ms: round(lp.recvCpu),
       repeats,
       frame_bytes: MiB,
+      node_flags: NODE_FLAGS.join(' '),
     };
     return {
       framed: {
@@ -150,18 +163,45 @@ export async function measurePush(repeats = 7, hostOptions: HostOptions = {}): P
   }
 }
 
+/**
+ * Runs `measurePush` in a child process with NODE_FLAGS (the bench runner's own flags differ,
+ * and V8's GC flags cannot be changed safely in a process that is already running).
+ */
+export async function measurePushInChild(repeats = 7, hostOptions: HostOptions = {}): Promise<PushResults> {
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(repeats), JSON.stringify(hostOptions)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (c) => resolve(c));
+  });
+  process.removeListener('exit', killOnExit);
+  if (code !== 0) throw new Error(`p2p bench: the measuring process exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').at(-1)!) as PushResults;
+}
+
 // One measurement serves both entries.
 let measured: Promise<PushResults> | undefined;
-const results = (): Promise<PushResults> => (measured ??= measurePush());
+const results = (): Promise<PushResults> => (measured ??= measurePushInChild());
 
 export const p2pBenches: Bench[] = [
   { group: 'p2p', name: 'p2p.update.push', run: async () => (await results()).framed },
   { group: 'p2p', name: 'p2p.update.push.bytes_only', run: async () => (await results()).bytesOnly },
 ];
 
-// `node --import tsx bench/p2p/index.ts [HOST_OPTIONS_JSON]` runs it alone (for tuning).
+// `node --import tsx bench/p2p/index.ts [HOST_OPTIONS_JSON]` runs it alone (for tuning; REPEATS=n).
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const r = await measurePush(Number(process.env.REPEATS ?? 7), JSON.parse(process.argv[2] ?? '{}') as HostOptions);
-  console.log(JSON.stringify(r.framed));
-  console.log(JSON.stringify(r.bytesOnly));
+  if (process.argv[2] === '--child') {
+    // The measuring process started by measurePushInChild: its results as one JSON line.
+    const r = await measurePush(Number(process.argv[3]), JSON.parse(process.argv[4] ?? '{}') as HostOptions);
+    console.log(JSON.stringify(r));
+  } else {
+    const r = await measurePushInChild(Number(process.env.REPEATS ?? 7), JSON.parse(process.argv[2] ?? '{}') as HostOptions);
+    console.log(JSON.stringify(r.framed));
+    console.log(JSON.stringify(r.bytesOnly));
+  }
 }

@@ -12,10 +12,32 @@ import { serveTcp } from './tcp.js';
 
 const mode = process.argv[2];
 
+// P2P_GC_TRACE=1: each answer also prints, on stderr, the GC pauses since the previous one
+// (ms in all, count, ms by kind: 1 scavenge, 2 mark-compact, 4 incremental, 8 weak callbacks)
+// and the peak RSS in MiB.
+const gcTrace = process.env.P2P_GC_TRACE === '1';
+let gc = { ms: 0, count: 0, byKind: {} as Record<number, number> };
+if (gcTrace) {
+  const { PerformanceObserver } = await import('node:perf_hooks');
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as unknown as { detail: { kind: number } }).detail.kind;
+      gc.ms += e.duration;
+      gc.count++;
+      gc.byKind[kind] = Math.round((gc.byKind[kind] ?? 0) + e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+
 let lastCpu = process.cpuUsage();
 function cpuMsSinceLast(): number {
   const d = process.cpuUsage(lastCpu);
   lastCpu = process.cpuUsage();
+  if (gcTrace) {
+    const rss = Math.round(process.resourceUsage().maxRSS / 1024);
+    process.stderr.write(`gc ${mode} ${gc.ms.toFixed(1)} ms ${gc.count} ${JSON.stringify(gc.byKind)} rss ${rss}\n`);
+    gc = { ms: 0, count: 0, byKind: {} };
+  }
   return Math.round((d.user + d.system) / 1000);
 }
 const hostOptions = JSON.parse(process.argv[3] ?? '{}') as Parameters<typeof createHost>[0];
