@@ -128,7 +128,7 @@ export type ControlBody =
       readonly assignments: readonly { readonly peer: string; readonly slice: Slice }[];
     }
   | { readonly kind: 'modelAnnounce'; readonly version: number; readonly round: number; readonly sha256: Uint8Array; readonly parameters: number }
-  | { readonly kind: 'heartbeat'; readonly role: string; readonly version: number; readonly step: number; readonly timeUnixMs: number }
+  | { readonly kind: 'heartbeat'; readonly role: string; readonly version: number; readonly step: number; readonly timeUnixMs: number; readonly addrs?: readonly string[] }
   /** A decentralised peer announces the first step it contributes to, so every peer starts waiting for it at the same step. */
   | { readonly kind: 'peerJoin'; readonly step: number };
 
@@ -145,7 +145,7 @@ export function encodeControl(c: Control): Uint8Array {
       : b.kind === 'modelAnnounce'
         ? { modelAnnounce: { version: b.version, round: b.round, sha256: b.sha256, parameters: b.parameters } }
         : b.kind === 'heartbeat'
-          ? { heartbeat: { role: b.role, version: b.version, step: b.step, timeUnixMs: b.timeUnixMs } }
+          ? { heartbeat: { role: b.role, version: b.version, step: b.step, timeUnixMs: b.timeUnixMs, addrs: [...(b.addrs ?? [])] } }
           : { peerJoin: { step: b.step } };
   const bytes = encodeMessage('Control', { protocolVersion: PROTOCOL_VERSION, runId: c.runId, ...body });
   if (bytes.byteLength > MAX_CONTROL_BYTES) {
@@ -183,7 +183,12 @@ export function decodeControl(bytes: Uint8Array, limits: WireLimits = DEFAULT_WI
     }
     case 'heartbeat': {
       const h = obj(o.heartbeat, 'heartbeat');
-      return { runId, body: { kind: 'heartbeat', role: str(h, 'role', 'heartbeat.role', limits), version: u32(h, 'version', 'heartbeat.version'), step: u32(h, 'step', 'heartbeat.step'), timeUnixMs: safeMs(h, 'timeUnixMs', 'heartbeat.time_unix_ms') } };
+      const addrs = list(h, 'addrs', 'heartbeat.addrs', 16).map((a, i) => {
+        if (typeof a !== 'string' || Buffer.byteLength(a) > 512) throw new CoreError('WIRE_FIELD', 'not an address string of at most 512 bytes', `heartbeat.addrs[${i}]`);
+        return a;
+      });
+      const body = { kind: 'heartbeat' as const, role: str(h, 'role', 'heartbeat.role', limits), version: u32(h, 'version', 'heartbeat.version'), step: u32(h, 'step', 'heartbeat.step'), timeUnixMs: safeMs(h, 'timeUnixMs', 'heartbeat.time_unix_ms') };
+      return { runId, body: addrs.length > 0 ? { ...body, addrs } : body };
     }
     case 'peerJoin': {
       const j = obj(o.peerJoin, 'peer_join');

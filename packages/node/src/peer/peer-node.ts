@@ -25,6 +25,7 @@ import { checkPeerRunFile, loadPeerRunFile, peerWireLimits, syncSteps, type Peer
 import { PeerRole, type PeerEvents, type PeerStatus } from './peer-role.js';
 import { joinSync, type SyncChannel } from './sync-channel.js';
 import type { RunFile } from '../daemon/run-file.js';
+import { PeerLinks } from './links.js';
 
 export interface PeerNodeConfig {
   readonly run: PeerRunFile | string;
@@ -83,6 +84,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
   let sync: SyncChannel | null = null;
   let admission: Admission | null = null;
   let stops: (() => Promise<void>)[] = [];
+  let links!: PeerLinks;
   let metricsPort: number | null = null;
   let stopping: Promise<void> | null = null;
   const startedAt = Date.now();
@@ -123,6 +125,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
         mdns: run.network?.mdns ?? false,
         dialTimeoutMs: Math.min(netTimeoutMs, 10_000),
       });
+      links = new PeerLinks(host, [...(run.network?.bootstrap ?? []), ...(config.bootstrap ?? [])], log);
       admission = new Admission(host, { allow: allow === undefined ? undefined : [...allow, peerId], psk }, { timeoutMs: Math.min(netTimeoutMs, 10_000) });
       await admission.start();
       const accept = allow === undefined || allow.length === 0 ? undefined : (author: string) => author === peerId || allow.includes(author);
@@ -148,6 +151,8 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
         lingerMs: Math.round((run.limits?.lingerS ?? 3) * 1000),
         netTimeoutMs,
         evaluate: (p) => t.evaluate(p),
+        addrs: () => node.addrs as string[],
+        onHeartbeat: (peer, addrs) => links.heard(peer, addrs),
       });
       const r = role;
       sync = joinSync(host, run.run, {
@@ -178,6 +183,8 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
         metricsPort = m.port;
         stops.push(m.close);
       }
+      links.start();
+      stops.push(async () => links.stop());
       role.start();
       log.log('info', 'node.started', { peer: peerId, role: 'peer', run: run.run, algorithm: run.sync.algorithm, shard: config.shard, parameters: init.size, dense_bytes: algo.denseBytes, speakers: t.data.speakers.length, addrs: node.addrs as string[], metrics_port: metricsPort });
     },

@@ -29,6 +29,10 @@ export interface PeerRoleOptions {
   readonly lingerMs: number;
   readonly netTimeoutMs: number;
   readonly evaluate: (params: ParamSet) => Promise<{ loss: number; accuracy: number }>;
+  /** Where we listen, sent in heartbeats so that peers connect to each other directly. */
+  readonly addrs: () => string[];
+  /** A peer's heartbeat with the addresses it listens on (the node dials the ones it is not connected to). */
+  readonly onHeartbeat?: (peer: string, addrs: readonly string[]) => void;
 }
 
 export interface PeerStepRecord {
@@ -159,6 +163,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
     if (b.kind === 'heartbeat' && b.role === 'peer') {
       this.progress.set(from, { step: b.step, atMs: now });
       this.roster.seen(from, now);
+      this.o.onHeartbeat?.(from, b.addrs ?? []);
     } else if (b.kind === 'peerJoin') {
       if (b.step < this.step) {
         this.log.log('warn', 'peer.join_too_late', { peer: from, step: b.step, at: this.step });
@@ -181,7 +186,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
 
   start(): void {
     this.heartbeat = setInterval(() => {
-      void this.control.publish({ runId: this.o.runId, body: { kind: 'heartbeat', role: 'peer', version: this.step, step: this.step, timeUnixMs: Date.now() } }).catch(() => undefined);
+      void this.control.publish({ runId: this.o.runId, body: { kind: 'heartbeat', role: 'peer', version: this.step, step: this.step, timeUnixMs: Date.now(), addrs: this.o.addrs().slice(0, 16) } }).catch(() => undefined);
     }, HEARTBEAT_MS);
     this.loop = this.run().catch((e: Error) => {
       if (this.stopped) return;
