@@ -8,9 +8,6 @@
  * payload's bytes (mode `bytes`): no framing, no parsing, one concat; it bounds what any
  * protocol could reach, but the two sides do not do the same work.
  * All three are alternated in one run; MB/s of payload, medians of `repeats`.
- * P2P_TLS=1 adds `p2p.update.push.tls`: the same libp2p push with both hosts on
- * `encryption: 'tls'` (@libp2p/tls, TLS 1.3 through node:tls, instead of noise), alternated in
- * the same run against the same raw-TCP frames baseline.
  *
  * Every process of the measurement, the sending one included (a child of the bench runner),
  * runs with the node flags a fednode daemon runs with (NODE_FLAGS, as bin/fednode.js sets them),
@@ -30,9 +27,6 @@ const MiB = 1024 * 1024;
 const here = dirname(fileURLToPath(import.meta.url));
 
 type Mode = 'libp2p' | 'tcp-frames' | 'tcp-bytes';
-
-/** P2P_TLS=1: also measure libp2p with TLS instead of noise (`p2p.update.push.tls`). */
-const WITH_TLS = process.env.P2P_TLS === '1';
 
 interface Receiver {
   child: ChildProcess;
@@ -104,33 +98,23 @@ export interface PushResults {
   framed: BenchResult;
   /** libp2p against raw TCP moving bytes only. */
   bytesOnly: BenchResult;
-  /** libp2p with TLS instead of noise against the same frames over raw TCP (with `tls`). */
-  tls?: BenchResult;
 }
 
 /** Runs the comparison; `hostOptions` apply to both libp2p hosts (for tuning experiments). */
-export async function measurePush(repeats = 7, hostOptions: HostOptions = {}, withTls = false): Promise<PushResults> {
+export async function measurePush(repeats = 7, hostOptions: HostOptions = {}): Promise<PushResults> {
   const update = update64();
   const bytes = update.tensors[0].payload.byteLength;
   const receivers: Receiver[] = [];
-  const hosts: FedHost[] = [];
+  let host: FedHost | undefined;
   const senders: TcpSender[] = [];
   try {
-    const tlsOptions: HostOptions = { ...hostOptions, encryption: 'tls' };
-    const [lpRecv, framesRecv, bytesRecv, tlsRecv] = await Promise.all([
-      startReceiver('libp2p', hostOptions),
-      startReceiver('tcp-frames'),
-      startReceiver('tcp-bytes'),
-      ...(withTls ? [startReceiver('libp2p', tlsOptions)] : []),
-    ]);
-    receivers.push(lpRecv, framesRecv, bytesRecv, ...(tlsRecv !== undefined ? [tlsRecv] : []));
-    const h = await createHost(hostOptions);
-    hosts.push(h);
-    const th = withTls ? await createHost(tlsOptions) : undefined;
-    if (th !== undefined) hosts.push(th);
+    const [lpRecv, framesRecv, bytesRecv] = await Promise.all([startReceiver('libp2p', hostOptions), startReceiver('tcp-frames'), startReceiver('tcp-bytes')]);
+    receivers.push(lpRecv, framesRecv, bytesRecv);
+    host = await createHost(hostOptions);
     const framesTcp = await tcpSender(framesRecv.info.port!, 'frames');
     const bytesTcp = await tcpSender(bytesRecv.info.port!, 'bytes');
     senders.push(framesTcp, bytesTcp);
+    const h = host;
     const addr = lpRecv.info.addr!;
     // The receivers answer with their CPU ms (the libp2p one as the acknowledged version).
     const runs: [string, () => Promise<number>][] = [
@@ -138,20 +122,12 @@ export async function measurePush(repeats = 7, hostOptions: HostOptions = {}, wi
       ['frames', () => framesTcp.push(update)],
       ['bytes', () => bytesTcp.push(update)],
     ];
-    if (th !== undefined && tlsRecv !== undefined) {
-      const tlsAddr = tlsRecv.info.addr!;
-      runs.push(['tls', async () => (await pushUpdate(th, tlsAddr, update, { timeoutMs: 60_000 })).version]);
-    }
     for (const [, run] of runs) await run(); // warm-up: connections, noise handshake, JIT
-    // The encryption each libp2p connection negotiated (a TLS host falls back to noise silently).
-    const encryption = (x: FedHost): string => x.getConnections().map((c) => c.encryption ?? '?').join(',');
     const times = new Map<string, Timing[]>(runs.map(([name]) => [name, []]));
     for (let i = 0; i < repeats; i++) for (const [name, run] of runs) times.get(name)!.push(await timed(run));
     const lp = summary(times.get('libp2p')!, bytes);
     const framed = summary(times.get('frames')!, bytes);
     const raw = summary(times.get('bytes')!, bytes);
-    const tlsTimes = times.get('tls');
-    const tlsSum = tlsTimes !== undefined ? summary(tlsTimes, bytes) : undefined;
     const detail = {
       bytes,
       ms: round(lp.ms),
@@ -161,7 +137,6 @@ export async function measurePush(repeats = 7, hostOptions: HostOptions = {}, wi
       repeats,
       frame_bytes: MiB,
       node_flags: NODE_FLAGS.join(' '),
-      encryption: encryption(h),
     };
     return {
       framed: {
@@ -180,33 +155,10 @@ export async function measurePush(repeats = 7, hostOptions: HostOptions = {}, wi
         ratio: round(lp.mbps / raw.mbps),
         detail: { ...detail, tcp_ms: round(raw.ms), tcp_send_cpu_ms: round(raw.sendCpu), tcp_recv_cpu_ms: round(raw.recvCpu) },
       },
-      ...(tlsSum !== undefined && th !== undefined
-        ? {
-            tls: {
-              name: 'p2p.update.push.tls',
-              value: round(tlsSum.mbps),
-              unit: 'MB/s',
-              baseline: { name: 'raw TCP (node:net), two processes, same frames and assembly', value: round(framed.mbps), unit: 'MB/s' },
-              ratio: round(tlsSum.mbps / framed.mbps),
-              detail: {
-                ...detail,
-                ms: round(tlsSum.ms),
-                send_cpu_ms: round(tlsSum.sendCpu),
-                recv_cpu_ms: round(tlsSum.recvCpu),
-                encryption: encryption(th),
-                noise_ms: round(lp.ms),
-                noise_recv_cpu_ms: round(lp.recvCpu),
-                tcp_ms: round(framed.ms),
-                tcp_send_cpu_ms: round(framed.sendCpu),
-                tcp_recv_cpu_ms: round(framed.recvCpu),
-              },
-            } satisfies BenchResult,
-          }
-        : {}),
     };
   } finally {
     for (const s of senders) s.close();
-    for (const x of hosts) await Promise.resolve(x.stop()).catch(() => undefined);
+    if (host !== undefined) await Promise.resolve(host.stop()).catch(() => undefined);
     for (const r of receivers) stopReceiver(r);
   }
 }
@@ -215,8 +167,8 @@ export async function measurePush(repeats = 7, hostOptions: HostOptions = {}, wi
  * Runs `measurePush` in a child process with NODE_FLAGS (the bench runner's own flags differ,
  * and V8's GC flags cannot be changed safely in a process that is already running).
  */
-export async function measurePushInChild(repeats = 7, hostOptions: HostOptions = {}, withTls = WITH_TLS): Promise<PushResults> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(repeats), JSON.stringify(hostOptions), withTls ? 'tls' : ''], {
+export async function measurePushInChild(repeats = 7, hostOptions: HostOptions = {}): Promise<PushResults> {
+  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(repeats), JSON.stringify(hostOptions)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const killOnExit = (): void => void child.kill('SIGKILL');
@@ -239,31 +191,17 @@ const results = (): Promise<PushResults> => (measured ??= measurePushInChild());
 export const p2pBenches: Bench[] = [
   { group: 'p2p', name: 'p2p.update.push', run: async () => (await results()).framed },
   { group: 'p2p', name: 'p2p.update.push.bytes_only', run: async () => (await results()).bytesOnly },
-  ...(WITH_TLS
-    ? [
-        {
-          group: 'p2p',
-          name: 'p2p.update.push.tls',
-          run: async () => {
-            const r = await results();
-            if (r.tls === undefined) throw new Error('p2p bench: no TLS measurement');
-            return r.tls;
-          },
-        },
-      ]
-    : []),
 ];
 
 // `node --import tsx bench/p2p/index.ts [HOST_OPTIONS_JSON]` runs it alone (for tuning; REPEATS=n).
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === '--child') {
     // The measuring process started by measurePushInChild: its results as one JSON line.
-    const r = await measurePush(Number(process.argv[3]), JSON.parse(process.argv[4] ?? '{}') as HostOptions, process.argv[5] === 'tls');
+    const r = await measurePush(Number(process.argv[3]), JSON.parse(process.argv[4] ?? '{}') as HostOptions);
     console.log(JSON.stringify(r));
   } else {
     const r = await measurePushInChild(Number(process.env.REPEATS ?? 7), JSON.parse(process.argv[2] ?? '{}') as HostOptions);
     console.log(JSON.stringify(r.framed));
     console.log(JSON.stringify(r.bytesOnly));
-    if (r.tls !== undefined) console.log(JSON.stringify(r.tls));
   }
 }

@@ -6,7 +6,6 @@ import './polyfill.js';
 import { createLibp2p, type Libp2pOptions } from 'libp2p';
 import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
-import { tls } from '@libp2p/tls';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify, type Identify } from '@libp2p/identify';
 import { ping, type Ping } from '@libp2p/ping';
@@ -54,12 +53,6 @@ export interface HostOptions {
   readonly maxStreamWindowBytes?: number;
   /** Dial timeout, ms (default 10 s). */
   readonly dialTimeoutMs?: number;
-  /**
-   * Connection encryption (default 'noise'). 'tls' offers libp2p's TLS 1.3 (@libp2p/tls, via
-   * node:tls) first and noise as the fallback, so such a host still connects to noise-only peers
-   * (multistream-select picks the first protocol both support).
-   */
-  readonly encryption?: 'noise' | 'tls';
 }
 
 const YAMUX_SPEC_WINDOW = 256 * 1024;
@@ -82,7 +75,7 @@ export async function createHost(options: HostOptions = {}): Promise<FedHost> {
     // @libp2p/tcp already sets noDelay; Nagle (noDelay: false) delays the small yamux window
     // updates and made a 64 MiB push ~40% slower in bench/p2p.
     transports: [tcp()],
-    connectionEncrypters: options.encryption === 'tls' ? [tls(), noise()] : [noise()],
+    connectionEncrypters: [noise()],
     streamMuxers: [
       yamux({
         // Keep-alive pings are also how js-yamux measures the connection's RTT, and it grows a
