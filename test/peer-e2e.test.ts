@@ -20,7 +20,7 @@ function peerRun(name: string, sync: Record<string, unknown>, shares: number, mo
     seed: 3,
     model,
     data: { dataset: 'sotu', shares, evalSamples: 512 },
-    sync: { batch: 8, lr: 3e-3, warmupSteps: 5, timeoutS: 3, hashEvery: 10, ...sync },
+    sync: { batch: 8, lr: 3e-3, warmupSteps: 5, timeoutS: 15, hashEvery: 10, ...sync },
     limits: { lingerS: 2, timeoutS: 10 },
   };
 }
@@ -97,7 +97,7 @@ test('DiLoCo peers (int8 pseudo-gradients, H = 10): hashes agree, bytes per oute
 test('a peer killed with SIGKILL: the others step on after the timeout; a newcomer catches up and its hashes agree', LIMIT, async () => {
   const c = new Cluster('peer-kill');
   try {
-    const run = c.writeRun('run', peerRun('kill3', { algorithm: 'demo', steps: 400, minPeers: 3, timeoutS: 2 }, 3));
+    const run = c.writeRun('run', peerRun('kill3', { algorithm: 'demo', steps: 400, minPeers: 3, timeoutS: 5 }, 3));
     const first = await startPeer(c, run, 'p0', 0, null);
     const [p1, p2] = await Promise.all([1, 2].map((i) => startPeer(c, run, `p${i}`, i, first.addr)));
     await waitForLog(p2.proc.log, (ls) => steps(ls).length >= 15, 120_000, 'p2 to take 15 steps');
