@@ -4,13 +4,13 @@
  * fednode. Start it, listen to its events, stop it.
  */
 import '../net/polyfill.js';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
 import { Admission } from '../net/admission.js';
 import { createHost, type FedHost } from '../net/host.js';
-import { generateIdentity, loadIdentity, peerIdOf, saveIdentity } from '../net/identity.js';
+import { nodeIdentity, peerIdOf } from '../net/identity.js';
 import { joinControl } from '../net/control.js';
 import { NodeEvents, type NodeContext, type NodeEventMap } from './context.js';
 import { jsonLogger, type Logger } from './log.js';
@@ -79,16 +79,6 @@ function parseFault(fault: string | undefined): { killAfterAcks?: number; killAf
   return m[1] === 'kill-after-ack' ? { killAfterAcks: Number(m[2]) } : { killAfterPullRound: Number(m[2]) };
 }
 
-function identityOf(config: NodeConfig): Promise<PrivateKey> | PrivateKey {
-  if (config.key !== undefined && typeof config.key !== 'string') return config.key;
-  if (typeof config.key === 'string') return loadIdentity(config.key);
-  const path = join(config.dataDir, 'identity.json');
-  if (existsSync(path)) return loadIdentity(path);
-  return generateIdentity().then((k) => {
-    saveIdentity(path, k);
-    return k;
-  });
-}
 
 /** Builds a node from its configuration; nothing listens until `start`. */
 export function createNode(config: NodeConfig): FedNode {
@@ -146,7 +136,7 @@ export function createNode(config: NodeConfig): FedNode {
       if (started) return;
       started = true;
       mkdirSync(config.dataDir, { recursive: true });
-      const key = await identityOf(config);
+      const key = await nodeIdentity(config.key, config.dataDir);
       peerId = peerIdOf(key);
       const allow = run.admission?.allow;
       const bootstrap = [...(run.network?.bootstrap ?? [])];

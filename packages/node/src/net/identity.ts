@@ -2,7 +2,7 @@
  * A node's identity: an Ed25519 private key, whose public key gives the peer id that the
  * noise handshake proves. Stored as a small JSON file, readable by its owner only.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
+import { existsSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
@@ -122,4 +122,18 @@ export function loadIdentity(path: string): PrivateKey {
   const actual = peerIdOf(key);
   if (actual !== f.peerId) throw bad(`the key belongs to ${actual}, the file says ${f.peerId}`);
   return key;
+}
+
+/**
+ * A node's identity: the key given, the identity file named, or `<dataDir>/identity.json`,
+ * created on first start so a restarted node keeps its peer id.
+ */
+export async function nodeIdentity(key: PrivateKey | string | undefined, dataDir: string): Promise<PrivateKey> {
+  if (key !== undefined && typeof key !== 'string') return key;
+  if (typeof key === 'string') return loadIdentity(key);
+  const path = join(dataDir, 'identity.json');
+  if (existsSync(path)) return loadIdentity(path);
+  const k = await generateIdentity();
+  saveIdentity(path, k);
+  return k;
 }

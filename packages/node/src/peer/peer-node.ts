@@ -5,13 +5,12 @@
  * metrics on an opt-in local port.
  */
 import '../net/polyfill.js';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import type { EventEmitter } from 'node:events';
 import type { PrivateKey } from '@libp2p/interface';
 import { Admission } from '../net/admission.js';
 import { createHost, type FedHost } from '../net/host.js';
-import { generateIdentity, loadIdentity, peerIdOf, saveIdentity } from '../net/identity.js';
+import { nodeIdentity, peerIdOf } from '../net/identity.js';
 import { joinControl, type ControlChannel } from '../net/control.js';
 import { serveModels } from '../net/model-protocol.js';
 import { jsonLogger, type Logger } from '../daemon/log.js';
@@ -52,16 +51,6 @@ export interface PeerNode {
   on<K extends keyof PeerEvents>(event: K, listener: (...args: PeerEvents[K]) => void): PeerNode;
 }
 
-function identityOf(config: PeerNodeConfig): Promise<PrivateKey> | PrivateKey {
-  if (config.key !== undefined && typeof config.key !== 'string') return config.key;
-  if (typeof config.key === 'string') return loadIdentity(config.key);
-  const path = join(config.dataDir, 'identity.json');
-  if (existsSync(path)) return loadIdentity(path);
-  return generateIdentity().then((k) => {
-    saveIdentity(path, k);
-    return k;
-  });
-}
 
 export function createPeerNode(config: PeerNodeConfig): PeerNode {
   const loaded = typeof config.run === 'string' ? loadPeerRunFile(config.run) : { run: checkPeerRunFile(config.run, 'run'), baseDir: config.runDir ?? process.cwd() };
@@ -115,7 +104,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
     },
     async start() {
       mkdirSync(config.dataDir, { recursive: true });
-      const key = await identityOf(config);
+      const key = await nodeIdentity(config.key, config.dataDir);
       peerId = peerIdOf(key);
       const allow = run.admission?.allow;
       host = await createHost({
