@@ -21,7 +21,12 @@ const { run } = loadPeerRunFile(file);
 const n = run.data.shares;
 const dir = mkdtempSync(join(tmpdir(), `fednode-check-${run.run}-`));
 type Line = Record<string, unknown> & { event: string };
-const readLog = (p: string): Line[] => (existsSync(p) ? readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line) : []);
+/** The complete lines of a JSON-line log (a line still being written has no newline yet). */
+const readLog = (p: string): Line[] => {
+  if (!existsSync(p)) return [];
+  const text = readFileSync(p, 'utf8');
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));

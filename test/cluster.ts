@@ -105,7 +105,10 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 
 export function readLog(path: string): LogLine[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
+  // A line still being written has no newline yet: read only complete lines.
+  const text = readFileSync(path, 'utf8');
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as LogLine);
