@@ -7,26 +7,21 @@
  *   node --import tsx scripts/decentral-check.ts scenarios/run-sotu-demo.yaml [--no-baseline] [--baseline-lrs 0.003,0.006]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { models } from '@fednode/core';
 import { loadPeerRunFile } from '../packages/node/src/peer/peer-run-file.js';
 import { lmData, transformerConfig } from '../packages/node/src/peer/lm-task.js';
+import { readLog, type LogLine } from '../test/cluster.js';
 
 const CLI = fileURLToPath(new URL('../packages/node/dist/cli.js', import.meta.url));
 const file = process.argv[2];
 const { run } = loadPeerRunFile(file);
 const n = run.data.shares;
 const dir = mkdtempSync(join(tmpdir(), `fednode-check-${run.run}-`));
-type Line = Record<string, unknown> & { event: string };
-/** The complete lines of a JSON-line log (a line still being written has no newline yet). */
-const readLog = (p: string): Line[] => {
-  if (!existsSync(p)) return [];
-  const text = readFileSync(p, 'utf8');
-  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
-};
+type Line = LogLine;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runFileProblem } from './runfile-helpers.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DaemonError, readPsk, runFileFromYaml, loadRunFile } from '../src/daemon/index.js';
+import { readPsk, runFileFromYaml, loadRunFile } from '../src/daemon/index.js';
 import { loadPeerRunFile } from '../src/peer/peer-run-file.js';
 
 /** Run files: the shipped examples load; every kind of mistake is one line naming its path. */
@@ -19,17 +20,7 @@ rounds: 5
 local: { epochs: 1, batch: 64, lr: 0.05 }
 `;
 
-function problem(yaml: string): string {
-  try {
-    runFileFromYaml(yaml, 'run.yaml');
-  } catch (e) {
-    assert.ok(e instanceof DaemonError);
-    assert.equal(e.code, 'RUN_FILE');
-    assert.ok(!e.message.includes('\n'), 'one line');
-    return e.message;
-  }
-  assert.fail('expected the run file to be refused');
-}
+const problem = runFileProblem;
 
 test('a valid run file parses', () => {
   const r = runFileFromYaml(GOOD);

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { runFileProblem } from './runfile-helpers.js';
 import { fullSlice, models, resolveSlice, type Slice } from '@fednode/core';
 import { DaemonError, SUPERNET, SlicePolicy, runFileFromYaml, trainerSlice, type RunFile } from '../src/daemon/index.js';
 
@@ -27,17 +28,7 @@ rounds: 3
 local: { epochs: 1, batch: 32, lr: 0.05 }
 `;
 
-function problem(yaml: string): string {
-  try {
-    runFileFromYaml(yaml, 'run.yaml');
-  } catch (e) {
-    assert.ok(e instanceof DaemonError);
-    assert.equal(e.code, 'RUN_FILE');
-    assert.ok(!e.message.includes('\n'), 'one line');
-    return e.message;
-  }
-  assert.fail('expected the run file to be refused');
-}
+const problem = runFileProblem;
 
 const specs = models.mlpSupernetSpecs(SUPERNET);
 const widthSlice = (width: number): Slice => models.mlpSubnetSlice(SUPERNET, { width });

@@ -36,9 +36,9 @@ test('bad decentralised run files are refused with the path of each problem', ()
 
 test('the roster waits for members from the step they join at, and forgets dropped ones', () => {
   const r = new Roster('me');
-  r.join('me', 0, 0);
-  r.join('b', 0, 0);
-  r.join('a', 5, 0);
+  r.join('me', 0);
+  r.join('b', 0);
+  r.join('a', 5);
   assert.deepEqual(r.expected(0), ['b']);
   assert.deepEqual(r.expected(5), ['a', 'b']);
   r.drop('b');

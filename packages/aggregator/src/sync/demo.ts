@@ -82,20 +82,30 @@ export class DemoSync {
     checkContributions(this.specs, this.codecs, contributions);
     const order = peerOrder(contributions);
     const decay = 1 - lr * this.weightDecay;
+    const n = Math.max(...this.momentum.map((d) => d.length));
+    // One set of buffers for every tensor and step: this runs at every step of a run.
+    if (this.sum.length < n) {
+      this.sum = new Float32Array(n);
+      this.count = new Uint32Array(n);
+      this.decoded = new Float32Array(n);
+    }
     this.specs.forEach((s, i) => {
-      const n = this.momentum[i].length;
-      const sum = new Float32Array(n);
-      const count = new Uint32Array(n);
+      const size = this.momentum[i].length;
+      const sum = this.sum.subarray(0, size).fill(0);
+      const count = this.count.subarray(0, size).fill(0);
       for (const peer of order) demoAccumulate(contributions.get(peer)![i].payload, s.shape, this.codecs[i], sum, count, `${peer}:${s.name}`);
-      const g = new Float32Array(n);
+      const g = this.decoded.subarray(0, size);
       demoFinish(sum, count, s.shape, this.codecs[i], g);
       const p = params.tensor(s.name);
-      if (this.weightDecay > 0) for (let j = 0; j < n; j++) p[j] *= decay;
+      if (this.weightDecay > 0) for (let j = 0; j < size; j++) p[j] *= decay;
       signStep(p, g, lr);
     });
   }
 
   private scratch = new Float32Array(0);
+  private sum = new Float32Array(0);
+  private count = new Uint32Array(0);
+  private decoded = new Float32Array(0);
   private scratchOf(n: number): Float32Array {
     if (this.scratch.length < n) this.scratch = new Float32Array(n);
     return this.scratch.subarray(0, n);

@@ -62,6 +62,7 @@ export {
   evaluateLm,
   lmEvalOutputs,
   lrAt,
+  paramFeeds,
   trainLanguageModel,
   type LmEvaluation,
   type LmTrainOptions,

@@ -1,5 +1,6 @@
 import type * as ort from 'onnxruntime-node';
 import { Rng } from '@fednode/kernels';
+import type { ParamSet } from '../tensor/paramset.js';
 import { buildTrainingGraph, createSession, initParams, reshape, runSession, slice, softmaxCrossEntropy, toTensor, type TrainingGraph, type Value } from '../engine/index.js';
 import { fillLmBatch, fillLmWindows, samplePositions, type EncodedCorpus } from '../text/windows.js';
 import { ModelError } from './errors.js';
@@ -197,6 +198,13 @@ export class TrainState {
     for (const name of this.tg.inputs.params) out[name] = this.values.get(name)!;
     return out;
   }
+}
+
+/** Onnxruntime feeds of a parameter set, one tensor per parameter (copies: a ParamSet's tensors are views of one buffer). */
+export function paramFeeds(p: ParamSet): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const name of p.names()) out[name] = toTensor('float32', p.tensor(name).slice(), p.spec(name).shape);
+  return out;
 }
 
 /** Held-out LEAF samples scored with an evaluation session (outputs `loss`, `correct`). */

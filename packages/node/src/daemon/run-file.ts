@@ -182,7 +182,7 @@ export function timeoutMsOf(run: RunFile): number {
 }
 
 /** The pre-shared key named by the run file, read from its file or variable; undefined when none. */
-export function readPsk(run: RunFile, baseDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function readPsk(run: Pick<RunFile, 'admission'>, baseDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const psk = run.admission?.psk;
   if (psk === undefined) return undefined;
   let key: string | undefined;

@@ -5,10 +5,9 @@
  */
 import { ParamSet, type EncodedTensor, type TensorSpec } from '@fednode/core';
 import { DemoSync, DilocoSync, contributionProblem, type Contributions } from '@fednode/aggregator';
-import type { models } from '@fednode/core';
+import { models } from '@fednode/core';
 import type { LmTask } from './lm-task.js';
 import type { PeerRunFile } from './peer-run-file.js';
-import { lrAt } from './schedule.js';
 
 export interface SyncAlgorithm {
   readonly name: 'demo' | 'diloco';
@@ -33,7 +32,8 @@ export interface SyncAlgorithm {
 
 function schedule(run: PeerRunFile): (innerStep: number) => number {
   const s = run.sync;
-  return (i) => lrAt(i, { lr: s.lr, steps: s.steps, warmupSteps: s.warmupSteps ?? 0, minLrFraction: s.minLrFraction ?? 0.1 });
+  // The single-process trainer's schedule, over the run's inner steps.
+  return (i) => models.lrAt(i, { lr: s.lr, steps: s.steps, warmupSteps: s.warmupSteps ?? 0, minLrFraction: s.minLrFraction ?? 0.1 });
 }
 
 export class DemoAlgorithm implements SyncAlgorithm {

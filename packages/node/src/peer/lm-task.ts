@@ -64,11 +64,6 @@ export function initialParams(config: models.TransformerConfig, seed: number): P
   return ParamSet.fromTensors(model.graph.params.map((p) => ({ name: p.name, shape: p.shape as number[], data: init.get(p.name)! })));
 }
 
-function feedsOf(p: ParamSet): Record<string, ort.Tensor> {
-  const out: Record<string, ort.Tensor> = {};
-  for (const name of p.names()) out[name] = engine.toTensor('float32', p.tensor(name).slice(), p.spec(name).shape);
-  return out;
-}
 
 /** One peer's model sessions and batches. */
 export class LmTask {
@@ -129,7 +124,7 @@ export class LmTask {
   /** The mean loss and gradients of the next batch at `params`. */
   async gradients(params: ParamSet): Promise<{ loss: number; grads: ParamSet }> {
     const tg = this.gradGraph;
-    const out = await engine.runSession(this.gradSession, { ...feedsOf(params), ...this.nextBatch(), [tg.inputs.lr]: engine.toTensor('float32', Float32Array.of(0), []) });
+    const out = await engine.runSession(this.gradSession, { ...models.paramFeeds(params), ...this.nextBatch(), [tg.inputs.lr]: engine.toTensor('float32', Float32Array.of(0), []) });
     const grads = ParamSet.zeros(this.specs);
     tg.outputs.gradients!.forEach((name, i) => grads.tensor(tg.inputs.params[i]).set(out[name].data as Float32Array));
     return { loss: (out[tg.outputs.loss].data as Float32Array)[0], grads };
@@ -156,7 +151,7 @@ export class LmTask {
 
   /** Held-out loss and next-character accuracy of `params`. */
   evaluate(params: ParamSet): Promise<models.LmEvaluation> {
-    return models.evaluateLm(this.evalSession, feedsOf(params), this.data.heldOut, this.evalStarts, this.config.seqLen, 256);
+    return models.evaluateLm(this.evalSession, models.paramFeeds(params), this.data.heldOut, this.evalStarts, this.config.seqLen, 256);
   }
 
   async close(): Promise<void> {

@@ -23,7 +23,6 @@ import { LmTask, initialParams } from './lm-task.js';
 import { checkPeerRunFile, loadPeerRunFile, peerWireLimits, syncSteps, type PeerRunFile } from './peer-run-file.js';
 import { PeerRole, type PeerEvents, type PeerStatus } from './peer-role.js';
 import { joinSync, type SyncChannel } from './sync-channel.js';
-import type { RunFile } from '../daemon/run-file.js';
 import { PeerLinks } from './links.js';
 
 export interface PeerNodeConfig {
@@ -58,8 +57,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
   if (!Number.isInteger(config.shard) || config.shard < 0 || config.shard >= run.data.shares) {
     throw new DaemonError('DAEMON_CONFIG', `--shard ${config.shard} is not one of the run's ${run.data.shares} shares (0..${run.data.shares - 1})`);
   }
-  // The pre-shared key reader only needs the admission section.
-  const psk = readPsk(run as unknown as RunFile, loaded.baseDir, config.env ?? process.env);
+  const psk = readPsk(run, loaded.baseDir, config.env ?? process.env);
   const log = config.logger ?? jsonLogger();
   const metrics = new Metrics();
   const limits = peerWireLimits(run);

@@ -77,8 +77,13 @@ const JOIN_MARGIN = 2;
 const JOIN_LEAD_MS = 2000;
 const HEARTBEAT_MS = 1000;
 
+function paramsDigest(p: ParamSet): Buffer {
+  return createHash('sha256').update(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength)).digest();
+}
+
+/** SHA-256 of the fp32 parameters in spec order, hex: what peers compare at checkpoints. */
 export function paramsHash(p: ParamSet): string {
-  return createHash('sha256').update(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength)).digest('hex');
+  return paramsDigest(p).toString('hex');
 }
 
 type Inbox = Map<string, { tensors: readonly EncodedTensor[]; bytes: number }>;
@@ -153,7 +158,6 @@ export class PeerRole extends EventEmitter<PeerEvents> {
     }
     if (box.has(from)) return;
     box.set(from, { tensors: update.tensors, bytes });
-    this.roster.seen(from, Date.now());
     this.wake?.();
   }
 
@@ -162,7 +166,6 @@ export class PeerRole extends EventEmitter<PeerEvents> {
     const b = c.body;
     if (b.kind === 'heartbeat' && b.role === 'peer') {
       this.progress.set(from, { step: b.step, atMs: now });
-      this.roster.seen(from, now);
       this.o.onHeartbeat?.(from, b.addrs ?? []);
     } else if (b.kind === 'peerJoin') {
       if (b.step < this.step) {
@@ -170,7 +173,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
         return;
       }
       if (!this.roster.has(from)) this.log.log('info', 'peer.joining', { peer: from, step: b.step });
-      this.roster.join(from, b.step, now);
+      this.roster.join(from, b.step);
       this.progress.set(from, { step: b.step, atMs: now });
       this.wake?.();
     } else if (b.kind === 'modelAnnounce') {
@@ -240,7 +243,8 @@ export class PeerRole extends EventEmitter<PeerEvents> {
     if (this.stopped) return;
     await this.evaluate();
     this.state = 'done';
-    const hash = paramsHash(this.algo.params());
+    // The last step is always a checkpoint, so its hash is already known.
+    const hash = this.ownHashes.get(this.step) ?? paramsHash(this.algo.params());
     this.log.log('info', 'peer.done', { step: this.step, hash });
     // Stay a while: late joiners may still pull, and the others compare our last hash.
     await this.sleep(this.o.lingerMs);
@@ -251,7 +255,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
   private async begin(): Promise<void> {
     this.state = 'waiting for peers';
     const t0 = Date.now();
-    this.roster.join(this.peerId, 0, t0);
+    this.roster.join(this.peerId, 0);
     for (;;) {
       if (this.stopped) return;
       const ahead = [...this.progress.values()].some((p) => p.step > 0);
@@ -309,7 +313,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
       this.metrics.inc('fednode_sync_dropped_total', 'Peers dropped after missing a step');
     }
     const now = Date.now();
-    for (const p of box.keys()) if (!this.roster.has(p)) this.roster.join(p, step, now);
+    for (const p of box.keys()) if (!this.roster.has(p)) this.roster.join(p, step);
     const contributions = new Map([...box].map(([p, c]) => [p, c.tensors] as const));
     this.algo.apply(step, contributions);
     this.step = step + 1;
@@ -333,7 +337,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
 
   private async publishHash(): Promise<void> {
     const p = this.algo.params();
-    const digest = createHash('sha256').update(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength)).digest();
+    const digest = paramsDigest(p);
     this.ownHashes.set(this.step, digest.toString('hex'));
     this.log.log('info', 'peer.hash', { step: this.step, hash: digest.toString('hex') });
     await this.control
@@ -408,10 +412,10 @@ export class PeerRole extends EventEmitter<PeerEvents> {
             this.algo.adopt(m.params);
             this.step = join;
             for (const s of [...this.inbox.keys()]) if (s < join) this.inbox.delete(s);
-            this.roster.join(this.peerId, join, Date.now());
-            this.roster.join(source, 0, Date.now());
+            this.roster.join(this.peerId, join);
+            this.roster.join(source, 0);
             // Everyone heard from lately is a member we wait for; a dead one costs one timeout.
-            for (const [peer, pr] of this.progress) if (peer !== source && peer !== this.peerId && Date.now() - pr.atMs < 3 * HEARTBEAT_MS) this.roster.join(peer, 0, Date.now());
+            for (const [peer, pr] of this.progress) if (peer !== source && peer !== this.peerId && Date.now() - pr.atMs < 3 * HEARTBEAT_MS) this.roster.join(peer, 0);
             this.state = 'training';
             this.pendingJoin = null;
             this.lastHash = null;

@@ -45,7 +45,8 @@ interface Pending {
 export function joinSync(host: FedHost, runId: string, options: SyncChannelOptions): SyncChannel {
   const pubsub: GossipSub = host.services.pubsub;
   const topic = syncTopic(runId);
-  const pending = new Map<string, Pending>();
+  /** Step -> author -> the parts received so far. */
+  const pending = new Map<number, Map<string, Pending>>();
   const checked = new WeakMap<Message, SyncPart>();
 
   const check = (msg: Message): SyncPart | string => {
@@ -83,14 +84,18 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
       options.onDropped?.(from, `step ${part.step} outside [${w.low}, ${w.high}]`);
       return;
     }
-    const key = `${from}/${part.step}`;
-    let p = pending.get(key);
+    let byAuthor = pending.get(part.step);
+    if (byAuthor === undefined) {
+      byAuthor = new Map();
+      pending.set(part.step, byAuthor);
+    }
+    let p = byAuthor.get(from);
     if (p === undefined) {
       p = { parts: new Array<SyncPart | undefined>(part.parts), received: 0, bytes: 0 };
-      pending.set(key, p);
+      byAuthor.set(from, p);
     }
     if (p.parts.length !== part.parts) {
-      pending.delete(key);
+      byAuthor.delete(from);
       options.onDropped?.(from, `step ${part.step}: parts disagree on the count (${p.parts.length} and ${part.parts})`);
       return;
     }
@@ -99,12 +104,12 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
     p.received++;
     p.bytes += msg.data.byteLength;
     if (p.bytes > options.limits.maxTotalBytes + p.parts.length * 1024) {
-      pending.delete(key);
+      byAuthor.delete(from);
       options.onDropped?.(from, `step ${part.step}: over ${options.limits.maxTotalBytes} bytes`);
       return;
     }
     if (p.received < p.parts.length) return;
-    pending.delete(key);
+    byAuthor.delete(from);
     let update: Update;
     try {
       update = updateFromSyncParts(p.parts as SyncPart[], options.limits);
@@ -130,7 +135,7 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
     },
     peers: () => pubsub.getSubscribers(topic).map((p) => p.toString()),
     prune(step: number): void {
-      for (const key of pending.keys()) if (Number(key.slice(key.lastIndexOf('/') + 1)) < step) pending.delete(key);
+      for (const s of pending.keys()) if (s < step) pending.delete(s);
     },
     leave(): void {
       if (left) return;

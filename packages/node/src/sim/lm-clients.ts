@@ -28,13 +28,6 @@ interface LmClient extends SimClient {
   readonly resolved: ResolvedSlice;
 }
 
-/** Onnxruntime tensors of a parameter set (copies: a ParamSet's tensors are views of one buffer). */
-function feedsOf(p: ParamSet): Record<string, ReturnType<typeof engine.toTensor>> {
-  const out: Record<string, ReturnType<typeof engine.toTensor>> = {};
-  for (const name of p.names()) out[name] = engine.toTensor('float32', p.tensor(name).slice(), p.spec(name).shape);
-  return out;
-}
-
 /** Draws `k` distinct expert ids of `experts` for client `id` (ascending), seeded per client so a client always holds the same ones. */
 export function expertsOf(seed: number, id: number, experts: number, k: number): number[] {
   const order = Uint32Array.from({ length: experts }, (_, i) => i);
@@ -132,7 +125,7 @@ export async function simulateLm(s: Scenario, opts: SimOptions): Promise<{ summa
 
   const evaluate = async (params: ParamSet, round: number, last: boolean): Promise<{ accuracy: number | null; loss: number | null }> => {
     if (!last && round % (s.evalEvery ?? 1) !== 0) return { accuracy: null, loss: null };
-    const e = await models.evaluateLm(evalSession, feedsOf(params), heldOut, evalStarts, t.seqLen, 256);
+    const e = await models.evaluateLm(evalSession, models.paramFeeds(params), heldOut, evalStarts, t.seqLen, 256);
     return { accuracy: e.accuracy, loss: e.loss };
   };
 
