@@ -14,7 +14,7 @@ import {
   resolveSlice,
   updateFromFrames,
   updateToFrames,
-  type Dataset,
+  type tasks,
   type ModelRequest,
   type Update,
   type UpdateHeaderInfo,
@@ -28,6 +28,7 @@ import type { AggregatorStatus } from './status-protocol.js';
 import { WriteAheadLog } from './wal.js';
 import { DaemonError } from './errors.js';
 import { loadTestSet } from './data-share.js';
+import { taskOf } from './run-file.js';
 import { SlicePolicy, type AssignedSlice } from './slices.js';
 import { VersionEvaluator } from './evaluation.js';
 
@@ -71,7 +72,7 @@ export class AggregatorRole {
   private wal!: WriteAheadLog;
   private evaluator!: VersionEvaluator;
   private slices!: SlicePolicy;
-  private testSet: Dataset | null = null;
+  private testSet: tasks.EvalSet | null = null;
   private sequences = new Map<string, number>();
   /**
    * FedAvg: the round's accepted updates, offered to the strategy only when the round closes,
@@ -132,7 +133,7 @@ export class AggregatorRole {
       this.sequences = new Map(Object.entries(meta.sequences));
       log.log('info', 'aggregator.resumed', { version: this.strategy.version, epoch: this.epoch, strategy: this.kind });
     }
-    this.slices = new SlicePolicy(run, this.strategy.global.specs);
+    this.slices = new SlicePolicy(run, taskOf(run), this.strategy.global.specs);
     this.evaluator.scoreSlices(this.slices.partial());
     this.replayLog();
     this.done = this.strategy.version >= run.rounds;
