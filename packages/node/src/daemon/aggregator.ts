@@ -502,7 +502,7 @@ export class AggregatorRole {
         this.ctx.metrics.set('fednode_test_accuracy', 'Test accuracy of the newest evaluated version', e.accuracy);
         this.ctx.metrics.set('fednode_test_loss', 'Test loss of the newest evaluated version', e.loss);
         if (this.lastMetrics !== null) this.lastMetrics = { ...this.lastMetrics, accuracy: e.accuracy, loss: e.loss };
-        this.ctx.log.log('info', 'version.evaluated', { version, accuracy: e.accuracy, loss: e.loss, rows: e.count, ...(e.bySlice === undefined ? {} : { accuracy_by_slice: e.bySlice }) });
+        this.ctx.log.log('info', 'version.evaluated', { version, accuracy: e.accuracy, loss: e.loss, rows: e.count, ...(e.bySlice === undefined ? {} : { accuracy_by_slice: e.bySlice, loss_by_slice: e.lossBySlice }) });
         this.ctx.events.emit('evaluated', { version, accuracy: e.accuracy, loss: e.loss });
       }
       appendFileSync(this.historyPath, JSON.stringify(rec) + '\n');

@@ -14,6 +14,8 @@ export interface VersionEvaluation {
   readonly count: number;
   /** Accuracy of each sub-network below the whole model, by its label (`width 0.5`); absent when none is trained. */
   readonly bySlice?: Readonly<Record<string, number>>;
+  /** Held-out loss of each of those sub-networks, by label. */
+  readonly lossBySlice?: Readonly<Record<string, number>>;
 }
 
 interface SubEvaluator {
@@ -64,11 +66,14 @@ export class VersionEvaluator {
       })),
     );
     const bySlice: Record<string, number> = {};
+    const lossBySlice: Record<string, number> = {};
     for (const s of this.subs) {
       await s.trainer.setParams(extractSlice(params, s.resolved));
-      bySlice[s.slice.label] = (await s.trainer.evaluateBatches(test.batches())).accuracy;
+      const r = await s.trainer.evaluateBatches(test.batches());
+      bySlice[s.slice.label] = r.accuracy;
+      lossBySlice[s.slice.label] = r.loss;
     }
-    return { ...e, bySlice };
+    return { ...e, bySlice, lossBySlice };
   }
 
   async close(): Promise<void> {

@@ -141,6 +141,8 @@ export class TrainerRole {
   /** A round announced on gossip (or by the in-process aggregator). */
   onRoundOpen(r: Round, from: string | null): void {
     if (from !== null && this.link.peer !== null && from !== this.link.peer) return;
+    // Gossip can announce a round while the model is still being built: the poller takes it up once ready.
+    if (this.phase === 'starting') return;
     if (this.stopped || this.finished || r.round <= this.state.lastRound) return;
     if (r.version >= this.ctx.run.rounds) return;
     if (this.pending === null || r.round > this.pending.round) this.pending = r;
