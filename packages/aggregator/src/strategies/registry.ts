@@ -36,7 +36,7 @@ export function createStrategy(global: ParamSet, section: StrategySection, ctx: 
 }
 
 /** What the section's strategy asks of a trainer's local loop: how trainers learn it (`{}` for most). */
-export function localTrainingOf(section: { readonly kind: string }): LocalTraining {
+export function localTrainingOf(section: StrategySection): LocalTraining {
   return strategyEntry(section.kind).localTraining(section);
 }
 
