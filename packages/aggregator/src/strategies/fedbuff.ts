@@ -38,7 +38,7 @@ export interface FedBuffConfig extends UpdateGuards {
 /**
  * FedBuff (spec 2): asynchronous. Updates from any recent version are weighted by
  * s(staleness)·e(examples) and summed into a buffer; every K of them make a new version
- * through the server optimiser. `flush` aggregates a partial buffer (timeouts, end of run).
+ * through the server optimiser; with `flushS`, a partial buffer is aggregated at its deadline.
  */
 export class FedBuff implements Strategy {
   readonly name = 'fedbuff';
@@ -153,11 +153,6 @@ export class FedBuff implements Strategy {
   abandon(nowMs: number): false {
     this.open(nowMs);
     return false;
-  }
-
-  /** Aggregates whatever the buffer holds (a timeout or the end of the run); null when it is empty. */
-  flush(): AggregateResult | null {
-    return this.model.acc.count === 0 ? null : this.step();
   }
 
   saveState(): Uint8Array {
