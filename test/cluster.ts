@@ -135,8 +135,8 @@ export function mnistRun(name: string, shares: number, over: Record<string, unkn
   return {
     run: name,
     seed: 1,
-    model: 'mlp',
-    data: { dataset: 'mnist', trainRows: 6000, testRows: 10000, partition: { kind: 'iid' }, shares },
+    task: { name: 'mlp', dataset: 'mnist' },
+    data: { trainRows: 6000, testRows: 10000, partition: { kind: 'iid' }, shares },
     codec: { codec: 'int8', errorFeedback: true },
     strategy: { kind: 'fedavg', cohort: shares, deadlineS: 60, minParticipants: shares },
     rounds: 5,

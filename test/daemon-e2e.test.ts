@@ -173,7 +173,7 @@ test('the aggregator killed right after an acknowledgement resumes at the same v
         const port = await freePort();
         const aggAddr = `/ip4/127.0.0.1/tcp/${port}/p2p/${agg.peerId}`;
         // Other identities than the reference's: the aggregator's order must not depend on them.
-        const run = c.writeRun(`${name}`, mnistRun(`e2e-agg-kill`, 2, { rounds, data: { dataset: 'mnist', trainRows: 3000, testRows: 1000, partition: { kind: 'iid' }, shares: 2 }, strategy: { kind: 'fedavg', cohort: 2 }, network: { aggregator: aggAddr } }));
+        const run = c.writeRun(`${name}`, mnistRun(`e2e-agg-kill`, 2, { rounds, data: { trainRows: 3000, testRows: 1000, partition: { kind: 'iid' }, shares: 2 }, strategy: { kind: 'fedavg', cohort: 2 }, network: { aggregator: aggAddr } }));
         return { name, agg, port, run, dir: c.dataDir(`${name}-agg`) };
       }),
     );

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ParamSet, encodeUpdate, models, resolveSlice } from '@fednode/core';
-import { NetError, SUPERNET, createHost, loadIdentity, pullModel, pushUpdate } from '@fednode/node';
+import { NetError, createHost, loadIdentity, pullModel, pushUpdate } from '@fednode/node';
 import { Cluster, fednodeSync, freePort, mnistRun, readLog, waitForLog, within, type LogLine } from './cluster.js';
 
 const LIMIT = { timeout: 180_000 };
@@ -38,9 +38,9 @@ test('heterogeneous slices: trainers at width 1, 0.5 and 0.25 (by peer id, name 
     const run = c.writeRun(
       'run',
       mnistRun('e2e-slices', 3, {
-        model: 'mlp-supernet',
+        task: { name: 'mlp', dataset: 'mnist' },
         rounds: ROUNDS,
-        data: { dataset: 'mnist', trainRows: 6000, testRows: 2000, partition: { kind: 'iid' }, shares: 3 },
+        data: { trainRows: 6000, testRows: 2000, partition: { kind: 'iid' }, shares: 3 },
         slices: {
           capabilities: { full: { width: 1 }, small: { width: 0.5 }, tiny: { width: 0.25 } },
           peers: { [big.peerId]: 'full', phone: 'small', [rogue.peerId]: 'tiny' },
@@ -58,15 +58,15 @@ test('heterogeneous slices: trainers at width 1, 0.5 and 0.25 (by peer id, name 
 
     // The rogue peer is assigned width 0.25: the model protocol cuts that slice for it ...
     rogueHost = await createHost({ privateKey: loadIdentity(rogue.path) });
-    const tiny = models.mlpSubnetSlice(SUPERNET, { width: 0.25 });
+    const tiny = models.mlpSubnetSlice(models.MNIST_MLP_SUPERNET, { width: 0.25 });
     const pulled = await pullModel(rogueHost, aggAddr, { runId: 'e2e-slices', version: 'latest', slice: tiny, codec: 'fp32' }, { timeoutMs: 10_000 });
     assert.deepEqual(
       pulled.params.specs.map((s) => [s.name, ...s.shape]),
       [['fc1.weight', 50, 784], ['fc1.bias', 50], ['fc2.weight', 50, 50], ['fc2.bias', 50], ['head.weight', 10, 50], ['head.bias', 10]],
     );
     // ... and an update of width 0.5, well formed in every other way, is refused.
-    const half = models.mlpSubnetSlice(SUPERNET, { width: 0.5 });
-    const delta = ParamSet.zeros(resolveSlice(half, models.mlpSupernetSpecs(SUPERNET)).localSpecs);
+    const half = models.mlpSubnetSlice(models.MNIST_MLP_SUPERNET, { width: 0.5 });
+    const delta = ParamSet.zeros(resolveSlice(half, models.mlpSupernetSpecs(models.MNIST_MLP_SUPERNET)).localSpecs);
     const wrong = encodeUpdate({ runId: 'e2e-slices', sender: rogue.peerId, baseVersion: pulled.version, round: pulled.round, sequence: 1, examples: 10 }, half, delta, { codec: 'fp32' });
     await assert.rejects(pushUpdate(rogueHost, aggAddr, wrong, { timeoutMs: 10_000 }), (e: unknown) => {
       assert.ok(e instanceof NetError && e.remoteCode === 'SLICE_NOT_ASSIGNED', String(e));
@@ -87,7 +87,7 @@ test('heterogeneous slices: trainers at width 1, 0.5 and 0.25 (by peer id, name 
     assert.deepEqual(closed.map((l) => l.version), [1, 2, 3, 4, 5]);
     for (const l of closed) assert.equal((l.peers as string[]).length, 3, `round ${l.round} had every trainer`);
     const want = new Map([
-      [big.peerId, 'width 1'],
+      [big.peerId, 'the whole model'],
       [phone.peerId, 'width 0.5'],
       [sensor.peerId, 'width 0.25'],
     ]);
@@ -151,7 +151,7 @@ rounds: 2
     for (const [w, acc] of Object.entries(summary.width_accuracy)) assert.ok(acc > 0.5, `width ${w}: ${acc}`);
     const agg = readLog(join(out, 'real', 'real-hetero', 'logs', 'aggregator.log'));
     const slices = events(agg, 'update.accepted').map((l) => l.slice as string);
-    assert.deepEqual([...new Set(slices)].sort(), ['width 0.25', 'width 0.5', 'width 1']);
+    assert.deepEqual([...new Set(slices)].sort(), ['the whole model', 'width 0.25', 'width 0.5']);
     assert.match(readFileSync(join(out, 'real', 'real-hetero', 'run.yaml'), 'utf8'), /w0\.25:\s+width: 0\.25/);
   } finally {
     await c.close();

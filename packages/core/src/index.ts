@@ -77,3 +77,7 @@ export * from './data/index.js';
 export * as models from './models/index.js';
 /** Text corpora (SOTU per president, Moby-Dick), a character vocabulary and LEAF windows, as one namespace. */
 export * as text from './text/index.js';
+
+/** Tasks: model family + slice space + data + local training + evaluation, selected by name in every runtime. */
+export * as tasks from './tasks/index.js';
+export { TaskError, createTask, type Task, type Subnetwork, type SubnetSpec, type PartitionSpec as TaskPartition } from './tasks/index.js';

@@ -12,8 +12,8 @@ import { loadPeerRunFile } from '../src/peer/peer-run-file.js';
 const GOOD = `
 run: demo-run
 seed: 1
-model: mlp
-data: { dataset: mnist, partition: { kind: iid }, shares: 4 }
+task: { name: mlp, dataset: mnist }
+data: { partition: { kind: iid }, shares: 4 }
 codec: { codec: int8 }
 strategy: { kind: fedavg, cohort: 4, deadlineS: 30, minParticipants: 3 }
 rounds: 5

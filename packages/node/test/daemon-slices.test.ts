@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runFileProblem } from './runfile-helpers.js';
 import { fullSlice, models, resolveSlice, type Slice } from '@fednode/core';
-import { DaemonError, SUPERNET, SlicePolicy, runFileFromYaml, trainerSlice, type RunFile } from '../src/daemon/index.js';
+import { DaemonError, SlicePolicy, runFileFromYaml, trainerSlice as sliceOf, type RunFile } from '../src/daemon/index.js';
+import { taskOf } from '../src/daemon/run-file.js';
+
+const SUPERNET = models.MNIST_MLP_SUPERNET;
+const trainerSlice = (run: RunFile, who: Parameters<typeof sliceOf>[2]) => sliceOf(run, taskOf(run), who);
 
 /**
  * Slices in run files: the schema and its rules, which slice a trainer takes (peer id, name,
@@ -15,8 +19,8 @@ const PEER_B = '12D3KooWPeerBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
 const HETERO = `
 run: hetero
 seed: 1
-model: mlp-supernet
-data: { dataset: mnist, partition: { kind: iid }, shares: 3 }
+task: { name: mlp, dataset: mnist }
+data: { partition: { kind: iid }, shares: 3 }
 slices:
   capabilities: { full: { width: 1 }, small: { width: 0.5 }, tiny: { width: 0.25 } }
   peers:
@@ -40,11 +44,12 @@ test('slices in a run file: unknown keys, wrong types, impossible values and dan
   assert.match(problem(HETERO.replace('small: { width: 0.5 }', 'small: { width: half }')), /slices\.capabilities\.small\.width: must be number/);
   assert.match(problem(HETERO.replace('small: { width: 0.5 }', 'small: { width: 1.5 }')), /slices\.capabilities\.small\.width: must be <= 1/);
   assert.match(problem(HETERO.replace('small: { width: 0.5 }', 'small: { width: 0 }')), /slices\.capabilities\.small\.width: must be > 0/);
-  assert.match(problem(HETERO.replace('small: { width: 0.5 }', 'small: { width: 0.5, depth: 3 }')), /slices\.capabilities\.small\.depth 3 is more than the supernet's 2 hidden layers/);
+  assert.match(problem(HETERO.replace('small: { width: 0.5 }', 'small: { width: 0.5, depth: 3 }')), /slices\.capabilities\.small: depth 3 is not in \[1, 2\]/);
   assert.match(problem(HETERO.replace('phone: small', 'phone: huge')), /slices\.peers\.phone: no capability "huge" under slices\.capabilities \(known: full, small, tiny\)/);
   assert.match(problem(HETERO + 'extra: 1\n'), /\(top level\): unknown key "extra"/);
   assert.match(problem(HETERO.replace('slices:', 'slices:\n  enforce: true')), /slices: unknown key "enforce"/);
-  assert.match(problem(HETERO.replace('model: mlp-supernet', 'model: mlp')), /slices: trainers can train slices of model mlp-supernet only \(model is mlp\)/);
+  assert.match(problem(HETERO.replace('name: mlp', 'name: cnn')), /slices\.capabilities\.small: width does not apply: cnn is trained whole \(it has no slices\)/);
+  assert.match(problem(HETERO.replace('small: { width: 0.5 }', 'small: { experts: [0, 1] }')), /slices\.capabilities\.small: experts does not apply: mlp slices by width, depth/);
   assert.match(problem(HETERO.replace('weighting: uniform', 'robust: { kind: median }')), /strategy\.robust and strategy\.dp cannot combine/);
 });
 
@@ -58,7 +63,7 @@ test('a trainer takes its peer id entry, then its name, then its capability, the
   assert.equal(trainerSlice(run, { peerId: PEER_B, capability: 'tiny' }).label, 'width 0.25');
   // Width 1 is the whole model: nothing to cut, the update holds every tensor whole.
   const whole = trainerSlice(run, { peerId: PEER_B });
-  assert.equal(whole.label, 'width 1');
+  assert.equal(whole.label, 'the whole model');
   assert.equal(whole.slice, null);
   const withDefault: RunFile = { ...run, slices: { ...run.slices, default: { width: 0.5, depth: 1 } } };
   const d = trainerSlice(withDefault, { peerId: PEER_B });
@@ -66,14 +71,14 @@ test('a trainer takes its peer id entry, then its name, then its capability, the
   assert.equal(d.source, 'slices.default');
   assert.throws(() => trainerSlice(run, { peerId: PEER_A, capability: 'small' }), /--capability small \(width 0\.5\) contradicts slices\.peers\.12D3KooWPeerA+ \(width 0\.25\)/);
   assert.throws(() => trainerSlice(run, { peerId: PEER_B, capability: 'medium' }), (e: unknown) => e instanceof DaemonError && e.code === 'DAEMON_CONFIG' && /known: full, small, tiny/.test(e.message));
-  const plain = runFileFromYaml(HETERO.replace('model: mlp-supernet', 'model: mlp').replace(/slices:[\s\S]*?codec:/, 'codec:'));
+  const plain = runFileFromYaml(HETERO.replace(/slices:[\s\S]*?codec:/, 'codec:'));
   assert.equal(trainerSlice(plain, { peerId: PEER_B }).slice, null);
-  assert.throws(() => trainerSlice(plain, { peerId: PEER_B, capability: 'small' }), /slices need model mlp-supernet/);
+  assert.throws(() => trainerSlice(plain, { peerId: PEER_B, capability: 'small' }), /the run file has no slices section, so every trainer trains mlp whole/);
 });
 
 test('the aggregator holds a peer listed by id to its slice, and any other peer to the slices the run file names', () => {
   const run = runFileFromYaml(HETERO);
-  const policy = new SlicePolicy(run, specs);
+  const policy = new SlicePolicy(run, taskOf(run), specs);
   const r = (width: number) => resolveSlice(width === 1 ? fullSlice(specs) : widthSlice(width), specs);
 
   const ok = policy.check(PEER_A, r(0.25));
@@ -89,7 +94,7 @@ test('the aggregator holds a peer listed by id to its slice, and any other peer 
   assert.equal(
     odd.reason,
     'the update holds a slice the run file does not name (fc1.weight [60, 784], fc1.bias [60], fc2.weight [60, 60], fc2.bias [60], head.weight [10, 60], head.bias [10]); ' +
-      'a peer not listed by peer id under slices.peers may train width 1 (no assignment), width 0.5 (capability small), width 0.25 (capability tiny)',
+      'a peer not listed by peer id under slices.peers may train the whole model (no assignment), width 0.5 (capability small), width 0.25 (capability tiny)',
   );
   // FedRolex's rolling window holds as many units as width 0.5, but other ones.
   const rolled = resolveSlice(models.mlpSubnetSlice(SUPERNET, { width: 0.5 }, { mode: 'fedrolex', round: 3 }), specs);
@@ -98,9 +103,9 @@ test('the aggregator holds a peer listed by id to its slice, and any other peer 
 
   // A run without slices takes whole-model updates only.
   const plain = runFileFromYaml(HETERO.replace(/slices:[\s\S]*?codec:/, 'codec:'));
-  const p = new SlicePolicy(plain, specs);
+  const p = new SlicePolicy(plain, taskOf(plain), specs);
   assert.ok(p.check(PEER_A, r(1)).ok);
   const cut = p.check(PEER_A, r(0.5));
   assert.ok(!cut.ok);
-  assert.match(cut.reason, /may train width 1 \(no assignment\)$/);
+  assert.match(cut.reason, /may train the whole model \(no assignment\)$/);
 });

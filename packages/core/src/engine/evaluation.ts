@@ -1,7 +1,7 @@
 import { attr, type BuiltModel } from './graph.js';
 import type { ModelGraph } from './models.js';
 import { OPSET } from './graph.js';
-import type { FloatArray } from './graph.js';
+import type { FloatArray, Value } from './graph.js';
 
 /**
  * Forward-only models cut from a model graph: the evaluation model (mean loss, the number of
@@ -9,13 +9,20 @@ import type { FloatArray } from './graph.js';
  * (logits only, parameters baked in as initializers).
  */
 
-/** Outputs: `loss` (mean cross-entropy), `correct` (count of argmax == label, a float), `logits`. */
-export function buildEvalModel(model: ModelGraph): BuiltModel {
+/** A classifier's evaluation values: its mean loss and the count of argmax == label (a float). */
+export function classifierEvaluation(model: ModelGraph): { loss: Value; correct: Value } {
   const g = model.graph;
   const pred = g.emit1('ArgMax', [model.logits], { axis: attr.int(1), keepdims: attr.int(0) }, 'int64', [model.logits.shape[0]]);
   const hit = g.emit1('Equal', [pred, model.y], {}, 'bool', pred.shape);
   const hits = g.emit1('Cast', [hit], { to: attr.int(1) }, 'float32', pred.shape);
   const correct = g.emit1('ReduceSum', [hits, g.ints([0])], { keepdims: attr.int(0) }, 'float32', []);
+  return { loss: model.loss, correct };
+}
+
+/** Outputs: `loss` (mean cross-entropy), `correct` (count of argmax == label, a float), `logits`. */
+export function buildEvalModel(model: ModelGraph): BuiltModel {
+  const g = model.graph;
+  const { correct } = classifierEvaluation(model);
   return g.toModel({
     outputs: [
       ['loss', model.loss],

@@ -1,6 +1,7 @@
 import { batchCount, batches } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
 import { EngineError } from './errors.js';
+import { LR_SCHEDULES, learningRate, type LrScheduleKind } from './schedule.js';
 import type { Evaluation, Trainer } from './trainer.js';
 
 /**
@@ -9,13 +10,12 @@ import type { Evaluation, Trainer } from './trainer.js';
  * next batch is built and posted while the worker runs the current one.
  */
 
-export type LrSchedule = 'constant' | 'cosine';
-export const LR_SCHEDULES: readonly LrSchedule[] = ['constant', 'cosine'];
+export type LrSchedule = LrScheduleKind;
+export { LR_SCHEDULES };
 
 /** The learning rate of step `step` (0-based) of `total`: cosine decays from base to 0 (SGDR without restarts). */
 export function scheduledLr(schedule: LrSchedule, base: number, step: number, total: number): number {
-  if (schedule === 'constant' || total <= 1) return base;
-  return base * 0.5 * (1 + Math.cos((Math.PI * step) / total));
+  return learningRate({ kind: schedule }, base, step, total);
 }
 
 export interface FitOptions {

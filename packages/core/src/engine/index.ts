@@ -14,6 +14,8 @@ export { gradCheck, type GradCheckInput, type GradCheckOptions, type GradCheckRe
 export { mlp, cnn, initParams, type ModelGraph, type ModelGraphOptions } from './models.js';
 export { checkProvider } from './session.js';
 export { Executor, executorWorkerPath, type ExecutorOptions, type RunOptions, type SessionHandle, type WireTensor } from './executor.js';
-export { buildEvalModel, exportInferenceModel, type ExportOptions } from './evaluation.js';
-export { Trainer, MODEL_NAMES, modelByName, type Evaluation, type ModelName, type TrainerOptions } from './trainer.js';
-export { fit, scheduledLr, LR_SCHEDULES, type EpochReport, type FitOptions, type FitReport, type LrSchedule } from './fit.js';
+export { buildEvalModel, classifierEvaluation, exportInferenceModel, type ExportOptions } from './evaluation.js';
+export { withProximalTerm, anchorName, PROXIMAL_MU, type ProximalLoss } from './proximal.js';
+export { Trainer, MODEL_NAMES, modelByName, type Evaluation, type FeedBatch, type ModelName, type TrainableModel, type TrainerOptions } from './trainer.js';
+export { fit, scheduledLr, type EpochReport, type FitOptions, type FitReport, type LrSchedule } from './fit.js';
+export { LR_SCHEDULES, learningRate, type LrSchedule as LrScheduleSpec, type LrScheduleKind } from './schedule.js';

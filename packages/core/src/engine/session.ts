@@ -19,7 +19,9 @@ export interface SessionOptions {
   intraOpThreads?: number;
 }
 
-const CUDA_HINT = 'install it with ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (needs an NVIDIA GPU with CUDA 12)';
+/** The repository denies onnxruntime-node's postinstall (package.json allowScripts), so `npm rebuild` would not run it. */
+const CUDA_HINT =
+  'install it with ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install in the repository (needs an NVIDIA GPU with CUDA 12)';
 
 /**
  * Throws ENGINE_PROVIDER unless onnxruntime-node's CUDA provider library is installed beside its

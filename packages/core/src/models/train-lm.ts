@@ -1,6 +1,7 @@
 import type * as ort from 'onnxruntime-node';
 import { Rng } from '@fednode/kernels';
 import type { ParamSet } from '../tensor/paramset.js';
+import { learningRate } from '../engine/schedule.js';
 import { buildTrainingGraph, createSession, initParams, reshape, runSession, slice, softmaxCrossEntropy, toTensor, type TrainingGraph, type Value } from '../engine/index.js';
 import { fillLmBatch, fillLmWindows, samplePositions, type EncodedCorpus } from '../text/windows.js';
 import { ModelError } from './errors.js';
@@ -66,12 +67,7 @@ export interface LmTrainReport {
  * wall time can decay over its time budget instead of a step count it may not reach.
  */
 export function lrAt(step: number, o: Pick<LmTrainOptions, 'lr' | 'steps' | 'warmupSteps' | 'minLrFraction'>, progress?: number): number {
-  const warm = o.warmupSteps ?? 0;
-  if (step < warm) return (o.lr * (step + 1)) / warm;
-  const span = Math.max(1, o.steps - warm);
-  const p = Math.min(1, progress ?? (step - warm) / span);
-  const floor = o.minLrFraction ?? 0.1;
-  return o.lr * (floor + (1 - floor) * 0.5 * (1 + Math.cos(Math.PI * p)));
+  return learningRate({ kind: 'cosine', warmupSteps: o.warmupSteps ?? 0, minLrFraction: o.minLrFraction ?? 0.1 }, o.lr, step, o.steps, progress ?? (step - (o.warmupSteps ?? 0)) / Math.max(1, o.steps - (o.warmupSteps ?? 0)));
 }
 
 /** Adds the evaluation outputs (last-position loss and hit count) to a model's graph. */

@@ -14,7 +14,7 @@ import {
   resolveSlice,
   updateFromFrames,
   updateToFrames,
-  type Dataset,
+  type tasks,
   type ModelRequest,
   type Update,
   type UpdateHeaderInfo,
@@ -28,6 +28,7 @@ import type { AggregatorStatus } from './status-protocol.js';
 import { WriteAheadLog } from './wal.js';
 import { DaemonError } from './errors.js';
 import { loadTestSet } from './data-share.js';
+import { taskOf } from './run-file.js';
 import { SlicePolicy, type AssignedSlice } from './slices.js';
 import { VersionEvaluator } from './evaluation.js';
 
@@ -69,7 +70,7 @@ export class AggregatorRole {
   private wal!: WriteAheadLog;
   private evaluator!: VersionEvaluator;
   private slices!: SlicePolicy;
-  private testSet: Dataset | null = null;
+  private testSet: tasks.EvalSet | null = null;
   private sequences = new Map<string, number>();
   private lastMetrics: Record<string, number> | null = null;
   private done = false;
@@ -119,7 +120,7 @@ export class AggregatorRole {
       this.sequences = new Map(Object.entries(meta.sequences));
       log.log('info', 'aggregator.resumed', { version: this.strategy.version, epoch: this.epoch, strategy: this.kind });
     }
-    this.slices = new SlicePolicy(run, this.strategy.global.specs);
+    this.slices = new SlicePolicy(run, taskOf(run), this.strategy.global.specs);
     this.evaluator.scoreSlices(this.slices.partial());
     this.replayLog();
     this.done = this.strategy.version >= run.rounds;
@@ -403,7 +404,7 @@ export class AggregatorRole {
         this.ctx.metrics.set('fednode_test_accuracy', 'Test accuracy of the newest evaluated version', e.accuracy);
         this.ctx.metrics.set('fednode_test_loss', 'Test loss of the newest evaluated version', e.loss);
         if (this.lastMetrics !== null) this.lastMetrics = { ...this.lastMetrics, accuracy: e.accuracy, loss: e.loss };
-        this.ctx.log.log('info', 'version.evaluated', { version, accuracy: e.accuracy, loss: e.loss, rows: e.count, ...(e.bySlice === undefined ? {} : { accuracy_by_slice: e.bySlice }) });
+        this.ctx.log.log('info', 'version.evaluated', { version, accuracy: e.accuracy, loss: e.loss, rows: e.count, ...(e.bySlice === undefined ? {} : { accuracy_by_slice: e.bySlice, loss_by_slice: e.lossBySlice }) });
         this.ctx.events.emit('evaluated', { version, accuracy: e.accuracy, loss: e.loss });
       }
       appendFileSync(this.historyPath, JSON.stringify(rec) + '\n');

@@ -1,12 +1,12 @@
 /**
- * The aggregator's evaluation of each version: the whole model on the run's test rows and,
+ * The aggregator's evaluation of each version: the whole model on the run's held-out set and,
  * when trainers train sub-networks, each sub-network cut from the same version (HeteroFL's
  * promise is that a small device can run its slice of the global model on its own). All of
  * them share one worker; each architecture is its own session there.
  */
-import { engine, extractSlice, resolveSlice, type Dataset, type ParamSet, type ResolvedSlice } from '@fednode/core';
-import type { RunFile } from './run-file.js';
-import { modelOf, type AssignedSlice } from './slices.js';
+import { engine, extractSlice, resolveSlice, tasks, type ParamSet, type ResolvedSlice, type Task } from '@fednode/core';
+import { taskOf, type RunFile } from './run-file.js';
+import type { AssignedSlice } from './slices.js';
 
 export interface VersionEvaluation {
   readonly accuracy: number;
@@ -14,6 +14,8 @@ export interface VersionEvaluation {
   readonly count: number;
   /** Accuracy of each sub-network below the whole model, by its label (`width 0.5`); absent when none is trained. */
   readonly bySlice?: Readonly<Record<string, number>>;
+  /** Held-out loss of each of those sub-networks, by label. */
+  readonly lossBySlice?: Readonly<Record<string, number>>;
 }
 
 interface SubEvaluator {
@@ -22,19 +24,23 @@ interface SubEvaluator {
   readonly trainer: engine.Trainer;
 }
 
+const EVAL_OPTIMIZER = { kind: 'sgd', momentum: 0 } as const;
+
 export class VersionEvaluator {
   private readonly run: RunFile;
+  private readonly task: Task;
   private readonly whole: engine.Trainer;
   private partial: readonly AssignedSlice[] = [];
   private subs: SubEvaluator[] | null = null;
 
   private constructor(run: RunFile, whole: engine.Trainer) {
     this.run = run;
+    this.task = taskOf(run);
     this.whole = whole;
   }
 
   static async create(run: RunFile, threads: number): Promise<VersionEvaluator> {
-    const whole = await engine.Trainer.create({ model: modelOf(run), optimizer: { kind: 'sgd', momentum: 0 }, seed: run.seed, lr: 0.1, intraOpThreads: threads });
+    const whole = await tasks.createLearner(taskOf(run).subnet(), { optimizer: EVAL_OPTIMIZER, seed: run.seed, lr: 0.1, threads });
     return new VersionEvaluator(run, whole);
   }
 
@@ -43,28 +49,31 @@ export class VersionEvaluator {
     this.partial = partial;
   }
 
-  /** The run's initial model: the seeded initialisation of the whole model. */
+  /** The run's initial model: the task's seeded initialisation of the whole model. */
   initialParams(): Promise<ParamSet> {
-    return this.whole.params();
+    return Promise.resolve(this.task.initialParams(this.run.seed));
   }
 
-  async evaluate(params: ParamSet, test: Dataset): Promise<VersionEvaluation> {
+  async evaluate(params: ParamSet, test: tasks.EvalSet): Promise<VersionEvaluation> {
     await this.whole.setParams(params);
-    const e = await this.whole.evaluate(test);
+    const e = await this.whole.evaluateBatches(test.batches());
     if (this.partial.length === 0) return e;
     this.subs ??= await Promise.all(
       this.partial.map(async (slice) => ({
         slice,
         resolved: resolveSlice(slice.slice!, params.specs),
-        trainer: await engine.Trainer.create({ model: modelOf(this.run, slice.spec), optimizer: { kind: 'sgd', momentum: 0 }, seed: this.run.seed, lr: 0.1, executor: this.whole.executor }),
+        trainer: await tasks.createLearner(this.task.subnet(slice.spec), { optimizer: EVAL_OPTIMIZER, seed: this.run.seed, lr: 0.1, executor: this.whole.executor }),
       })),
     );
     const bySlice: Record<string, number> = {};
+    const lossBySlice: Record<string, number> = {};
     for (const s of this.subs) {
       await s.trainer.setParams(extractSlice(params, s.resolved));
-      bySlice[s.slice.label] = (await s.trainer.evaluate(test)).accuracy;
+      const r = await s.trainer.evaluateBatches(test.batches());
+      bySlice[s.slice.label] = r.accuracy;
+      lossBySlice[s.slice.label] = r.loss;
     }
-    return { ...e, bySlice };
+    return { ...e, bySlice, lossBySlice };
   }
 
   async close(): Promise<void> {

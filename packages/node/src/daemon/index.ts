@@ -8,4 +8,4 @@ export { jsonLogger, silentLogger, type Logger, type LogLevel, type LogFields } 
 export { Metrics, serveMetrics } from './metrics.js';
 export { STATUS_PROTOCOL, fetchStatus, serveStatus, type AggregatorStatus, type NodeStatus, type TrainerStatus } from './status-protocol.js';
 export { REPLAYED_SEQUENCE, RUN_COMPLETE, SLICE_NOT_ASSIGNED, UPDATE_SHAPE } from './aggregator.js';
-export { SLICES_SCHEMA, SUPERNET, SlicePolicy, trainerSlice, type AssignedSlice, type RunSlices, type SliceRef, type SliceSpec, type SliceVerdict, type TrainerIdentity } from './slices.js';
+export { SLICES_SCHEMA, SlicePolicy, trainerSlice, type AssignedSlice, type RunSlices, type SliceRef, type SliceSpec, type SliceVerdict, type TrainerIdentity } from './slices.js';

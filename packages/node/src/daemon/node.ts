@@ -15,7 +15,7 @@ import { joinControl } from '../net/control.js';
 import { NodeEvents, type NodeContext, type NodeEventMap } from './context.js';
 import { jsonLogger, type Logger } from './log.js';
 import { Metrics, serveMetrics } from './metrics.js';
-import { checkRunFile, loadRunFile, readPsk, timeoutMsOf, wireLimitsOf, type RunFile } from './run-file.js';
+import { checkRunFile, loadRunFile, readPsk, taskOf, timeoutMsOf, wireLimitsOf, type RunFile } from './run-file.js';
 import { AggregatorRole } from './aggregator.js';
 import { TrainerRole } from './trainer.js';
 import { LocalLink, RemoteLink, peerOfAddress } from './link.js';
@@ -183,7 +183,7 @@ export function createNode(config: NodeConfig): FedNode {
         }
         if (wantsTrainer) {
           const shard = shareIndexOf(run, peerId, config.shard, config.name);
-          const slice = trainerSlice(run, { peerId, name: config.name, capability: config.capability });
+          const slice = trainerSlice(run, taskOf(run), { peerId, name: config.name, capability: config.capability });
           link = aggregator !== null ? new LocalLink(aggregator, peerId) : new RemoteLink(ctx, aggregatorAddr);
           trainer = new TrainerRole(ctx, link, {
             dataDir: join(config.dataDir, 'trainer'),

@@ -9,12 +9,37 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
 import { CODEC_SCHEMA, int, obj, pos, strategySchema } from '../schema-parts.js';
-import { DEFAULT_WIRE_LIMITS, type CodecOptions, type WireLimits } from '@fednode/core';
-import { strategyEntry, type StrategySection } from '@fednode/aggregator';
+import { DEFAULT_WIRE_LIMITS, createTask, tasks, type CodecOptions, type Task, type WireLimits, type engine } from '@fednode/core';
+import { localTrainingOf as strategyLocalTraining, strategyEntry, type StrategySection } from '@fednode/aggregator';
 import { DaemonError } from './errors.js';
 import { SLICES_SCHEMA, checkSlices, type RunSlices } from './slices.js';
 
-export type PartitionSpec = { readonly kind: 'iid' } | { readonly kind: 'dirichlet'; readonly alpha: number } | { readonly kind: 'shards'; readonly perClient?: number };
+export type PartitionSpec = tasks.PartitionSpec;
+
+/** What the participants train: a task from the registry, its dataset and its model sizes. */
+export interface RunTask {
+  /** A registered task: mlp, cnn, transformer, moe-transformer. */
+  readonly name: string;
+  readonly dataset: string;
+  /** The model's sizes (each task's own keys; defaults per task). */
+  readonly model?: Readonly<Record<string, number>>;
+}
+
+/** Local training of each participant: a budget of epochs or steps, the optimiser and the schedule. */
+export interface RunLocal {
+  readonly epochs?: number;
+  readonly steps?: number;
+  readonly batch: number;
+  readonly lr: number;
+  /** sgd (default for the image tasks) or adamw (default for the transformers). */
+  readonly optimizer?: 'sgd' | 'adamw';
+  readonly momentum?: number;
+  readonly weightDecay?: number;
+  /** constant (default) or cosine over the local budget, after warmupSteps. */
+  readonly schedule?: 'constant' | 'cosine';
+  readonly warmupSteps?: number;
+  readonly clipGradNorm?: number;
+}
 
 /** A strategy section of any registered kind (`@fednode/aggregator`'s registry says which keys it takes). */
 export type RunStrategy = StrategySection;
@@ -25,13 +50,11 @@ export interface RunFile {
   readonly description?: string;
   /** Seeds the initial model, the partition and every trainer's batch order. */
   readonly seed: number;
-  /** `mlp`: the 784-200-200-10 MLP, trained whole. `mlp-supernet`: the same MLP as a supernet whose sub-networks `slices` hands out. */
-  readonly model: 'mlp' | 'mlp-supernet';
+  readonly task: RunTask;
   readonly data: {
-    readonly dataset: 'mnist' | 'fashion-mnist';
-    /** Use the first N training rows (default all). */
+    /** Use the first N training rows (image datasets; default all). */
     readonly trainRows?: number;
-    /** The aggregator evaluates each version on the first N test rows (default all; 0: no evaluation). */
+    /** The aggregator evaluates each version on the first N test rows or held-out windows (default: the task's own; 0: no evaluation). */
     readonly testRows?: number;
     readonly partition: PartitionSpec;
     /** How many shares the training rows are cut into; a trainer takes one (`--shard` or `assign`). */
@@ -39,13 +62,13 @@ export interface RunFile {
     /** Peer id or trainer name (`--name`) -> share index, for trainers started without `--shard`. */
     readonly assign?: Readonly<Record<string, number>>;
   };
-  /** Which sub-network each trainer trains (model mlp-supernet); absent: every trainer trains the whole model. */
+  /** Which sub-network each trainer trains (widths, depth, heads or experts, as the task slices); absent: every trainer trains the whole model. */
   readonly slices?: RunSlices;
   readonly codec: CodecOptions & { readonly errorFeedback?: boolean };
   readonly strategy: RunStrategy;
   /** Versions to make (synchronous rounds that aggregate, or FedBuff versions). */
   readonly rounds: number;
-  readonly local: { readonly epochs: number; readonly batch: number; readonly lr: number; readonly momentum?: number };
+  readonly local: RunLocal;
   readonly limits?: {
     readonly wire?: Partial<WireLimits>;
     /** Longest wait for one network step (dial, frame, answer), seconds (default 30). */
@@ -84,18 +107,42 @@ const WIRE = obj([], {
   maxSliceIndices: int(1),
 });
 
-export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'model', 'data', 'codec', 'strategy', 'rounds', 'local'], {
+const TASK_NAMES = [...tasks.TASKS.keys()];
+export const TASK_SCHEMA = obj(['name', 'dataset'], {
+  name: { enum: TASK_NAMES },
+  dataset: { enum: [...new Set([...tasks.TASKS.values()].flatMap((t) => t.datasets))] },
+  model: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 } },
+});
+export const PARTITION_SCHEMA = {
+  oneOf: [
+    obj(['kind'], { kind: { const: 'iid' } }),
+    obj(['kind', 'alpha'], { kind: { const: 'dirichlet' }, alpha: pos }),
+    obj(['kind'], { kind: { const: 'shards' }, perClient: int(1) }),
+    obj(['kind'], { kind: { const: 'natural' } }),
+  ],
+};
+export const LOCAL_SCHEMA = obj(['batch', 'lr'], {
+  epochs: int(1),
+  steps: int(1),
+  batch: int(1),
+  lr: pos,
+  optimizer: { enum: ['sgd', 'adamw'] },
+  momentum: { type: 'number', minimum: 0, maximum: 0.999 },
+  weightDecay: { type: 'number', minimum: 0 },
+  schedule: { enum: ['constant', 'cosine'] },
+  warmupSteps: int(0),
+  clipGradNorm: pos,
+});
+
+export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'task', 'data', 'codec', 'strategy', 'rounds', 'local'], {
   run: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
   description: { type: 'string' },
   seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
-  model: { enum: ['mlp', 'mlp-supernet'] },
-  data: obj(['dataset', 'partition', 'shares'], {
-    dataset: { enum: ['mnist', 'fashion-mnist'] },
+  task: TASK_SCHEMA,
+  data: obj(['partition', 'shares'], {
     trainRows: int(1),
     testRows: int(0),
-    partition: {
-      oneOf: [obj(['kind'], { kind: { const: 'iid' } }), obj(['kind', 'alpha'], { kind: { const: 'dirichlet' }, alpha: pos }), obj(['kind'], { kind: { const: 'shards' }, perClient: int(1) })],
-    },
+    partition: PARTITION_SCHEMA,
     shares: int(1),
     assign: { type: 'object', additionalProperties: int(0) },
   }),
@@ -103,7 +150,7 @@ export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'model', 'data', 'codec', 'st
   codec: CODEC_SCHEMA,
   strategy: strategySchema(),
   rounds: int(1),
-  local: obj(['epochs', 'batch', 'lr'], { epochs: int(1), batch: int(1), lr: pos, momentum: { type: 'number', minimum: 0, maximum: 0.999 } }),
+  local: LOCAL_SCHEMA,
   limits: obj([], { wire: WIRE, timeoutS: pos, pollS: pos, lingerS: { type: 'number', minimum: 0 } }),
   admission: obj([], {
     allow: { type: 'array', items: str, uniqueItems: true },
@@ -126,17 +173,89 @@ export function checkRunFile(value: unknown, source = 'run file'): RunFile {
   if (typeof value === 'object' && value !== null && (value as { mode?: unknown }).mode === 'decentralised') {
     throw new DaemonError('RUN_FILE', `${source} is a decentralised run (mode: decentralised): it has no aggregator or trainers; start each peer with --role peer`);
   }
+  const old = oldFormProblems(value);
+  if (old.length > 0) throw new DaemonError('RUN_FILE', `${source} is in the old run-file form: ${old.join('; ')}`);
   if (!validate(value)) throw new DaemonError('RUN_FILE', `${source} is not a valid run file: ${describeSchemaErrors(validate.errors ?? []).join('; ')}`);
   const r = value as unknown as RunFile;
   const problems: string[] = [];
+  const taskIssues = taskProblems(r);
+  problems.push(...taskIssues);
   problems.push(...strategyEntry(r.strategy.kind).check(r.strategy, { path: 'strategy' }));
   if (r.data.trainRows !== undefined && r.data.trainRows < r.data.shares) problems.push(`data.trainRows ${r.data.trainRows} leaves some of the ${r.data.shares} shares empty`);
   for (const [peer, i] of Object.entries(r.data.assign ?? {})) if (i >= r.data.shares) problems.push(`data.assign.${peer}: share ${i} is not below data.shares ${r.data.shares}`);
-  checkSlices(r, problems);
+  if (taskIssues.length === 0) checkSlices(r, taskOf(r), problems);
   const wire = r.limits?.wire;
   if (wire?.maxMessageBytes !== undefined && wire.maxMessageBytes < 64 * 1024) problems.push(`limits.wire.maxMessageBytes ${wire.maxMessageBytes} is under 64 KiB: headers would not fit`);
   if (problems.length > 0) throw new DaemonError('RUN_FILE', `${source}: ${problems.join('; ')}`);
   return r;
+}
+
+/** What to change in a run file written before tasks (top-level `model`, `data.dataset`). */
+export function oldFormProblems(value: unknown): string[] {
+  if (typeof value !== 'object' || value === null) return [];
+  const v = value as { model?: unknown; data?: { dataset?: unknown }; task?: unknown };
+  if (v.model === undefined || v.task !== undefined) return [];
+  const name = v.model === 'mlp-supernet' ? 'mlp' : String(v.model);
+  const dataset = typeof v.data?.dataset === 'string' ? v.data.dataset : '<dataset>';
+  return [`replace "model: ${String(v.model)}" and "data.dataset: ${dataset}" with "task: { name: ${name}, dataset: ${dataset} }"${v.model === 'mlp-supernet' ? ' (the mlp task is the supernet: its slices are widths and depths)' : ''}`];
+}
+
+/** The task, its partition, model sizes, local budget and slices checked against the registry. */
+function taskProblems(r: RunFile): string[] {
+  const out: string[] = [];
+  const f = tasks.TASKS.get(r.task.name)!;
+  if (!f.datasets.includes(r.task.dataset)) out.push(`task.dataset: ${r.task.name} trains on ${f.datasets.join(' or ')}, not ${r.task.dataset}`);
+  const sizes = (f.modelSchema as { properties: Record<string, unknown> }).properties;
+  for (const k of Object.keys(r.task.model ?? {})) if (!(k in sizes)) out.push(`task.model: unknown key "${k}" for ${r.task.name} (${Object.keys(sizes).join(', ') || 'it has no sizes'})`);
+  if ((r.local.epochs === undefined) === (r.local.steps === undefined)) out.push('local: give epochs or steps (one of them)');
+  if (out.length > 0) return out;
+  let task: Task;
+  try {
+    task = taskOf(r);
+  } catch (e) {
+    return [`task: ${(e as Error).message}`];
+  }
+  if (!task.partitions.includes(r.data.partition.kind)) out.push(`data.partition: ${r.task.name} on ${r.task.dataset} has ${task.partitions.join(', ')}, not ${r.data.partition.kind}`);
+  if (r.data.trainRows !== undefined && !task.partitions.includes('shards')) out.push(`data.trainRows applies to image datasets, not ${r.task.dataset}`);
+  return out;
+}
+
+const taskCache = new WeakMap<RunFile, Task>();
+
+/** The run's task (made once per run file). */
+export function taskOf(run: RunFile): Task {
+  let t = taskCache.get(run);
+  if (t === undefined) {
+    t = createTask(run.task.name, { dataset: run.task.dataset, ...(run.task.model === undefined ? {} : { model: run.task.model }), ...(run.data.trainRows === undefined ? {} : { trainRows: run.data.trainRows }) });
+    taskCache.set(run, t);
+  }
+  return t;
+}
+
+/** What a trainer's local loop needs from the run file: the optimiser, budget and schedule, with the task's defaults. */
+export interface RunLocalTraining {
+  readonly optimizer: engine.OptimizerSpec;
+  readonly budget: tasks.TrainingBudget;
+  readonly schedule: engine.LrScheduleSpec;
+  readonly clipGradNorm?: number;
+  /** FedProx's mu, when the strategy asks trainers for a proximal term. */
+  readonly proximalMu?: number;
+}
+
+export function localTrainingOf(run: RunFile): RunLocalTraining {
+  const l = run.local;
+  const d = taskOf(run).defaults;
+  const kind = l.optimizer ?? d.optimizer.kind;
+  const optimizer: engine.OptimizerSpec = kind === 'sgd' ? { kind: 'sgd', momentum: l.momentum ?? 0 } : { kind: 'adamw', weightDecay: l.weightDecay ?? 0.01 };
+  const clip = l.clipGradNorm ?? (kind === d.optimizer.kind ? d.clipGradNorm : undefined);
+  const { proximalMu } = strategyLocalTraining(run.strategy);
+  return {
+    optimizer,
+    budget: l.steps !== undefined ? { steps: l.steps } : { epochs: l.epochs ?? 1 },
+    schedule: { kind: l.schedule ?? 'constant', warmupSteps: l.warmupSteps ?? 0 },
+    ...(clip === undefined ? {} : { clipGradNorm: clip }),
+    ...(proximalMu === undefined ? {} : { proximalMu }),
+  };
 }
 
 export function runFileFromYaml(text: string, source = 'run file'): RunFile {

@@ -7,15 +7,12 @@
  * names. Names and capabilities are claims a trainer makes about itself: the aggregator cannot
  * tell one trainer's name from another's, so it holds unlisted peers to the file's set.
  */
-import { fullSlice, models, resolveSlice, type ResolvedSlice, type Slice, type TensorSpec, type engine } from '@fednode/core';
+import { fullSlice, resolveSlice, type ResolvedSlice, type Slice, type Task, type TensorSpec, type SubnetSpec } from '@fednode/core';
 import { int, obj } from '../schema-parts.js';
 import { DaemonError } from './errors.js';
 
-/** A sub-network of the supernet: a width ratio in (0, 1] and the hidden layers it keeps (default all). */
-export interface SliceSpec {
-  readonly width: number;
-  readonly depth?: number;
-}
+/** A sub-network of the task's model: any of width (0, 1], depth, heads and experts, as the task slices. */
+export type SliceSpec = SubnetSpec;
 
 /** A slice spec, or the name of a capability under `slices.capabilities`. */
 export type SliceRef = string | SliceSpec;
@@ -31,14 +28,15 @@ export interface RunSlices {
 
 /** The part of the run file this module reads. */
 interface SlicedRun {
-  readonly model: 'mlp' | 'mlp-supernet';
   readonly slices?: RunSlices;
 }
 
-/** The supernet behind `model: mlp-supernet` (784-200-200-10, the same parameters as the FedAvg paper's 2NN). */
-export const SUPERNET = models.MNIST_MLP_SUPERNET;
-
-const SPEC_SCHEMA = obj(['width'], { width: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, depth: int(1) });
+const SPEC_SCHEMA = obj([], {
+  width: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+  depth: int(1),
+  heads: int(1),
+  experts: { type: 'array', minItems: 1, uniqueItems: true, items: int(0) },
+});
 const REF_SCHEMA = { oneOf: [{ type: 'string', minLength: 1 }, SPEC_SCHEMA] };
 
 export const SLICES_SCHEMA = obj([], {
@@ -49,49 +47,46 @@ export const SLICES_SCHEMA = obj([], {
 
 /** A slice as a trainer trains it and the aggregator checks it, with the words logs and refusals use. */
 export interface AssignedSlice {
-  readonly spec: Required<SliceSpec>;
+  /** The normalised request (what the task's `subnet` takes). */
+  readonly spec: SliceSpec;
   /** Null for the whole model (whatever its tensors): nothing to cut. */
   readonly slice: Slice | null;
-  /** `width 0.5`, `width 0.5, depth 1`, or `the whole model`. */
+  /** `width 0.5`, `width 0.5, depth 1`, `experts 0,2`, or `the whole model`. */
   readonly label: string;
   /** Where it came from: `capability small`, `slices.peers`, `slices.default`, `no slices section`. */
   readonly source: string;
 }
 
-function fullSpec(spec: SliceSpec): Required<SliceSpec> {
-  return { width: spec.width, depth: spec.depth ?? SUPERNET.depth };
+function isWhole(a: AssignedSlice): boolean {
+  return a.slice === null;
 }
 
-function isWhole(spec: Required<SliceSpec>): boolean {
-  return spec.width === 1 && spec.depth === SUPERNET.depth;
+function sameSpec(a: AssignedSlice, b: AssignedSlice): boolean {
+  return a.label === b.label;
 }
 
-function labelOf(spec: Required<SliceSpec>): string {
-  return `width ${spec.width}${spec.depth === SUPERNET.depth ? '' : `, depth ${spec.depth}`}`;
-}
-
-function sameSpec(a: Required<SliceSpec>, b: Required<SliceSpec>): boolean {
-  return a.width === b.width && a.depth === b.depth;
-}
-
-function assigned(spec: SliceSpec, source: string): AssignedSlice {
-  const s = fullSpec(spec);
-  return { spec: s, slice: isWhole(s) ? null : models.mlpSubnetSlice(SUPERNET, s), label: labelOf(s), source };
+function assigned(task: Task, spec: SliceSpec, source: string): AssignedSlice {
+  let sub;
+  try {
+    sub = task.subnet(spec);
+  } catch (e) {
+    throw new DaemonError('DAEMON_CONFIG', `${source}: ${(e as Error).message}`);
+  }
+  return { spec: sub.spec, slice: sub.slice, label: sub.label, source };
 }
 
 /** A reference resolved through the capabilities; `source` names what assigned it. */
-function deref(run: SlicedRun, ref: SliceRef, source: string): AssignedSlice {
-  if (typeof ref !== 'string') return assigned(ref, source);
+function deref(run: SlicedRun, task: Task, ref: SliceRef, source: string): AssignedSlice {
+  if (typeof ref !== 'string') return assigned(task, ref, source);
   const spec = run.slices?.capabilities?.[ref];
   if (spec === undefined) throw new DaemonError('DAEMON_CONFIG', `${source}: no capability "${ref}" under slices.capabilities`);
-  return assigned(spec, `capability ${ref}`);
+  return assigned(task, spec, `capability ${ref}`);
 }
 
 /** The rules the schema cannot say; each problem is pushed as one line naming its path. */
-export function checkSlices(run: SlicedRun & { readonly strategy: { readonly kind: string; readonly robust?: unknown; readonly dp?: unknown } }, problems: string[]): void {
+export function checkSlices(run: SlicedRun & { readonly strategy: { readonly kind: string; readonly robust?: unknown; readonly dp?: unknown } }, task: Task, problems: string[]): void {
   const s = run.slices;
   if (s === undefined) return;
-  if (run.model !== 'mlp-supernet') problems.push(`slices: trainers can train slices of model mlp-supernet only (model is ${run.model})`);
   const caps = Object.keys(s.capabilities ?? {});
   const specs: [string, SliceSpec][] = Object.entries(s.capabilities ?? {}).map(([k, v]) => [`slices.capabilities.${k}`, v]);
   const refs: [string, SliceRef][] = [...Object.entries(s.peers ?? {}).map(([k, v]): [string, SliceRef] => [`slices.peers.${k}`, v]), ...(s.default === undefined ? [] : [['slices.default', s.default] as [string, SliceRef]])];
@@ -99,20 +94,17 @@ export function checkSlices(run: SlicedRun & { readonly strategy: { readonly kin
     if (typeof ref !== 'string') specs.push([path, ref]);
     else if (!caps.includes(ref)) problems.push(`${path}: no capability "${ref}" under slices.capabilities${caps.length > 0 ? ` (known: ${caps.join(', ')})` : ''}`);
   }
+  let sliced = false;
   for (const [path, spec] of specs) {
-    if (spec.depth !== undefined && spec.depth > SUPERNET.depth) problems.push(`${path}.depth ${spec.depth} is more than the supernet's ${SUPERNET.depth} hidden layers`);
+    try {
+      if (task.subnet(spec).slice !== null) sliced = true;
+    } catch (e) {
+      problems.push(`${path}: ${(e as Error).message}`);
+    }
   }
-  const sliced = specs.some(([, spec]) => !isWhole(fullSpec(spec)));
   if (sliced && (run.strategy.robust !== undefined || run.strategy.dp !== undefined)) {
     problems.push('slices below the whole model send sliced updates, which strategy.robust and strategy.dp cannot combine');
   }
-}
-
-/** The training graph of a run's model (the whole supernet, or one sub-network of it). */
-export function modelOf(run: SlicedRun, spec?: Required<SliceSpec>): engine.ModelName | (() => engine.ModelGraph) {
-  if (run.model === 'mlp') return 'mlp';
-  const sub = spec ?? fullSpec({ width: 1 });
-  return () => models.mlpSupernetModel(SUPERNET, sub);
 }
 
 /** Who a trainer says it is and what it says it can do. */
@@ -129,11 +121,10 @@ export interface TrainerIdentity {
  * slices.default, else the whole model. A capability that contradicts the trainer's entry is
  * a configuration error here, not a refused update later.
  */
-export function trainerSlice(run: SlicedRun, who: TrainerIdentity): AssignedSlice {
+export function trainerSlice(run: SlicedRun, task: Task, who: TrainerIdentity): AssignedSlice {
   const s = run.slices;
-  if (run.model === 'mlp') {
-    if (who.capability !== undefined) throw new DaemonError('DAEMON_CONFIG', `--capability ${who.capability}: the run trains model mlp whole; slices need model mlp-supernet and a slices section`);
-    return { spec: fullSpec({ width: 1 }), slice: null, label: 'the whole model', source: 'model mlp' };
+  if (s === undefined && who.capability !== undefined) {
+    throw new DaemonError('DAEMON_CONFIG', `--capability ${who.capability}: the run file has no slices section, so every trainer trains ${task.name} whole`);
   }
   let cap: AssignedSlice | undefined;
   if (who.capability !== undefined) {
@@ -141,25 +132,25 @@ export function trainerSlice(run: SlicedRun, who: TrainerIdentity): AssignedSlic
     if (!known.includes(who.capability)) {
       throw new DaemonError('DAEMON_CONFIG', `capability "${who.capability}" is not under slices.capabilities (${known.length > 0 ? `known: ${known.join(', ')}` : 'the run file defines none'})`);
     }
-    cap = deref(run, who.capability, 'capability');
+    cap = deref(run, task, who.capability, 'capability');
   }
   const byPeer = s?.peers?.[who.peerId];
   const byName = who.name === undefined ? undefined : s?.peers?.[who.name];
   const entry = byPeer !== undefined ? { ref: byPeer, key: who.peerId } : byName !== undefined ? { ref: byName, key: who.name! } : null;
   if (entry !== null) {
-    const a = deref(run, entry.ref, `slices.peers.${entry.key}`);
+    const a = deref(run, task, entry.ref, `slices.peers.${entry.key}`);
     const mine = typeof entry.ref === 'string' ? a : { ...a, source: `slices.peers.${entry.key}` };
-    if (cap !== undefined && !sameSpec(cap.spec, mine.spec)) {
+    if (cap !== undefined && !sameSpec(cap, mine)) {
       throw new DaemonError('DAEMON_CONFIG', `--capability ${who.capability} (${cap.label}) contradicts slices.peers.${entry.key} (${mine.label}): the aggregator would refuse its updates`);
     }
     return mine;
   }
   if (cap !== undefined) return cap;
   if (s?.default !== undefined) {
-    const d = deref(run, s.default, 'slices.default');
+    const d = deref(run, task, s.default, 'slices.default');
     return typeof s.default === 'string' ? d : { ...d, source: 'slices.default' };
   }
-  return assigned({ width: 1 }, 'no assignment');
+  return assigned(task, {}, 'no assignment');
 }
 
 /** Two resolved slices hold the same elements in the same local order. */
@@ -184,22 +175,22 @@ export type SliceVerdict = { readonly ok: true; readonly slice: AssignedSlice } 
  * the capabilities, and the entries of slices.peers, since a name proves nothing).
  */
 export class SlicePolicy {
-  private readonly run: SlicedRun;
+  private readonly task: Task;
   private readonly byPeer = new Map<string, { a: AssignedSlice; r: ResolvedSlice }>();
   private readonly open: { a: AssignedSlice; r: ResolvedSlice }[] = [];
 
-  constructor(run: SlicedRun, specs: readonly TensorSpec[]) {
-    this.run = run;
+  constructor(run: SlicedRun, task: Task, specs: readonly TensorSpec[]) {
+    this.task = task;
     const resolved = (a: AssignedSlice) => ({ a, r: resolveSlice(a.slice ?? fullSlice(specs), specs) });
     const offer = (a: AssignedSlice): void => {
-      if (!this.open.some((o) => sameSpec(o.a.spec, a.spec))) this.open.push(resolved(a));
+      if (!this.open.some((o) => sameSpec(o.a, a))) this.open.push(resolved(a));
     };
     const s = run.slices;
     // What a trainer with no assignment trains: the default, or the whole model.
-    offer(trainerSlice(run, { peerId: '' }));
-    for (const name of Object.keys(s?.capabilities ?? {})) offer(deref(run, name, 'capability'));
+    offer(trainerSlice(run, task, { peerId: '' }));
+    for (const name of Object.keys(s?.capabilities ?? {})) offer(deref(run, task, name, 'capability'));
     for (const [key, ref] of Object.entries(s?.peers ?? {})) {
-      const a = deref(run, ref, `slices.peers.${key}`);
+      const a = deref(run, task, ref, `slices.peers.${key}`);
       const mine = typeof ref === 'string' ? a : { ...a, source: `slices.peers.${key}` };
       offer(mine);
       this.byPeer.set(key, resolved(mine));
@@ -223,12 +214,12 @@ export class SlicePolicy {
     const hit = this.open.find((o) => sameElements(o.r, r));
     if (hit !== undefined) return { ok: true, slice: hit.a };
     const offered = this.open.map((o) => `${o.a.label} (${o.a.source})`).join(', ');
-    const what = this.run.model === 'mlp' ? 'model mlp is trained whole' : `a peer not listed by peer id under slices.peers may train ${offered}`;
+    const what = this.task.sliceAxes.length === 0 ? `${this.task.name} is trained whole` : `a peer not listed by peer id under slices.peers may train ${offered}`;
     return { ok: false, reason: `the update holds ${this.describe(r)}; ${what}` };
   }
 
   /** The distinct sub-networks the run trains below the whole model (for per-width evaluation). */
   partial(): readonly AssignedSlice[] {
-    return this.open.map((o) => o.a).filter((a) => !isWhole(a.spec));
+    return this.open.map((o) => o.a).filter((a) => !isWhole(a));
   }
 }

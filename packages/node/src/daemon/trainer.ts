@@ -9,14 +9,16 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '@fednode/kernels';
-import { ErrorFeedback, batches, encodeUpdate, engine, fullSlice, writeFileAtomic, type CodecOptions, type Dataset, type Update } from '@fednode/core';
+import { ErrorFeedback, encodeUpdate, engine, fullSlice, tasks, writeFileAtomic, type CodecOptions, type Update } from '@fednode/core';
+import { strategyEntry } from '@fednode/aggregator';
 import { NetError } from '../net/errors.js';
 import type { NodeContext } from './context.js';
 import type { AggregatorLink } from './link.js';
 import type { TrainerStatus } from './status-protocol.js';
 import { DaemonError } from './errors.js';
 import { loadShare } from './data-share.js';
-import { modelOf, type AssignedSlice } from './slices.js';
+import { localTrainingOf, taskOf } from './run-file.js';
+import type { AssignedSlice } from './slices.js';
 
 /** Refusals that mean the aggregator already holds our update for the round. */
 const DELIVERED = new Set(['DUPLICATE_SENDER', 'REPLAYED_SEQUENCE']);
@@ -61,8 +63,7 @@ export class TrainerRole {
   private state!: TrainerState;
   private ef: ErrorFeedback | null = null;
   private trainer!: engine.Trainer;
-  private train!: Dataset;
-  private rows!: Uint32Array;
+  private share!: tasks.DataShare;
   private pending: Round | null = null;
   private busy = false;
   private phase = 'starting';
@@ -97,18 +98,27 @@ export class TrainerRole {
       log.log('warn', 'trainer.slice_changed', { from: this.state.slice, to: slice });
     }
     this.state.slice = slice;
-    const share = loadShare(run, this.opts.shard);
-    this.train = share.train;
-    this.rows = share.rows;
-    this.trainer = await engine.Trainer.create({
-      model: modelOf(run, this.opts.slice.spec),
-      optimizer: { kind: 'sgd', momentum: run.local.momentum ?? 0 },
+    this.share = loadShare(run, this.opts.shard);
+    const local = localTrainingOf(run);
+    this.trainer = await tasks.createLearner(taskOf(run).subnet(this.opts.slice.spec), {
+      optimizer: local.optimizer,
       seed: run.seed,
       lr: run.local.lr,
-      intraOpThreads: this.opts.threads,
+      threads: this.opts.threads,
+      ...(local.clipGradNorm === undefined ? {} : { clipGradNorm: local.clipGradNorm }),
+      ...(local.proximalMu === undefined ? {} : { proximalMu: local.proximalMu }),
     });
     this.phase = 'waiting';
-    log.log('info', 'trainer.ready', { shard: this.opts.shard, slice, slice_source: this.opts.slice.source, rows: this.rows.length, last_round: this.state.lastRound, next_sequence: this.state.nextSequence });
+    log.log('info', 'trainer.ready', {
+      task: run.task.name,
+      shard: this.opts.shard,
+      slice,
+      slice_source: this.opts.slice.source,
+      examples: this.share.examples,
+      share: this.share.description,
+      last_round: this.state.lastRound,
+      next_sequence: this.state.nextSequence,
+    });
     this.poller = setInterval(() => void this.poll(), this.opts.pollMs);
     void this.poll();
   }
@@ -132,6 +142,8 @@ export class TrainerRole {
   /** A round announced on gossip (or by the in-process aggregator). */
   onRoundOpen(r: Round, from: string | null): void {
     if (from !== null && this.link.peer !== null && from !== this.link.peer) return;
+    // Gossip can announce a round while the model is still being built: the poller takes it up once ready.
+    if (this.phase === 'starting') return;
     if (this.stopped || this.finished || r.round <= this.state.lastRound) return;
     if (r.version >= this.ctx.run.rounds) return;
     if (this.pending === null || r.round > this.pending.round) this.pending = r;
@@ -225,16 +237,13 @@ export class TrainerRole {
     const t0 = performance.now();
     await this.trainer.setParams(model.params);
     const seed = Rng.derive(run.seed, TRAINING_STREAM, r.round, this.opts.shard).nextU32();
-    const steps: Promise<number>[] = [];
-    for (let e = 0; e < run.local.epochs; e++) {
-      for (const b of batches(this.train, { batchSize: run.local.batch, seed, epoch: e, indices: this.rows })) steps.push(this.trainer.step(b));
-    }
-    const losses = await Promise.all(steps);
+    const local = localTrainingOf(run);
+    const report = await tasks.trainLocal(this.trainer, this.share, { budget: local.budget, batch: run.local.batch, lr: run.local.lr, schedule: local.schedule, seed });
     const delta = await this.trainer.params();
     const d = delta.data;
     const g = model.params.data;
     for (let i = 0; i < d.length; i++) d[i] -= g[i];
-    const loss = losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
+    const loss = report.loss;
     this.lastLoss = loss;
     const trainS = (performance.now() - t0) / 1000;
 
@@ -242,7 +251,7 @@ export class TrainerRole {
     const ef = this.ef === null ? undefined : ErrorFeedback.restore(this.ef.save());
     const sequence = this.state.nextSequence;
     const update: Update = encodeUpdate(
-      { runId: run.run, sender: this.ctx.peerId, baseVersion: model.version, round: r.round, sequence, examples: this.rows.length, metrics: { loss, steps: losses.length, train_s: trainS } },
+      { runId: run.run, sender: this.ctx.peerId, baseVersion: model.version, round: r.round, sequence, examples: this.share.examples, metrics: { loss, steps: report.steps, train_s: trainS } },
       this.opts.slice.slice ?? fullSlice(delta.specs),
       delta,
       this.codec,
@@ -277,7 +286,7 @@ export class TrainerRole {
     // FedBuff takes one update per trainer into each buffer, and a late update lands in the
     // buffer of the version acknowledged, not of the one it was trained from: the next one
     // must wait for the version after that, or it would be refused as a duplicate.
-    const landed = run.strategy.kind === 'fedbuff' && outcome === 'accepted' ? version : r.round;
+    const landed = strategyEntry(run.strategy.kind).pacing === 'continuous' && outcome === 'accepted' ? version : r.round;
     this.state.lastRound = Math.max(r.round, landed);
     this.saveState();
     this.ctx.metrics.inc('fednode_trainer_updates_total', 'Updates this trainer pushed, by outcome', { outcome });
@@ -319,7 +328,7 @@ export class TrainerRole {
     return {
       shard: this.opts.shard,
       slice: this.opts.slice.label,
-      rows: this.rows?.length ?? 0,
+      rows: this.share?.examples ?? 0,
       lastRound: this.state?.lastRound ?? -1,
       nextSequence: this.state?.nextSequence ?? 0,
       state: this.phase,

@@ -346,14 +346,6 @@ export function writeFrame(stream: Stream, frame: Uint8Array | readonly Uint8Arr
   return writeFrames(stream, [frame], options);
 }
 
-/**
- * libp2p's streams take any uint8arraylist (its instances are recognised by a registered
- * symbol, across versions); the hoisted copy is 2.x while @libp2p/interface types 3.x.
- */
-function asSendable(list: Uint8ArrayList): Parameters<Stream['send']>[0] {
-  return list as unknown as Parameters<Stream['send']>[0];
-}
-
 /** Bytes of frames `writeFrames` gathers into one send (by default). */
 const BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -371,7 +363,7 @@ export async function writeFrames(stream: Stream, frames: Iterable<Uint8Array | 
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
     if (stream.writeStatus !== 'writable') throw new NetError('NET_CLOSED', `cannot write: stream is ${stream.status}`);
-    const data = batch.length === 1 ? batch[0] : asSendable(new Uint8ArrayList(...batch));
+    const data = batch.length === 1 ? batch[0] : new Uint8ArrayList(...batch);
     batch = [];
     batchLength = 0;
     const more = stream.send(data);

@@ -79,10 +79,10 @@ export function scenarioToRunFile(s: Scenario, o: { trainers: number; allow: rea
     run: runIdOf(s.name),
     ...(s.description === undefined ? {} : { description: s.description }),
     seed: s.seed,
-    model: s.model,
+    // The mlp task is the supernet: the simulator's mlp-supernet is its sliced form.
+    task: { name: s.model === 'mlp-supernet' ? 'mlp' : s.model, dataset: s.dataset.name },
     ...(s.clients.widths === undefined ? {} : { slices: { capabilities: Object.fromEntries(s.clients.widths.map((w) => [capabilityOf(w), { width: w }])) } }),
     data: {
-      dataset: s.dataset.name,
       ...(s.dataset.trainRows === undefined ? {} : { trainRows: s.dataset.trainRows }),
       ...(s.dataset.testRows === undefined ? {} : { testRows: s.dataset.testRows }),
       partition: s.dataset.partition,

@@ -258,12 +258,11 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
 
 /**
  * The one place the simulator's image clients get their local training settings.
- * TODO(fedprox-trainer): pass `training.proximalMu` to engine.Trainer.create once core's engine
- * takes a proximal term (the other half of FedProx, being built in @fednode/core); until then
- * FedProx runs here as FedAvg with the same local loss, so its sweeps show no difference yet.
+ * The strategy's local-training needs (FedProx's proximal term) reach the trainer here.
  */
 function localTrainerOptions(s: Scenario, model: engine.ModelName | (() => engine.ModelGraph), executor: engine.Executor, training: LocalTraining): Parameters<typeof engine.Trainer.create>[0] {
-  return { model, optimizer: { kind: 'sgd', momentum: s.local.momentum ?? 0 }, seed: s.seed, lr: s.local.lr, executor };
+  const prox = training.proximalMu === undefined ? {} : { proximal: true, proximalMu: training.proximalMu };
+  return { model, optimizer: { kind: 'sgd', momentum: s.local.momentum ?? 0 }, seed: s.seed, lr: s.local.lr, executor, ...prox };
 }
 
 async function simulateOneShot(s: Scenario, spec: OneShotSpec, data: { train: Dataset; test: Dataset }, opts: SimOptions): Promise<{ summary: SimSummary; records: RoundRecord[] }> {

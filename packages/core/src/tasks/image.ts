@@ -1,0 +1,195 @@
+import { Rng } from '@fednode/kernels';
+import { batches } from '../data/batches.js';
+import { subset, type Dataset } from '../data/dataset.js';
+import { loadImageDataset, type ImageDatasetName, type ImageSplits } from '../data/mnist.js';
+import { dirichletPartition, iidPartition, shardPartition } from '../data/partition.js';
+import { cnn, initParams, type FeedBatch, type ModelGraph } from '../engine/index.js';
+import { exportOnnx } from '../models/export.js';
+import { mlpSubnetwork, type MlpSupernetConfig } from '../models/mlp-supernet.js';
+import { ParamSet } from '../tensor/paramset.js';
+import { TaskError } from './errors.js';
+import { normaliseSubnet, subnetLabel } from './subnet-label.js';
+import type { DataShare, EvalSet, LocalDefaults, PartitionSpec, SliceAxis, Subnetwork, SubnetSpec, Task, TaskFactory, TaskOptions } from './types.js';
+
+/**
+ * The image tasks on MNIST and Fashion-MNIST: the MLP (a supernet: every hidden layer has an
+ * elastic width, and the hidden layers an elastic depth) and the FedAvg paper's CNN (trained
+ * whole). Rows are normalised with the training split's statistics; shares come from the
+ * seeded partitioners, so every process of a run computes the same split.
+ */
+
+const IMAGE_PARTITIONS: readonly PartitionSpec['kind'][] = ['iid', 'dirichlet', 'shards'];
+const EVAL_BATCH = 500;
+
+function imageFeeds(b: { size: number; x: Float32Array; y: BigInt64Array }): FeedBatch {
+  return { size: b.size, feeds: { x: { dtype: 'float32', dims: [b.size, b.x.length / b.size], data: b.x }, y: { dtype: 'int64', dims: [b.size], data: b.y } } };
+}
+
+function firstRows(ds: Dataset, n: number | undefined): Dataset {
+  return n === undefined || n >= ds.count ? ds : subset(ds, Uint32Array.from({ length: n }, (_, i) => i));
+}
+
+function checkDataset(task: string, dataset: string): ImageDatasetName {
+  if (dataset !== 'mnist' && dataset !== 'fashion-mnist') throw new TaskError('TASK_UNKNOWN', `task ${task} trains on mnist or fashion-mnist, not ${dataset}`);
+  return dataset;
+}
+
+/** What every image task shares: the data, its shares and the test rows. */
+abstract class ImageTask implements Task {
+  abstract readonly name: string;
+  abstract readonly specs: readonly { name: string; shape: number[] }[];
+  abstract readonly sliceAxes: readonly SliceAxis[];
+  readonly partitions = IMAGE_PARTITIONS;
+  abstract readonly defaults: LocalDefaults;
+  private splits: ImageSplits | null = null;
+
+  constructor(
+    readonly dataset: ImageDatasetName,
+    private readonly trainRows: number | undefined,
+  ) {}
+
+  abstract subnet(spec?: SubnetSpec): Subnetwork;
+  protected abstract wholeGraph(): ModelGraph;
+
+  /** The seeded PyTorch-style initialisation (new Rng(seed) over the parameters in order). */
+  initialParams(seed: number): ParamSet {
+    const m = this.wholeGraph();
+    const rng = new Rng(seed);
+    const init = initParams(m.graph, () => rng.uniform());
+    return ParamSet.fromTensors(m.graph.params.map((p) => ({ name: p.name, shape: p.shape as number[], data: init.get(p.name) as Float32Array })));
+  }
+
+  private data(): ImageSplits {
+    this.splits ??= loadImageDataset(this.dataset);
+    return this.splits;
+  }
+
+  /** The training rows the run uses (the first trainRows). */
+  train(): Dataset {
+    return firstRows(this.data().train, this.trainRows);
+  }
+
+  share(shares: number, index: number | null, partition: PartitionSpec, seed: number): DataShare {
+    const train = this.train();
+    if (!Number.isInteger(shares) || shares < 1 || shares > train.count) throw new TaskError('TASK_DATA', `${shares} shares of ${train.count} rows`);
+    let rows: Uint32Array;
+    if (index === null) rows = Uint32Array.from({ length: train.count }, (_, i) => i);
+    else {
+      if (!Number.isInteger(index) || index < 0 || index >= shares) throw new TaskError('TASK_DATA', `share ${index} is not in [0, ${shares})`);
+      switch (partition.kind) {
+        case 'iid':
+          rows = iidPartition(train.count, shares, seed)[index];
+          break;
+        case 'dirichlet':
+          rows = dirichletPartition(train.y, shares, { alpha: partition.alpha, seed })[index];
+          break;
+        case 'shards':
+          rows = shardPartition(train.y, shares, { seed, ...(partition.perClient === undefined ? {} : { shardsPerClient: partition.perClient }) })[index];
+          break;
+        default:
+          throw new TaskError('TASK_DATA', `partition ${partition.kind} is for text; ${this.dataset} has ${IMAGE_PARTITIONS.join(', ')}`);
+      }
+    }
+    return {
+      examples: rows.length,
+      description: `${rows.length} rows of ${this.dataset}`,
+      epoch: (batchSize, s, epoch) => mapIter(batches(train, { batchSize, seed: s, epoch, indices: rows }), imageFeeds),
+      draw: (batchSize, s, count) => drawEpochs(train, rows, batchSize, s, count),
+    };
+  }
+
+  testSet(limit?: number): EvalSet {
+    const test = firstRows(this.data().test, limit);
+    return { count: test.count, batches: () => mapIter(batches(test, { batchSize: EVAL_BATCH, seed: 0, shuffle: false }), imageFeeds) };
+  }
+}
+
+function* mapIter<A, B>(it: Iterable<A>, f: (a: A) => B): Generator<B> {
+  for (const a of it) yield f(a);
+}
+
+/** `count` batches from consecutive seeded epochs over the rows. */
+function* drawEpochs(train: Dataset, rows: Uint32Array, batchSize: number, seed: number, count: number): Generator<FeedBatch> {
+  let left = count;
+  for (let epoch = 0; left > 0; epoch++) {
+    for (const b of batches(train, { batchSize, seed, epoch, indices: rows })) {
+      if (left-- <= 0) return;
+      yield imageFeeds(b);
+    }
+  }
+}
+
+const SGD_DEFAULTS: LocalDefaults = { optimizer: { kind: 'sgd', momentum: 0.9 }, lr: 0.05, batch: 64, budget: { epochs: 1 }, schedule: { kind: 'cosine' } };
+
+class MlpTask extends ImageTask {
+  readonly name = 'mlp';
+  readonly sliceAxes: readonly SliceAxis[] = ['width', 'depth'];
+  readonly defaults = SGD_DEFAULTS;
+  readonly specs;
+  constructor(
+    dataset: ImageDatasetName,
+    trainRows: number | undefined,
+    readonly config: MlpSupernetConfig,
+  ) {
+    super(dataset, trainRows);
+    this.specs = mlpSubnetwork(config, { width: 1 }).build().graph.params.map((p) => ({ name: p.name, shape: p.shape as number[] }));
+  }
+  protected wholeGraph(): ModelGraph {
+    return mlpSubnetwork(this.config, { width: 1 }).build();
+  }
+  subnet(spec: SubnetSpec = {}): Subnetwork {
+    const s = normaliseSubnet(this.name, this.sliceAxes, spec, { depth: this.config.depth });
+    const sub = mlpSubnetwork(this.config, { width: s.width ?? 1, ...(s.depth === undefined ? {} : { depth: s.depth }) });
+    const whole = s.width === undefined && s.depth === undefined;
+    return {
+      label: subnetLabel(s),
+      spec: s,
+      slice: whole ? null : sub.slice,
+      build: () => sub.build(),
+      exportOnnx: (params, metadata = {}) => exportOnnx(sub.build(), params, { 'fednode.task': this.name, 'fednode.dataset': this.dataset, ...metadata }),
+    };
+  }
+}
+
+class CnnTask extends ImageTask {
+  readonly name = 'cnn';
+  readonly sliceAxes: readonly SliceAxis[] = [];
+  readonly defaults = SGD_DEFAULTS;
+  readonly specs = cnn().graph.params.map((p) => ({ name: p.name, shape: p.shape as number[] }));
+  protected wholeGraph(): ModelGraph {
+    return cnn();
+  }
+  subnet(spec: SubnetSpec = {}): Subnetwork {
+    normaliseSubnet(this.name, this.sliceAxes, spec, {});
+    return {
+      label: 'the whole model',
+      spec: {},
+      slice: null,
+      build: () => cnn(),
+      exportOnnx: (params, metadata = {}) => exportOnnx(cnn(), params, { 'fednode.task': this.name, 'fednode.dataset': this.dataset, ...metadata }),
+    };
+  }
+}
+
+const int = (minimum: number) => ({ type: 'integer', minimum }) as const;
+
+export const MLP_TASK: TaskFactory = {
+  name: 'mlp',
+  description: 'MNIST/Fashion-MNIST MLP 784-h-…-h-10 (default 784-200-200-10, the FedAvg paper\'s 2NN) as a supernet: slices by width and depth',
+  datasets: ['mnist', 'fashion-mnist'],
+  modelSchema: { type: 'object', additionalProperties: false, properties: { hidden: int(1), depth: int(1) } },
+  create(o: TaskOptions): Task {
+    const m = o.model ?? {};
+    return new MlpTask(checkDataset('mlp', o.dataset), o.trainRows, { inputs: 784, hidden: m.hidden ?? 200, depth: m.depth ?? 2, classes: 10 });
+  },
+};
+
+export const CNN_TASK: TaskFactory = {
+  name: 'cnn',
+  description: "MNIST/Fashion-MNIST CNN of the FedAvg paper (conv 32, pool, conv 64, pool, fc 512, fc 10), trained whole",
+  datasets: ['mnist', 'fashion-mnist'],
+  modelSchema: { type: 'object', additionalProperties: false, properties: {} },
+  create(o: TaskOptions): Task {
+    return new CnnTask(checkDataset('cnn', o.dataset), o.trainRows);
+  },
+};
