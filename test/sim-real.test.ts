@@ -13,7 +13,7 @@ import { CLI, within } from './cluster.js';
 
 const LIMIT = { timeout: 120_000 };
 
-function scenario(rounds: number): string {
+function scenario(rounds: number, strategy = '{ kind: fedavg, deadlineS: 60 }'): string {
   return `name: real-tiny
 seed: 1
 model: mlp
@@ -26,7 +26,7 @@ clients:
   downlinkMbps: { dist: constant, value: 100 }
   latencyMs: { dist: constant, value: 10 }
 local: { epochs: 1, batch: 32, lr: 0.05, momentum: 0.9 }
-strategy: { kind: fedavg, deadlineS: 60 }
+strategy: ${strategy}
 codec: { codec: int8, errorFeedback: true }
 rounds: ${rounds}
 `;
@@ -66,11 +66,12 @@ function alive(pid: number): boolean {
   }
 }
 
-test('simulate --real: 3 trainer daemons, 2 rounds, records and summary like the simulator, no process left', LIMIT, async () => {
+// FedProx here: the daemons run a kind they never name, through the strategy registry alone.
+test('simulate --real: 3 trainer daemons running FedProx, 2 rounds, records and summary like the simulator, no process left', LIMIT, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fednode-sim-real-'));
   try {
     const file = join(dir, 'tiny.yaml');
-    writeFileSync(file, scenario(2));
+    writeFileSync(file, scenario(2, '{ kind: fedprox, mu: 0.01, deadlineS: 60 }'));
     const out = join(dir, 'out');
     const p = simulateCli([file, '--real', '--json', '--out', out]);
     const exit = await within(p.exited, 100_000, 'simulate --real');
@@ -99,6 +100,7 @@ test('simulate --real: 3 trainer daemons, 2 rounds, records and summary like the
     assert.equal(summary.final_accuracy, recs[1].accuracy);
     assert.ok(existsSync(join(out, 'report.html')) && existsSync(join(out, 'summary.json')));
     for (const pid of pidsOf(join(out, 'real', 'real-tiny'))) assert.equal(alive(pid), false, `daemon ${pid} is gone`);
+    assert.match(readFileSync(join(out, 'real', 'real-tiny', 'run.yaml'), 'utf8'), /kind: fedprox\n\s+mu: 0.01/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,23 +1,27 @@
 import { parseSafetensors } from '@fednode/core';
 import { AggregatorError } from './errors.js';
-import { FedAvg } from './strategies/fedavg.js';
-import { FedBuff } from './strategies/fedbuff.js';
+import { STATE_KIND_KEY } from './state.js';
+import { hasStrategy, strategyEntry, type StrategySection } from './strategies/registry.js';
 import type { Strategy } from './types.js';
 
-/** Restores whichever strategy saved `bytes` (as read from a checkpoint's state file). */
-export function restoreStrategy(bytes: Uint8Array): FedAvg | FedBuff {
+/** The kind of strategy that saved `bytes`. */
+export function savedStrategyKind(bytes: Uint8Array): string {
   let kind: string | undefined;
   try {
-    kind = parseSafetensors(bytes).metadata['fednode.strategy'];
+    kind = parseSafetensors(bytes).metadata[STATE_KIND_KEY];
   } catch (e) {
     throw new AggregatorError('AGG_STATE', `saved strategy state is unreadable: ${(e as Error).message}`);
   }
-  switch (kind) {
-    case 'fedavg':
-      return FedAvg.restore(bytes);
-    case 'fedbuff':
-      return FedBuff.restore(bytes);
-    default:
-      throw new AggregatorError('AGG_STATE', `saved state names strategy "${kind}", which this build does not know`);
-  }
+  if (kind === undefined || !hasStrategy(kind)) throw new AggregatorError('AGG_STATE', `saved state names strategy "${kind}", which this build does not know`);
+  return kind;
+}
+
+/**
+ * Restores whichever strategy saved `bytes` (as read from a checkpoint's state file).
+ * `section`: the runtime's section now (its kind must be the saved one; its deadline policy applies).
+ */
+export function restoreStrategy(bytes: Uint8Array, section?: StrategySection): Strategy {
+  const kind = savedStrategyKind(bytes);
+  if (section !== undefined && section.kind !== kind) throw new AggregatorError('AGG_STATE', `the saved state is of strategy ${kind}, the section asks for ${section.kind}`);
+  return strategyEntry(kind).restore(bytes, section);
 }

@@ -11,7 +11,7 @@ export interface SavedState {
   readonly arrays: ReadonlyMap<string, Float32Array>;
 }
 
-const KIND_KEY = 'fednode.strategy';
+export const STATE_KIND_KEY = 'fednode.strategy';
 const JSON_KEY = 'fednode.state';
 
 export function encodeState(kind: string, json: unknown, arrays: Iterable<[string, Float32Array]>): Uint8Array {
@@ -19,7 +19,7 @@ export function encodeState(kind: string, json: unknown, arrays: Iterable<[strin
   for (const [name, a] of arrays) {
     tensors.push({ name, dtype: 'F32', shape: [a.length], bytes: new Uint8Array(a.buffer, a.byteOffset, a.byteLength) });
   }
-  return encodeSafetensorsBytes(tensors, { [KIND_KEY]: kind, [JSON_KEY]: JSON.stringify(json) });
+  return encodeSafetensorsBytes(tensors, { [STATE_KIND_KEY]: kind, [JSON_KEY]: JSON.stringify(json) });
 }
 
 export function decodeState(bytes: Uint8Array, kind: string): SavedState {
@@ -29,8 +29,8 @@ export function decodeState(bytes: Uint8Array, kind: string): SavedState {
   } catch (e) {
     throw new AggregatorError('AGG_STATE', `saved ${kind} state is unreadable: ${(e as Error).message}`);
   }
-  if (file.metadata[KIND_KEY] !== kind) {
-    throw new AggregatorError('AGG_STATE', `saved state is for strategy "${file.metadata[KIND_KEY]}", not "${kind}"`);
+  if (file.metadata[STATE_KIND_KEY] !== kind) {
+    throw new AggregatorError('AGG_STATE', `saved state is for strategy "${file.metadata[STATE_KIND_KEY]}", not "${kind}"`);
   }
   let json: unknown;
   try {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParamSet } from '@fednode/core';
-import { FedAvg, FedBuff, stalenessWeight, restoreStrategy, type FedAvgConfig, type ServerOptimizerConfig } from '../src/index.js';
+import { FedAvg, FedBuff, canonicalOrder, stalenessWeight, restoreStrategy, strategyEntry, type FedAvgConfig, type ServerOptimizerConfig } from '../src/index.js';
 import { close, params, sliceUpdate, update } from './helpers.js';
 
 const V2 = [{ name: 'x', shape: [2] }];
@@ -115,10 +115,10 @@ test('FedBuff with K equal to the cohort and no staleness equals FedAvg (uniform
   ] as const) {
     const a = new FedAvg(params(specs, start), { ...avgCfg, server: { kind: 'fedadam' } } as FedAvgConfig);
     const b = new FedBuff(params(specs, start), { k: 4, staleness: { kind: 'constant' }, ...buffCfg, server: { kind: 'fedadam' } });
-    deltas.forEach((d, k) => {
-      a.offer(update(specs, d, { sender: `c${k}`, examples: ex[k] }));
-      b.offer(update(specs, d, { sender: `c${k}`, examples: ex[k] }));
-    });
+    const us = deltas.map((d, k) => update(specs, d, { sender: `c${k}`, examples: ex[k] }));
+    for (const u of us) a.offer(u);
+    // FedAvg folds a round in canonical order whatever the arrivals; FedBuff applies on arrival.
+    for (const u of canonicalOrder(us)) b.offer(u);
     assert.deepEqual(b.aggregate().params.data, a.aggregate().params.data);
   }
 });
@@ -133,13 +133,17 @@ test('FedAsync: each update applied on arrival with alpha * s(staleness)', () =>
 
 test('robust aggregation inside FedAvg (spec 9 vectors) and DP-FedAvg sigma', () => {
   const X = [[0, 0], [0.1, 0], [0, 0.1], [0.1, 0.1], [5, 5]];
+  const us = X.map((x, i) => update(V2, x, { sender: `p${i}` }));
   const run = (cfg: FedAvgConfig) => {
     const f = new FedAvg(params(V2, [0, 0]), { weighting: 'uniform', ...cfg });
-    X.forEach((x, i) => f.offer(update(V2, x, { sender: `p${i}` })));
+    for (const u of us) f.offer(u);
     return Array.from(f.aggregate().params.data);
   };
-  close(run({ robust: { kind: 'krum', f: 1 } }), [0, 0]);
-  close(run({ robust: { kind: 'multi-krum', f: 1, m: 3 } }), [0.0333333, 0.0333333]);
+  // The four small updates tie on Krum's score; a tie goes to the first in the order the round
+  // is folded in, which is canonical (content digests), not arrival.
+  const tied = canonicalOrder(us).filter((u) => u.delta.data[0] < 1).map((u) => Array.from(u.delta.data));
+  close(run({ robust: { kind: 'krum', f: 1 } }), tied[0]);
+  close(run({ robust: { kind: 'multi-krum', f: 1, m: 3 } }), [0, 1].map((i) => (tied[0][i] + tied[1][i] + tied[2][i]) / 3));
   close(run({ robust: { kind: 'median' } }), [0.1, 0.1]);
   close(run({ robust: { kind: 'trimmed-mean', beta: 0.2 } }), [0.0666667, 0.0666667]);
   const dp = new FedAvg(params(V2, [0, 0]), { dp: { noiseMultiplier: 1, clipNorm: 0.5, seed: 7 } });
@@ -170,7 +174,8 @@ test('refusals: wrong round, base version, duplicate sender, norm bound, stalene
   const r = new FedAvg(params(S, [0, 0, 0, 0]), { robust: { kind: 'median' } });
   const slice = { tensors: [{ name: 'w', axes: [{ kind: 'range' as const, start: 0, end: 1 }, { kind: 'all' as const }] }] };
   refusedWith(r.offer(sliceUpdate(S, slice, [1, 1], { sender: 'a' })), 'NEEDS_FULL_MODEL');
-  assert.throws(() => new FedAvg(params(V2, [0, 0]), { backupWorkers: 1 }), /backupWorkers needs cohort/);
+  assert.deepEqual(strategyEntry('fedavg').check({ kind: 'fedavg', backupWorkers: 1, deadlineS: 5 }, { path: 'strategy' }), ['strategy.backupWorkers needs strategy.cohort']);
+  assert.throws(() => new FedAvg(params(V2, [0, 0]), { cohort: 2, backupWorkers: 2 }), /backupWorkers 2 leaves no one/);
   assert.throws(() => new FedBuff(params(V2, [0, 0]), { k: 0 }), (e: Error & { code?: string }) => e.code === 'AGG_CONFIG');
 });
 
@@ -182,15 +187,21 @@ test('deadline and backup workers: close at cohort - b, or at the deadline with 
   assert.equal(f.ready(), true);
   refusedWith(f.offer(update(V1, [1], { sender: 'p4' })), 'ROUND_CLOSED');
   f.aggregate();
-  f.setDeadline(1000);
-  f.offer(update(V1, [1], { sender: 'p0', round: 1, baseVersion: 1 }));
-  assert.equal(f.ready(2000), false, 'below the minimum even after the deadline');
-  assert.throws(() => f.aggregate(2000), (e: Error & { code?: string }) => e.code === 'AGG_NOT_READY');
-  f.offer(update(V1, [1], { sender: 'p1', round: 1, baseVersion: 1 }));
-  assert.equal(f.ready(999), false);
-  assert.equal(f.ready(1000), true);
-  f.aggregate(1000);
-  f.abandonRound();
+  const g = restoreStrategy(f.saveState(), { kind: 'fedavg', cohort: 5, backupWorkers: 1, minParticipants: 2, deadlineS: 1 }) as FedAvg;
+  g.open(0);
+  assert.equal(g.deadlineMs, 1000, 'the deadline policy comes from the section given at restore');
+  f.open(0);
+  assert.equal(f.deadlineMs, null, 'the saved section had no deadline');
+  for (const s of [f, g]) s.offer(update(V1, [1], { sender: 'p0', round: 1, baseVersion: 1 }));
+  assert.equal(g.ready(2000), false, 'below the minimum even after the deadline');
+  assert.throws(() => g.aggregate(2000), (e: Error & { code?: string }) => e.code === 'AGG_NOT_READY');
+  for (const s of [f, g]) s.offer(update(V1, [1], { sender: 'p1', round: 1, baseVersion: 1 }));
+  assert.equal(g.ready(999), false);
+  assert.equal(g.ready(1000), true);
+  assert.equal(f.ready(2000), false, 'a cohort to wait for, and no deadline');
+  assert.equal(f.ready(Infinity), true, 'nothing more will come: close with what there is');
+  assert.deepEqual(g.aggregate(1000).params.data, f.aggregate(Infinity).params.data);
+  assert.equal(f.abandon(), true);
   assert.equal(f.round, 3);
   assert.equal(f.version, 2);
 });

@@ -9,7 +9,8 @@ import type { ErrorObject } from 'ajv';
 export function describeSchemaErrors(errors: readonly ErrorObject[], max = 8): string[] {
   const lines = new Set<string>();
   // oneOf failures repeat every branch's complaint; report the branch errors, not the summary.
-  const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'const' && e.keyword !== 'if');
+  // A discriminator's complaint (an unknown tag) is said better by the tag's own enum.
+  const specific = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'const' && e.keyword !== 'if' && e.keyword !== 'discriminator');
   for (const e of specific.length > 0 ? specific : errors) {
     const at = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
     if (e.keyword === 'additionalProperties') lines.add(`${at}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}"`);

@@ -2,47 +2,25 @@
  * JSON-schema pieces that scenarios (sim/scenario.ts) and run files (daemon/run-file.ts)
  * share, so a strategy or codec is written the same way in both.
  */
+import { strategyEntry, strategyKinds, type SectionSchema } from '@fednode/aggregator';
+
 export const num = { type: 'number' } as const;
 export const pos = { type: 'number', exclusiveMinimum: 0 } as const;
 export const int = (minimum: number) => ({ type: 'integer', minimum }) as const;
 export const prob = { type: 'number', minimum: 0, maximum: 1 } as const;
-export const obj = (required: string[], properties: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required, properties });
+export const obj = (required: string[], properties: Record<string, unknown>): SectionSchema => ({ type: 'object', additionalProperties: false, required, properties });
 
-const SERVER = obj(['kind'], { kind: { enum: ['sgd', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'diloco'] }, lr: pos, momentum: num, beta1: num, beta2: num, tau: num, v0: num });
-const GUARDS = { normBound: pos, clipNorm: pos };
-
-/** FedAvg's options (`@fednode/aggregator` FedAvgConfig plus a deadline); `extra` adds keys. */
-export function fedavgSchema(extra: Record<string, unknown> = {}) {
-  return obj(['kind'], {
-    kind: { const: 'fedavg' },
-    deadlineS: pos,
-    cohort: int(1),
-    backupWorkers: int(0),
-    minParticipants: int(1),
-    weighting: { enum: ['examples', 'uniform'] },
-    server: SERVER,
-    robust: obj(['kind'], { kind: { enum: ['median', 'trimmed-mean', 'krum', 'multi-krum'] }, beta: num, f: int(0), m: int(1) }),
-    dp: obj(['noiseMultiplier', 'clipNorm', 'seed'], { noiseMultiplier: { type: 'number', minimum: 0 }, clipNorm: pos, seed: { type: 'integer' } }),
-    ...GUARDS,
-    ...extra,
-  });
-}
-
-/** FedBuff's options (`@fednode/aggregator` FedBuffConfig); `extra` adds keys. */
-export function fedbuffSchema(extra: Record<string, unknown> = {}) {
-  return obj(['kind', 'k'], {
-    kind: { const: 'fedbuff' },
-    k: int(1),
-    staleness: obj(['kind'], { kind: { enum: ['constant', 'polynomial', 'hinge', 'threshold'] }, a: num, b: num, cutoff: num, value: num }),
-    stalenessNormalizeAt: int(0),
-    exampleWeight: { enum: ['one', 'n', 'sqrt', 'log'] },
-    maxStaleness: int(0),
-    mean: { enum: ['count', 'weights'] },
-    server: SERVER,
-    fedAsync: obj(['alpha'], { alpha: prob }),
-    ...GUARDS,
-    ...extra,
-  });
+/**
+ * The `strategy` section's schema, built from the aggregator's registry: `kind` is checked
+ * first (an unknown one is named with the known kinds), then that kind's section alone (ajv's
+ * discriminator), so a mistake inside one kind's section is not also reported against every
+ * other kind's required keys. `extra`: keys every section also takes in this file; `more`:
+ * kinds only this file knows (the simulator's oneshot). Needs an Ajv with `discriminator: true`.
+ */
+export function strategySchema(extra: Record<string, unknown> = {}, more: readonly SectionSchema[] = []) {
+  const sections = [...strategyKinds().map((k) => strategyEntry(k).schema), ...more].map((s) => ({ ...s, properties: { ...s.properties, ...extra } }));
+  const kinds = sections.map((s) => (s.properties.kind as { const: string }).const);
+  return { type: 'object', required: ['kind'], properties: { kind: { enum: kinds } }, discriminator: { propertyName: 'kind' }, oneOf: sections };
 }
 
 /** Codec options (`@fednode/core` CodecOptions) plus error feedback. */

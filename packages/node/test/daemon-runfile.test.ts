@@ -64,3 +64,20 @@ test('the pre-shared key comes from a file or a variable, and must be long enoug
   assert.equal(readPsk(runFileFromYaml(GOOD), '.'), undefined);
   void readFileSync;
 });
+
+test('strategy sections: the kind is checked first, then only that kind’s keys; fedprox comes from the registry', () => {
+  const typo = problem(GOOD.replace('deadlineS: 30', 'deadlinS: 30'));
+  assert.match(typo, /strategy: unknown key "deadlinS"/);
+  // Only what is wrong: no other kind's required keys (fedbuff's k, fedprox's mu), no oneOf summary.
+  assert.doesNotMatch(typo, /required property|"k"|"mu"|oneOf|must match/);
+  assert.equal(typo.split('; ').length, 1, typo);
+  const unknown = problem(GOOD.replace('kind: fedavg', 'kind: fedavgg'));
+  assert.match(unknown, /strategy\.kind: must be one of "fedavg", "fedbuff", "fedprox"/);
+  assert.equal(unknown.split('; ').length, 1, unknown);
+  assert.match(problem(GOOD.replace('kind: fedavg', 'kind: fedprox')), /strategy: must have required property 'mu'/);
+  assert.match(problem(GOOD.replace('kind: fedavg,', 'kind: fedprox, mu: -0.1,')), /strategy\.mu: must be >= 0/);
+  const prox = runFileFromYaml(GOOD.replace('kind: fedavg,', 'kind: fedprox, mu: 0.01,'));
+  assert.deepEqual(prox.strategy, { kind: 'fedprox', mu: 0.01, cohort: 4, deadlineS: 30, minParticipants: 3 });
+  assert.match(problem(GOOD.replace('strategy: { kind: fedavg, cohort: 4, deadlineS: 30, minParticipants: 3 }', 'strategy: { kind: fedprox, mu: 0.1 }')), /strategy: fedprox needs a cohort or a deadlineS/);
+  assert.match(problem(GOOD.replace('strategy: { kind: fedavg, cohort: 4, deadlineS: 30, minParticipants: 3 }', 'strategy: { kind: fedbuff, k: 2, fedAsync: { alpha: 0.5 } }')), /strategy\.fedAsync applies each update on arrival: strategy\.k must be 1/);
+});

@@ -120,6 +120,21 @@ test('simulate: stragglers, deadlines and dropouts shape rounds; FedBuff runs as
   assert.ok(buff.summary.final_accuracy > 0.5);
 });
 
+test('simulate: strategies come from the registry; FedProx with mu 0 runs exactly as FedAvg; section errors name only what is wrong', async () => {
+  const avg = await simulate(tiny({ rounds: 2 }));
+  const prox = await simulate(tiny({ strategy: { kind: 'fedprox', mu: 0, backupWorkers: 1, minParticipants: 2, deadlineS: 120 }, rounds: 2 }));
+  const strip = (rs: typeof avg.records) => rs.map(({ wall_s: _w, ...r }) => r);
+  assert.deepEqual(strip(prox.records), strip(avg.records));
+  // A flush deadline in a scenario: partial buffers become versions on the virtual clock.
+  const flushed = await simulate(tiny({ strategy: { kind: 'fedbuff', k: 5, flushS: 1 }, rounds: 2 }));
+  assert.equal(flushed.records.length, 2);
+  assert.equal(flushed.records[0].virtual_time_s, 1, 'the first version is flushed 1 s after the start');
+  assert.ok(flushed.records[0].participants > 0 && flushed.records[0].participants < 5, 'from a partial buffer');
+  expectScenarioError({ ...QUICKSTART, strategy: { kind: 'fedavg', deadlinS: 5 } }, /^scenario is not a valid scenario: strategy: unknown key "deadlinS"$/);
+  expectScenarioError({ ...QUICKSTART, strategy: { kind: 'fedprx', mu: 1 } }, /^scenario is not a valid scenario: strategy\.kind: must be one of "fedavg", "fedbuff", "fedprox", "oneshot"$/);
+  expectScenarioError({ ...QUICKSTART, sweep: [{ label: 'x', strategy: { kind: 'fedprox', mu: 0.1, backupWorkers: 10 } }] }, /sweep\[0\]\.strategy\.backupWorkers 10 leaves nobody of clients\.perRound/);
+});
+
 test('simulate: sign-flipping attackers hurt FedAvg; the coordinate-wise median resists them', async () => {
   const attacked = (strategy: Scenario['strategy']) =>
     tiny({

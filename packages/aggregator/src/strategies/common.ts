@@ -2,12 +2,16 @@ import { clipByGlobalNorm } from '@fednode/kernels';
 import type { ParamSet } from '@fednode/core';
 import { AggregatorError, Refusal } from '../errors.js';
 import { deltaNorm } from '../accumulator.js';
-import type { Acceptance, ClientUpdate } from '../types.js';
+import type { Acceptance, ClientUpdate, UpdateHeader } from '../types.js';
 
 export const ACCEPTED: Acceptance = Object.freeze({ accepted: true });
 
-export function refuse(code: Refusal['code'], reason: string): Acceptance {
-  return { accepted: false, refusal: new Refusal(code, reason) };
+export function refusal(code: Refusal['code'], reason: string): Refusal {
+  return new Refusal(code, reason);
+}
+
+export function refuse(r: Refusal): Acceptance {
+  return { accepted: false, refusal: r };
 }
 
 /** Options every strategy shares: which run, and how much trust a delta's size gets. */
@@ -27,12 +31,19 @@ export function checkGuards(g: UpdateGuards): void {
   }
 }
 
-/** The guards' verdict on an update (clipping happens later, on a copy: see `clipped`). */
-export function guard(g: UpdateGuards, u: ClientUpdate): Acceptance | null {
-  if (g.runId !== undefined && u.runId !== undefined && u.runId !== g.runId) return refuse('WRONG_RUN', `run "${u.runId}", this aggregator serves "${g.runId}"`);
+/** The guards' verdict from a header alone. */
+export function guardHeader(g: UpdateGuards, h: UpdateHeader): Refusal | null {
+  if (g.runId !== undefined && h.runId !== undefined && h.runId !== g.runId) return refusal('WRONG_RUN', `run "${h.runId}", this aggregator serves "${g.runId}"`);
+  return null;
+}
+
+/** The guards' verdict on a decoded update (clipping happens later, on a copy: see `clipped`). */
+export function guard(g: UpdateGuards, u: ClientUpdate): Refusal | null {
+  const h = guardHeader(g, u);
+  if (h !== null) return h;
   if (g.normBound !== undefined) {
     const n = deltaNorm(u);
-    if (!(n <= g.normBound)) return refuse('NORM_BOUND', `delta norm ${n.toPrecision(4)} is over the bound ${g.normBound}`);
+    if (!(n <= g.normBound)) return refusal('NORM_BOUND', `delta norm ${n.toPrecision(4)} is over the bound ${g.normBound}`);
   }
   return null;
 }

@@ -4,8 +4,9 @@ import { checkServerOptimizer, type ServerOptimizerConfig } from '../server-opti
 import { checkStaleness, exampleWeight, stalenessWeight, type ExampleWeight, type StalenessFn } from '../staleness.js';
 import { decodeState, encodeState } from '../state.js';
 import { ServerModel, type ModelJson } from './server-model.js';
-import type { Acceptance, AggregateResult, ClientUpdate, Strategy } from '../types.js';
-import { ACCEPTED, checkGuards, clipped, guard, refuse, type UpdateGuards } from './common.js';
+import type { Refusal } from '../errors.js';
+import type { Acceptance, AggregateResult, ClientUpdate, Strategy, UpdateHeader } from '../types.js';
+import { ACCEPTED, checkGuards, clipped, guard, guardHeader, refusal, refuse, type UpdateGuards } from './common.js';
 
 export interface FedBuffConfig extends UpdateGuards {
   /** Buffer size K: a new version every K accepted updates (FLSim default 1). */
@@ -30,16 +31,20 @@ export interface FedBuffConfig extends UpdateGuards {
    * (its mixing (1−α_t)x + α_t·x_client with x_client taken as x + Δ); k must be 1.
    */
   readonly fedAsync?: { readonly alpha: number };
+  /** Aggregate a partial buffer when no version was made for this many seconds (an empty one just waits on). */
+  readonly flushS?: number;
 }
 
 /**
  * FedBuff (spec 2): asynchronous. Updates from any recent version are weighted by
  * s(staleness)·e(examples) and summed into a buffer; every K of them make a new version
- * through the server optimiser. `flush` aggregates a partial buffer (timeouts, end of run).
+ * through the server optimiser; with `flushS`, a partial buffer is aggregated at its deadline.
  */
 export class FedBuff implements Strategy {
   readonly name = 'fedbuff';
+  readonly pacing = 'continuous';
   private readonly config: FedBuffConfig;
+  private deadline: number | null = null;
   private model: ServerModel;
   private senders = new Set<string>();
   private stalenessSum = 0;
@@ -61,8 +66,34 @@ export class FedBuff implements Strategy {
     return this.model.params;
   }
 
+  /** The version being made: an accepted update belongs to it, whatever its base. */
+  get epoch(): number {
+    return this._version;
+  }
+
   get buffered(): number {
     return this.model.acc.count;
+  }
+
+  get received(): number {
+    return this.model.acc.count;
+  }
+
+  get expected(): number {
+    return this.config.k;
+  }
+
+  get deadlineMs(): number | null {
+    return this.deadline;
+  }
+
+  open(nowMs: number): void {
+    const f = this.config.flushS;
+    this.deadline = f === undefined ? null : nowMs + Math.round(f * 1000);
+  }
+
+  staleness(baseVersion: number): number {
+    return this._version - baseVersion;
   }
 
   /** The weight an update of this staleness and example count gets. */
@@ -73,18 +104,30 @@ export class FedBuff implements Strategy {
     return s * exampleWeight(this.config.exampleWeight ?? 'one', examples);
   }
 
-  offer(u: ClientUpdate): Acceptance {
-    const g = guard(this.config, u);
+  precheck(h: UpdateHeader): Refusal | null {
+    const g = guardHeader(this.config, h);
     if (g !== null) return g;
-    const tau = this._version - u.baseVersion;
-    if (tau < 0) return refuse('FUTURE_VERSION', `computed from version ${u.baseVersion}, newer than ${this._version}`);
+    const tau = this._version - h.baseVersion;
+    if (tau < 0) return refusal('FUTURE_VERSION', `computed from version ${h.baseVersion}, newer than ${this._version}`);
     if (this.config.maxStaleness !== undefined && tau > this.config.maxStaleness) {
-      return refuse('TOO_STALE', `staleness ${tau} is over the bound ${this.config.maxStaleness}`);
+      return refusal('TOO_STALE', `staleness ${tau} is over the bound ${this.config.maxStaleness}`);
     }
-    if (this.senders.has(u.sender)) return refuse('DUPLICATE_SENDER', `${u.sender} already has an update in the buffer for version ${this._version + 1}`);
-    if (this.model.acc.count >= this.config.k) return refuse('ROUND_CLOSED', `the buffer holds its ${this.config.k} updates; aggregate first`);
+    if (this.senders.has(h.sender)) return refusal('DUPLICATE_SENDER', `${h.sender} already has an update in the buffer for version ${this._version + 1}`);
+    if (this.model.acc.count >= this.config.k) return refusal('ROUND_CLOSED', `the buffer holds its ${this.config.k} updates; aggregate first`);
     const needExamples = (this.config.exampleWeight ?? 'one') !== 'one';
-    if (needExamples && !(u.examples > 0)) return refuse('NO_EXAMPLES', `example count ${u.examples}; weighting uses examples`);
+    if (needExamples && !(h.examples > 0)) return refusal('NO_EXAMPLES', `example count ${h.examples}; weighting uses examples`);
+    return null;
+  }
+
+  check(u: ClientUpdate): Refusal | null {
+    return this.precheck(u) ?? guard(this.config, u);
+  }
+
+  /** Applied on arrival: a buffer's membership already follows arrival order, which a replayed log reproduces. */
+  offer(u: ClientUpdate): Acceptance {
+    const r = this.check(u);
+    if (r !== null) return refuse(r);
+    const tau = this._version - u.baseVersion;
     const { update, wasClipped } = clipped(u, this.config.clipNorm);
     if (wasClipped) this.clippedCount++;
     const w = this.config.fedAsync ? 1 : this.weightOf(tau, u.examples);
@@ -95,18 +138,21 @@ export class FedBuff implements Strategy {
     return ACCEPTED;
   }
 
-  ready(): boolean {
-    return this.model.acc.count >= this.config.k;
+  /** A full buffer, or past the flush deadline with something in it. */
+  ready(nowMs?: number): boolean {
+    const n = this.model.acc.count;
+    return n >= this.config.k || (n > 0 && nowMs !== undefined && nowMs >= (this.deadline ?? Infinity));
   }
 
-  aggregate(): AggregateResult {
-    if (!this.ready()) throw new AggregatorError('AGG_NOT_READY', `buffer has ${this.model.acc.count} of ${this.config.k} updates`);
+  aggregate(nowMs?: number): AggregateResult {
+    if (!this.ready(nowMs)) throw new AggregatorError('AGG_NOT_READY', `buffer has ${this.model.acc.count} of ${this.config.k} updates`);
     return this.step();
   }
 
-  /** Aggregates whatever the buffer holds (a timeout or the end of the run); null when it is empty. */
-  flush(): AggregateResult | null {
-    return this.model.acc.count === 0 ? null : this.step();
+  /** The flush deadline passed with an empty buffer: nothing to make, so wait another flushS. */
+  abandon(nowMs: number): false {
+    this.open(nowMs);
+    return false;
   }
 
   saveState(): Uint8Array {
@@ -121,11 +167,14 @@ export class FedBuff implements Strategy {
     return encodeState(this.name, json, this.model.arrays());
   }
 
-  static restore(bytes: Uint8Array): FedBuff {
+  /** `timing`: the runtime's flush policy now, which replaces the saved one (see FedAvg.restore). */
+  static restore(bytes: Uint8Array, timing?: Pick<FedBuffConfig, 'flushS'>): FedBuff {
     const s = decodeState(bytes, 'fedbuff');
     const j = s.json as { config: FedBuffConfig; model: ModelJson; version: number; senders: string[]; stalenessSum: number; clipped: number };
-    const model = ServerModel.restore(s, j.model, j.config.server);
-    const f = new FedBuff(model.params, j.config, { version: j.version });
+    const { flushS: _saved, ...rest } = j.config;
+    const config: FedBuffConfig = timing === undefined ? j.config : timing.flushS === undefined ? rest : { ...rest, flushS: timing.flushS };
+    const model = ServerModel.restore(s, j.model, config.server);
+    const f = new FedBuff(model.params, config, { version: j.version });
     f.model = model;
     f.senders = new Set(j.senders);
     f.stalenessSum = j.stalenessSum;
@@ -150,7 +199,7 @@ export class FedBuff implements Strategy {
   }
 }
 
-function checkFedBuff(c: FedBuffConfig): void {
+export function checkFedBuff(c: FedBuffConfig): void {
   checkGuards(c);
   if (!(Number.isInteger(c.k) && c.k >= 1)) throw new AggregatorError('AGG_CONFIG', `k is ${c.k}, expected an integer >= 1`);
   if (c.staleness) checkStaleness(c.staleness);
@@ -162,6 +211,7 @@ function checkFedBuff(c: FedBuffConfig): void {
   }
   if (c.mean !== undefined && c.mean !== 'count' && c.mean !== 'weights') throw new AggregatorError('AGG_CONFIG', `mean "${c.mean}" is not count or weights`);
   if (c.server) checkServerOptimizer(c.server);
+  if (c.flushS !== undefined && !(Number.isFinite(c.flushS) && c.flushS > 0)) throw new AggregatorError('AGG_CONFIG', `flushS is ${c.flushS}, expected a finite number > 0`);
   if (c.fedAsync) {
     if (c.k !== 1) throw new AggregatorError('AGG_CONFIG', 'fedAsync applies each update on arrival: k must be 1');
     if (!(c.fedAsync.alpha > 0 && c.fedAsync.alpha <= 1)) throw new AggregatorError('AGG_CONFIG', `fedAsync alpha ${c.fedAsync.alpha} outside (0, 1]`);

@@ -19,7 +19,7 @@ import {
   type Update,
   type UpdateHeaderInfo,
 } from '@fednode/core';
-import { FedAvg, FedBuff, Refusal, clientUpdateFrom, restoreStrategy, type AggregateResult, type ClientUpdate } from '@fednode/aggregator';
+import { clientUpdateFrom, createStrategy, restoreStrategy, savedStrategyKind, type AggregateResult, type Strategy } from '@fednode/aggregator';
 import { Refused, refusalOf } from '../net/errors.js';
 import { serveUpdates } from '../net/update-protocol.js';
 import { serveModels, type ProvidedModel } from '../net/model-protocol.js';
@@ -56,10 +56,8 @@ export interface AggregatorOptions {
   readonly killAfterAcks?: number;
 }
 
-type AnyStrategy = FedAvg | FedBuff;
-
 /** The header fields the checks read (a decoded header, or a whole update from an in-process trainer). */
-type HeaderFields = Pick<UpdateHeaderInfo, 'runId' | 'round' | 'baseVersion' | 'sequence' | 'slice'> & {
+type HeaderFields = Pick<UpdateHeaderInfo, 'runId' | 'round' | 'baseVersion' | 'sequence' | 'slice' | 'examples'> & {
   readonly tensors: readonly { readonly name: string; readonly shape: readonly number[] }[];
 };
 
@@ -68,24 +66,12 @@ export class AggregatorRole {
   private readonly opts: AggregatorOptions;
   private readonly store: CheckpointStore;
   private readonly historyPath: string;
-  private strategy!: AnyStrategy;
+  private strategy!: Strategy;
   private wal!: WriteAheadLog;
   private evaluator!: VersionEvaluator;
   private slices!: SlicePolicy;
   private testSet: tasks.EvalSet | null = null;
   private sequences = new Map<string, number>();
-  /**
-   * FedAvg: the round's accepted updates, offered to the strategy only when the round closes,
-   * sorted by the digest of their payloads. Float sums depend on their order; an order that
-   * follows the updates' contents alone (not arrival times, not peer ids) makes a round's
-   * result reproducible: a resumed aggregator (log replay, then the rest) computes exactly
-   * what an uninterrupted one does, and so does a rerun with other identities.
-   */
-  private pending: { peer: string; update: Update; digest: string }[] = [];
-  /** Peers accepted in the current epoch (refused as duplicates at the header). */
-  private readonly epochSenders = new Set<string>();
-  private deadlineMs: number | null = null;
-  private lastVersionAtMs = Date.now();
   private lastMetrics: Record<string, number> | null = null;
   private done = false;
   private stopped = false;
@@ -104,13 +90,13 @@ export class AggregatorRole {
     this.historyPath = join(opts.dataDir, 'history.jsonl');
   }
 
-  private get kind(): 'fedavg' | 'fedbuff' {
+  private get kind(): string {
     return this.ctx.run.strategy.kind;
   }
 
-  /** FedAvg's round, FedBuff's version: what a WAL record belongs to. */
+  /** What a WAL record belongs to (a round, or the version being made: the strategy says). */
   private get epoch(): number {
-    return this.strategy instanceof FedAvg ? this.strategy.round : this.strategy.version;
+    return this.strategy.epoch;
   }
 
   async start(): Promise<void> {
@@ -119,16 +105,17 @@ export class AggregatorRole {
     this.testSet = loadTestSet(run);
     const latest = this.store.latestVersion();
     if (latest === null) {
-      this.strategy = this.freshStrategy(await this.evaluator.initialParams());
+      this.strategy = createStrategy(await this.evaluator.initialParams(), run.strategy, { runId: run.run });
       this.checkpoint();
       log.log('info', 'aggregator.initialised', { version: 0, parameters: this.strategy.global.size, strategy: this.kind });
     } else {
       const ck = this.store.load(latest);
       if (ck.runId !== run.run) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} holds run "${ck.runId}", not "${run.run}": use another --data-dir`);
       if (ck.strategyState === undefined) throw new DaemonError('DAEMON_STATE', `checkpoint v${latest} in ${this.store.dir} has no strategy state`);
-      const restored = restoreStrategy(ck.strategyState);
-      if (restored.name !== this.kind) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} was run with strategy ${restored.name}, the run file says ${this.kind}`);
-      this.strategy = restored;
+      const saved = savedStrategyKind(ck.strategyState);
+      if (saved !== this.kind) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} was run with strategy ${saved}, the run file says ${this.kind}`);
+      // The run file's section brings the deadline policy; the aggregation state is the checkpoint's.
+      this.strategy = restoreStrategy(ck.strategyState, run.strategy);
       const meta = JSON.parse(ck.extra?.daemon ?? '{"sequences":{}}') as DaemonMeta;
       this.sequences = new Map(Object.entries(meta.sequences));
       log.log('info', 'aggregator.resumed', { version: this.strategy.version, epoch: this.epoch, strategy: this.kind });
@@ -166,16 +153,6 @@ export class AggregatorRole {
     }
   }
 
-  private freshStrategy(init: ParamSet): AnyStrategy {
-    const s = this.ctx.run.strategy;
-    if (s.kind === 'fedavg') {
-      const { kind: _k, deadlineS: _d, ...config } = s;
-      return new FedAvg(init, { ...config, runId: this.ctx.run.run });
-    }
-    const { kind: _k, flushS: _f, ...config } = s;
-    return new FedBuff(init, { ...config, runId: this.ctx.run.run });
-  }
-
   /** Re-offers the log's records of the current epoch; older ones are already in the checkpoint. */
   private replayLog(): void {
     const { wal, recovered } = WriteAheadLog.open(join(this.opts.dataDir, 'updates.wal'));
@@ -190,17 +167,13 @@ export class AggregatorRole {
       }
       try {
         const update = updateFromFrames(r.frames, this.ctx.limits);
-        if (this.strategy instanceof FedAvg) {
-          this.pending.push({ peer: r.peer, update, digest: digestOf(update) });
-        } else {
-          const a = this.strategy.offer(clientUpdateFrom(update, this.strategy.global.specs, r.peer));
-          if (!a.accepted) {
-            // The same offers in the same order get the same answers: this one was refused live too.
-            refused++;
-            continue;
-          }
+        const a = this.strategy.offer(clientUpdateFrom(update, this.strategy.global.specs, r.peer));
+        if (!a.accepted) {
+          // The same offers in the same order get the same answers: this one was refused live too.
+          refused++;
+          continue;
         }
-        this.noteAccepted(r.peer, update.sequence);
+        this.sequences.set(r.peer, update.sequence);
         applied++;
       } catch (e) {
         refused++;
@@ -211,11 +184,6 @@ export class AggregatorRole {
       this.ctx.log.log('info', 'wal.replayed', { records: recovered.records.length, applied, skipped, refused, torn_bytes: recovered.droppedBytes, epoch: this.epoch });
     }
     this.ctx.metrics.inc('fednode_wal_replayed_total', 'Updates re-applied from the write-ahead log at start', {}, applied);
-  }
-
-  private noteAccepted(peer: string, sequence: number): void {
-    this.sequences.set(peer, sequence);
-    this.epochSenders.add(peer);
   }
 
   /** Checks that need no payload: refused here, a sender never transfers its tensors. Returns the slice the update holds. */
@@ -241,15 +209,9 @@ export class AggregatorRole {
     if (!verdict.ok) throw new Refused(SLICE_NOT_ASSIGNED, verdict.reason);
     if (h.runId !== this.ctx.run.run) throw new Refused('WRONG_RUN', `run "${h.runId}", this aggregator serves "${this.ctx.run.run}"`);
     if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
-    if (s instanceof FedAvg) {
-      if (h.round !== s.round) throw new Refused('WRONG_ROUND', `round ${h.round}, collecting round ${s.round}`);
-      if (h.baseVersion !== s.version) throw new Refused('WRONG_BASE_VERSION', `computed from version ${h.baseVersion}, round ${s.round} trains version ${s.version}`);
-      const cohort = this.cohortNeeded();
-      if (this.closing || (cohort !== null && this.pending.length >= cohort)) throw new Refused('ROUND_CLOSED', `round ${s.round} has all the updates it waits for`);
-    } else if (h.baseVersion > s.version) {
-      throw new Refused('FUTURE_VERSION', `computed from version ${h.baseVersion}, newer than ${s.version}`);
-    }
-    if (this.epochSenders.has(peer)) throw new Refused('DUPLICATE_SENDER', `${peer} already sent an update for ${this.kind === 'fedavg' ? `round ${this.epoch}` : `version ${this.epoch + 1}`}`);
+    if (this.closing) throw new Refused('ROUND_CLOSED', `epoch ${s.epoch} is closing`);
+    const refusal = s.precheck({ sender: peer, runId: h.runId, round: h.round, baseVersion: h.baseVersion, examples: h.examples });
+    if (refusal !== null) throw new Refused(refusal.code, refusal.reason);
     const last = this.sequences.get(peer);
     if (last !== undefined && h.sequence <= last) throw new Refused(REPLAYED_SEQUENCE, `sequence ${h.sequence} from ${peer} is not after its last accepted ${last}`);
     return verdict.slice;
@@ -265,22 +227,20 @@ export class AggregatorRole {
       // Fault injection: the process is about to die; take nothing more (a transient refusal).
       throw new Refused('INTERNAL', 'the aggregator is stopping');
     }
-    // Two updates can complete before the tick that aggregates a full buffer: the second
-    // belongs in the next buffer, not refused as one too many.
-    if (this.strategy instanceof FedBuff && this.strategy.ready() && !this.closing) this.close(this.strategy.aggregate());
+    // Two updates can complete before the tick that aggregates a ready epoch: close it first,
+    // so the second is judged by the next one (a continuous strategy's next buffer takes it).
+    if (!this.closing && this.strategy.ready(Date.now())) this.closeEpoch(Date.now());
     const slice = this.checkHeader(update, peer);
-    // FedBuff weighs an update by how many versions were made since its base: logged as taken.
-    const staleness = this.strategy instanceof FedBuff ? this.strategy.version - update.baseVersion : undefined;
+    // Logged as the strategy weighs it, when it weighs staleness.
+    const staleness = this.strategy.staleness(update.baseVersion);
     const cu = clientUpdateFrom(update, this.strategy.global.specs, peer);
-    if (this.strategy instanceof FedAvg) this.precheckFedAvg(cu);
+    // Everything the strategy would refuse, refused before the log: an update is acknowledged only if it is used.
+    const refusal = this.strategy.check(cu);
+    if (refusal !== null) throw refusal;
     this.wal.append({ epoch: this.epoch, peer, frames: updateToFrames(update) });
-    if (this.strategy instanceof FedAvg) {
-      this.pending.push({ peer, update, digest: digestOf(update) });
-    } else {
-      const a = this.strategy.offer(cu);
-      if (!a.accepted) throw a.refusal;
-    }
-    this.noteAccepted(peer, update.sequence);
+    const a = this.strategy.offer(cu);
+    if (!a.accepted) throw a.refusal;
+    this.sequences.set(peer, update.sequence);
     this.acceptedCount++;
     const round = this.epoch;
     this.ctx.metrics.inc('fednode_updates_accepted_total', 'Updates accepted by the aggregator');
@@ -301,26 +261,9 @@ export class AggregatorRole {
     return { version: this.strategy.version };
   }
 
-  /**
-   * What FedAvg's `offer` would refuse besides the header checks, checked now: an update is
-   * acknowledged only if the round will use it.
-   */
-  private precheckFedAvg(cu: ClientUpdate): void {
-    const s = this.ctx.run.strategy;
-    if (s.kind !== 'fedavg') return;
-    if (s.weighting !== 'uniform' && !(cu.examples > 0)) throw new Refusal('NO_EXAMPLES', `example count ${cu.examples}; FedAvg weights by examples`);
-    if (s.normBound !== undefined) {
-      let sq = 0;
-      const d = cu.delta.data;
-      for (let i = 0; i < d.length; i++) sq += d[i] * d[i];
-      const n = Math.sqrt(sq);
-      if (!(n <= s.normBound)) throw new Refusal('NORM_BOUND', `delta norm ${n.toPrecision(4)} is over the bound ${s.normBound}`);
-    }
-  }
-
-  /** Updates accepted for the open round (FedAvg) or in the buffer (FedBuff). */
+  /** Updates accepted for the open epoch. */
   private get received(): number {
-    return this.strategy instanceof FedAvg ? this.pending.length : this.strategy.buffered;
+    return this.strategy.received;
   }
 
   private acknowledged(): void {
@@ -358,31 +301,20 @@ export class AggregatorRole {
     return m === null ? null : { version: m.version, round: m.round, params: m.params.clone() };
   }
 
-  private cohortNeeded(): number | null {
-    const s = this.ctx.run.strategy;
-    return s.kind === 'fedavg' && s.cohort !== undefined ? s.cohort - (s.backupWorkers ?? 0) : null;
-  }
-
   private openRound(): void {
-    const s = this.ctx.run.strategy;
-    const now = Date.now();
-    if (this.strategy instanceof FedAvg && s.kind === 'fedavg') {
-      this.deadlineMs = s.deadlineS === undefined ? null : now + Math.round(s.deadlineS * 1000);
-      this.strategy.setDeadline(this.deadlineMs);
-    } else {
-      this.deadlineMs = null;
-    }
+    this.strategy.open(Date.now());
+    const deadlineMs = this.strategy.deadlineMs;
     this.ctx.metrics.set('fednode_round', 'The round being collected', this.epoch);
     this.ctx.metrics.set('fednode_model_version', 'The global model version', this.strategy.version);
     this.ctx.metrics.set('fednode_round_received', 'Updates accepted for the open round or buffer', 0);
-    this.ctx.log.log('info', 'round.opened', { round: this.epoch, version: this.strategy.version, deadline_unix_ms: this.deadlineMs });
-    this.ctx.events.emit('roundOpened', { round: this.epoch, version: this.strategy.version, deadlineUnixMs: this.deadlineMs });
+    this.ctx.log.log('info', 'round.opened', { round: this.epoch, version: this.strategy.version, deadline_unix_ms: deadlineMs });
+    this.ctx.events.emit('roundOpened', { round: this.epoch, version: this.strategy.version, deadlineUnixMs: deadlineMs });
     this.reannounce();
   }
 
   private reannounce(): void {
     if (this.done || this.stopped) return;
-    const body = { kind: 'roundOpen', round: this.epoch, modelVersion: this.strategy.version, deadlineUnixMs: this.deadlineMs ?? 0, assignments: [] } as const;
+    const body = { kind: 'roundOpen', round: this.epoch, modelVersion: this.strategy.version, deadlineUnixMs: this.strategy.deadlineMs ?? 0, assignments: [] } as const;
     this.ctx.control.publish({ runId: this.ctx.run.run, body }).catch((e: Error) => this.ctx.log.log('debug', 'gossip.failed', { reason: e.message }));
     this.ctx.metrics.set('fednode_peers', 'Connected peers', this.ctx.host.getConnections().length);
   }
@@ -392,53 +324,26 @@ export class AggregatorRole {
     const now = Date.now();
     const s = this.strategy;
     try {
-      if (s instanceof FedAvg) {
-        const cohort = this.cohortNeeded();
-        const full = cohort !== null && this.pending.length >= cohort;
-        const late = this.deadlineMs !== null && now >= this.deadlineMs;
-        const enough = this.pending.length >= this.minParticipants();
-        if (enough && (full || late)) this.closeFedAvg(s, now);
-        else if (late) this.abandon();
-      } else if (s.ready()) {
-        this.close(s.aggregate());
-      } else {
-        const flushS = this.ctx.run.strategy.kind === 'fedbuff' ? this.ctx.run.strategy.flushS : undefined;
-        if (flushS !== undefined && now - this.lastVersionAtMs >= flushS * 1000) {
-          const r = s.flush();
-          if (r !== null) this.close(r);
-          else this.lastVersionAtMs = now;
-        }
-      }
+      if (s.ready(now)) this.closeEpoch(now);
+      else if (s.deadlineMs !== null && now >= s.deadlineMs) this.abandon(now);
     } catch (e) {
       this.fail(e as Error);
     }
   }
 
-  private minParticipants(): number {
-    const s = this.ctx.run.strategy;
-    return (s.kind === 'fedavg' ? s.minParticipants : undefined) ?? 1;
+  private closeEpoch(now: number): void {
+    const epoch = this.strategy.epoch;
+    this.close(this.strategy.aggregate(now), epoch);
   }
 
-  /** Offers the round's updates in their canonical order, then aggregates. */
-  private closeFedAvg(s: FedAvg, now: number): void {
-    const key = (p: { digest: string; peer: string }) => `${p.digest}/${p.peer}`;
-    const ordered = [...this.pending].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-    for (const { peer, update } of ordered) {
-      const a = s.offer(clientUpdateFrom(update, s.global.specs, peer));
-      if (!a.accepted) this.ctx.log.log('warn', 'update.dropped', { peer, code: a.refusal.code, reason: a.refusal.reason });
-    }
-    if (s.ready(now)) this.close(s.aggregate(now));
-    else this.abandon();
-  }
-
-  /** Too few updates by the deadline: the round ends without a new version. */
-  private abandon(): void {
-    const s = this.strategy as FedAvg;
-    const round = s.round;
-    const received = this.pending.length;
-    s.abandonRound();
+  /** The deadline passed and the strategy is not ready: the epoch ends without a new version, or the strategy waits on. */
+  private abandon(now: number): void {
+    const s = this.strategy;
+    const epoch = s.epoch;
+    const received = s.received;
+    if (!s.abandon(now)) return;
     this.endEpoch();
-    this.ctx.log.log('warn', 'round.abandoned', { round, received, min: this.minParticipants() });
+    this.ctx.log.log('warn', 'round.abandoned', { round: epoch, received, needed: s.expected });
     this.openRound();
   }
 
@@ -446,8 +351,6 @@ export class AggregatorRole {
   private endEpoch(): void {
     this.checkpoint();
     this.wal.truncate();
-    this.epochSenders.clear();
-    this.pending = [];
   }
 
   private checkpoint(): void {
@@ -461,12 +364,11 @@ export class AggregatorRole {
     });
   }
 
-  private close(result: AggregateResult): void {
+  /** `round`: the epoch the result closes. */
+  private close(result: AggregateResult, round: number): void {
     this.closing = true;
     try {
-      const round = this.strategy instanceof FedAvg ? this.strategy.round - 1 : result.version - 1;
       this.endEpoch();
-      this.lastVersionAtMs = Date.now();
       this.lastMetrics = { ...result.metrics };
       const params = result.params.clone();
       const sha = createHash('sha256').update(new Uint8Array(params.data.buffer, params.data.byteOffset, params.data.byteLength)).digest();
@@ -536,8 +438,8 @@ export class AggregatorRole {
       version: s.version,
       rounds: this.ctx.run.rounds,
       received: this.received,
-      cohort: this.cohortNeeded(),
-      deadlineUnixMs: this.deadlineMs,
+      cohort: s.expected,
+      deadlineUnixMs: s.deadlineMs,
       done: this.done,
       lastMetrics: this.lastMetrics,
     };
@@ -554,14 +456,4 @@ export class AggregatorRole {
     this.wal?.close();
     await this.evaluator?.close();
   }
-}
-
-/** SHA-256 of an update's tensors (names, codec parameters, payloads): its canonical sort key. */
-function digestOf(u: Update): string {
-  const h = createHash('sha256');
-  for (const t of u.tensors) {
-    h.update(`${t.name}\0${JSON.stringify(t.params)}\0${t.payload.byteLength}\0`);
-    h.update(t.payload);
-  }
-  return h.digest('hex');
 }

@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
-import { CODEC_SCHEMA, fedavgSchema, fedbuffSchema, int, obj, pos } from '../schema-parts.js';
+import { CODEC_SCHEMA, int, obj, pos, strategySchema } from '../schema-parts.js';
 import { DEFAULT_WIRE_LIMITS, createTask, tasks, type CodecOptions, type Task, type WireLimits, type engine } from '@fednode/core';
-import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
+import { localTrainingOf as strategyLocalTraining, strategyEntry, type StrategySection } from '@fednode/aggregator';
 import { DaemonError } from './errors.js';
 import { SLICES_SCHEMA, checkSlices, type RunSlices } from './slices.js';
 
@@ -41,9 +41,8 @@ export interface RunLocal {
   readonly clipGradNorm?: number;
 }
 
-export type RunStrategy =
-  | ({ readonly kind: 'fedavg'; readonly deadlineS?: number } & Omit<FedAvgConfig, 'runId'>)
-  | ({ readonly kind: 'fedbuff'; readonly flushS?: number } & Omit<FedBuffConfig, 'runId'>);
+/** A strategy section of any registered kind (`@fednode/aggregator`'s registry says which keys it takes). */
+export type RunStrategy = StrategySection;
 
 export interface RunFile {
   /** The run id: names the gossip topic, travels in every message, stamps every checkpoint. */
@@ -97,8 +96,6 @@ export interface RunFile {
 }
 
 const str = { type: 'string', minLength: 1 } as const;
-const FEDAVG = fedavgSchema();
-const FEDBUFF = fedbuffSchema({ flushS: pos });
 const WIRE = obj([], {
   maxMessageBytes: int(1024),
   maxTensorBytes: int(1),
@@ -151,7 +148,7 @@ export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'task', 'data', 'codec', 'str
   }),
   slices: SLICES_SCHEMA,
   codec: CODEC_SCHEMA,
-  strategy: { oneOf: [FEDAVG, FEDBUFF] },
+  strategy: strategySchema(),
   rounds: int(1),
   local: LOCAL_SCHEMA,
   limits: obj([], { wire: WIRE, timeoutS: pos, pollS: pos, lingerS: { type: 'number', minimum: 0 } }),
@@ -168,7 +165,7 @@ export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'task', 'data', 'codec', 'str
   threads: int(1),
 });
 
-const ajv = new Ajv({ allErrors: true, strict: true });
+const ajv = new Ajv({ allErrors: true, strict: true, discriminator: true });
 const validate = ajv.compile(RUN_FILE_SCHEMA);
 
 /** Checks a parsed run file against the schema and the rules a schema cannot say. */
@@ -183,16 +180,7 @@ export function checkRunFile(value: unknown, source = 'run file'): RunFile {
   const problems: string[] = [];
   const taskIssues = taskProblems(r);
   problems.push(...taskIssues);
-  const s = r.strategy;
-  if (s.kind === 'fedavg') {
-    if (s.backupWorkers !== undefined && s.backupWorkers > 0 && s.cohort === undefined) problems.push('strategy.backupWorkers needs strategy.cohort');
-    if (s.cohort !== undefined && (s.backupWorkers ?? 0) >= s.cohort) problems.push(`strategy.backupWorkers ${s.backupWorkers} leaves nobody of a cohort of ${s.cohort}`);
-    if (s.cohort !== undefined && s.minParticipants !== undefined && s.minParticipants > s.cohort) problems.push(`strategy.minParticipants ${s.minParticipants} is more than strategy.cohort ${s.cohort}`);
-    if (s.cohort === undefined && s.deadlineS === undefined) problems.push('strategy: fedavg needs a cohort or a deadlineS to know when a round ends');
-    if (s.robust !== undefined && s.dp !== undefined) problems.push('strategy: choose robust or dp, not both');
-  } else if (s.fedAsync !== undefined && s.k !== 1) {
-    problems.push('strategy.fedAsync applies each update on arrival: strategy.k must be 1');
-  }
+  problems.push(...strategyEntry(r.strategy.kind).check(r.strategy, { path: 'strategy' }));
   if (r.data.trainRows !== undefined && r.data.trainRows < r.data.shares) problems.push(`data.trainRows ${r.data.trainRows} leaves some of the ${r.data.shares} shares empty`);
   for (const [peer, i] of Object.entries(r.data.assign ?? {})) if (i >= r.data.shares) problems.push(`data.assign.${peer}: share ${i} is not below data.shares ${r.data.shares}`);
   if (taskIssues.length === 0) checkSlices(r, taskOf(r), problems);
@@ -260,13 +248,13 @@ export function localTrainingOf(run: RunFile): RunLocalTraining {
   const kind = l.optimizer ?? d.optimizer.kind;
   const optimizer: engine.OptimizerSpec = kind === 'sgd' ? { kind: 'sgd', momentum: l.momentum ?? 0 } : { kind: 'adamw', weightDecay: l.weightDecay ?? 0.01 };
   const clip = l.clipGradNorm ?? (kind === d.optimizer.kind ? d.clipGradNorm : undefined);
-  const strategy = run.strategy as { readonly kind: string; readonly mu?: number };
+  const { proximalMu } = strategyLocalTraining(run.strategy);
   return {
     optimizer,
     budget: l.steps !== undefined ? { steps: l.steps } : { epochs: l.epochs ?? 1 },
     schedule: { kind: l.schedule ?? 'constant', warmupSteps: l.warmupSteps ?? 0 },
     ...(clip === undefined ? {} : { clipGradNorm: clip }),
-    ...(strategy.kind === 'fedprox' && strategy.mu !== undefined ? { proximalMu: strategy.mu } : {}),
+    ...(proximalMu === undefined ? {} : { proximalMu }),
   };
 }
 

@@ -14,7 +14,8 @@ export const STATUS_PROTOCOL = '/fednode/status/1';
 const MAX_STATUS_BYTES = 1024 * 1024;
 
 export interface AggregatorStatus {
-  readonly strategy: 'fedavg' | 'fedbuff';
+  /** The strategy's registry kind. */
+  readonly strategy: string;
   /** The round being collected (FedAvg) or the buffer's count of rounds so far (FedBuff). */
   readonly round: number;
   readonly version: number;

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '@fednode/kernels';
 import { ErrorFeedback, encodeUpdate, engine, fullSlice, tasks, writeFileAtomic, type CodecOptions, type Update } from '@fednode/core';
+import { strategyEntry } from '@fednode/aggregator';
 import { NetError } from '../net/errors.js';
 import type { NodeContext } from './context.js';
 import type { AggregatorLink } from './link.js';
@@ -285,7 +286,7 @@ export class TrainerRole {
     // FedBuff takes one update per trainer into each buffer, and a late update lands in the
     // buffer of the version acknowledged, not of the one it was trained from: the next one
     // must wait for the version after that, or it would be refused as a duplicate.
-    const landed = run.strategy.kind === 'fedbuff' && outcome === 'accepted' ? version : r.round;
+    const landed = strategyEntry(run.strategy.kind).pacing === 'continuous' && outcome === 'accepted' ? version : r.round;
     this.state.lastRound = Math.max(r.round, landed);
     this.saveState();
     this.ctx.metrics.inc('fednode_trainer_updates_total', 'Updates this trainer pushed, by outcome', { outcome });

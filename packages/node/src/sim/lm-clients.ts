@@ -1,9 +1,10 @@
 import { Rng } from '@fednode/kernels';
 import { ParamSet, encodeUpdate, engine, extractSlice, models, payloadBytes, resolveCodec, resolveSlice, text, updateFromFrames, updateToFrames, type ResolvedSlice, type Slice } from '@fednode/core';
-import { FedAvg, clientUpdateFrom, type AggregateResult, type FedAvgConfig } from '@fednode/aggregator';
+import { clientUpdateFrom, createStrategy } from '@fednode/aggregator';
 import { SimError } from './errors.js';
-import { STREAM, buildPopulation, isAvailable, type SimClient } from './population.js';
-import type { Scenario } from './scenario.js';
+import { STREAM, buildPopulation, type SimClient } from './population.js';
+import { isOneShot, type Scenario } from './scenario.js';
+import { driveStrategy } from './driver.js';
 import type { RoundRecord, SimOptions, SimSummary } from './simulator.js';
 import { summarizeRun } from './summary.js';
 
@@ -12,7 +13,8 @@ import { summarizeRun } from './summary.js';
  * holding a seeded subset of the experts of a small character MoE transformer. A client trains
  * its sub-model (trunk + its experts, router columns of those experts) for `local.steps` AdamW
  * steps on its own text from the current global slice, sends the expert-sliced delta, and
- * FedAvg averages every element over the clients holding it. The global model is scored on
+ * the scenario's strategy folds it in (FedAvg: every element averaged over the clients
+ * holding it; robust rules cannot take slices). The global model is scored on
  * held-out windows (the last 10% of every president's text) after each evaluated round.
  */
 
@@ -38,7 +40,8 @@ export function expertsOf(seed: number, id: number, experts: number, k: number):
 export async function simulateLm(s: Scenario, opts: SimOptions): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
   const t = s.transformer;
   const steps = s.local.steps;
-  if (s.strategy.kind !== 'fedavg' || t === undefined || steps === undefined) throw new SimError('SIM_RUN', `${s.name}: model moe-transformer needs transformer, local.steps and strategy fedavg`);
+  const section = s.strategy;
+  if (isOneShot(section) || t === undefined || steps === undefined) throw new SimError('SIM_RUN', `${s.name}: model moe-transformer needs transformer, local.steps and a federated strategy`);
   const wall0 = performance.now();
   const speakers = text.loadSotu().slice(0, s.clients.count);
   const split = text.splitSpeakers(speakers, TRAIN_FRACTION);
@@ -96,7 +99,11 @@ export async function simulateLm(s: Scenario, opts: SimOptions): Promise<{ summa
   const y = new BigInt64Array(s.local.batch * t.seqLen);
   const dims = [s.local.batch, t.seqLen];
 
-  /** Local AdamW steps from the client's slice of `base` (fresh optimiser state each round); returns what the server receives. */
+  /**
+   * Local AdamW steps from the client's slice of `base` (fresh optimiser state each round); returns what the server receives.
+   * TODO(fedprox-trainer): like the image path (simulator.ts localTrainerOptions), this loss has no
+   * proximal term yet; localTrainingOf(section).proximalMu is what it would take.
+   */
   const contribute = async (c: LmClient, base: ParamSet, baseVersion: number, round: number) => {
     const t0 = performance.now();
     const start = extractSlice(base, c.resolved);
@@ -130,59 +137,21 @@ export async function simulateLm(s: Scenario, opts: SimOptions): Promise<{ summa
   };
 
   try {
-    const { kind: _kind, deadlineS, backupWorkers = 0, cohort: _cohort, ...fedavg } = s.strategy;
-    const strategy = new FedAvg(init, fedavg as FedAvgConfig);
-    const minParticipants = fedavg.minParticipants ?? 1;
-    let now = 0;
-    for (let round = 0; round < s.rounds; round++) {
-      if (s.timeBudgetS !== undefined && now >= s.timeBudgetS) break;
-      const online = clients.filter((c) => isAvailable(s, c, now, round));
-      const pick = Uint32Array.from({ length: online.length }, (_, i) => i);
-      Rng.derive(s.seed, STREAM.selection, round).shuffle(pick);
-      const cohort = [...pick.subarray(0, Math.min(s.clients.perRound, online.length))].map((i) => online[i]);
-      const dropRng = Rng.derive(s.seed, STREAM.dropout, round);
-      const dispatches = cohort
-        .map((c) => ({ client: c, arrival: timeOf(c, now), dropped: dropRng.uniform() < (s.clients.dropout ?? 0) }))
-        .sort((a, b) => a.arrival - b.arrival || a.client.id - b.client.id);
-      bytesDown += cohort.length * modelBytes;
-      const deadline = deadlineS === undefined ? Infinity : now + deadlineS;
-      const needed = Math.max(1, cohort.length - backupWorkers);
-      const arriving = dispatches.filter((d) => !d.dropped && d.arrival <= deadline);
-      const used = arriving.slice(0, needed);
-      if (used.length < minParticipants) {
-        now = Number.isFinite(deadline) ? deadline : now + 1;
-        strategy.abandonRound();
-        continue;
-      }
-      const end = used.length === needed ? used[used.length - 1].arrival : Number.isFinite(deadline) ? deadline : used[used.length - 1].arrival;
-      let refused = 0;
-      const base = strategy.global.clone();
-      for (const d of used) {
-        if (!strategy.offer(await contribute(d.client, base, strategy.version, strategy.round)).accepted) refused++;
-      }
-      now = end;
-      const result: AggregateResult = strategy.aggregate(now * 1000);
-      const e = await evaluate(result.params, round, round === s.rounds - 1);
-      const rec: RoundRecord = {
-        round,
-        version: result.version,
-        virtual_time_s: now,
-        ...e,
-        bytes_up: bytesUp,
-        bytes_down: bytesDown,
-        participants: result.participants.length,
-        dispatched: cohort.length,
-        dropped: dispatches.filter((d) => d.dropped).length,
-        late: dispatches.filter((d) => !d.dropped).length - used.length,
-        refused,
-        attackers: 0,
-        mean_staleness: 0,
-        wall_s: (performance.now() - wall0) / 1000,
-      };
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
-      records.push(rec);
-      opts.onRound?.(rec);
-    }
+    await driveStrategy(s, createStrategy(init, section), {
+      clients,
+      arrivalOf: timeOf,
+      dispatched: () => {
+        bytesDown += modelBytes;
+      },
+      contribute,
+      evaluate,
+      record: (r) => {
+        const rec: RoundRecord = { ...r, bytes_up: bytesUp, bytes_down: bytesDown, wall_s: (performance.now() - wall0) / 1000 };
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
+        records.push(rec);
+        opts.onRound?.(rec);
+      },
+    });
   } finally {
     await trainSession.release();
     await evalSession.release();

@@ -16,7 +16,8 @@ import { stringify } from 'yaml';
 import { checkRunFile, type RunFile, type RunStrategy } from '../daemon/run-file.js';
 import { generateIdentity, saveIdentity } from '../net/identity.js';
 import { SimError } from './errors.js';
-import type { Scenario } from './scenario.js';
+import { isOneShot, type Scenario } from './scenario.js';
+import { strategyEntry, strategyKinds } from '@fednode/aggregator';
 import type { RoundRecord, SimSummary } from './simulator.js';
 
 /** More trainer processes than this on one machine measure the machine, not the protocol. */
@@ -61,28 +62,11 @@ export function scenarioToRunFile(s: Scenario, o: { trainers: number; allow: rea
   if (s.dataset.name === 'sotu' || s.dataset.partition.kind === 'natural') throw new SimError('SIM_SCENARIO', `--real runs image datasets only; ${s.name} uses ${s.dataset.name}`);
   const n = o.trainers;
   if (s.clients.count > n) notes.push(`${s.clients.count} clients capped at ${n} trainer processes (the data is cut into ${n} shares)`);
-  let strategy: RunStrategy;
   const st = s.strategy;
-  if (st.kind === 'oneshot') {
-    throw new SimError('SIM_SCENARIO', `--real runs fedavg and fedbuff scenarios; ${s.name} uses oneshot`);
-  } else if (st.kind === 'fedavg') {
-    const { runId: _runId, ...rest } = st;
-    void _runId;
-    const cohort = Math.min(st.cohort ?? s.clients.perRound, n);
-    const backupWorkers = st.backupWorkers === undefined ? undefined : Math.min(st.backupWorkers, cohort - 1);
-    const minParticipants = st.minParticipants === undefined ? undefined : Math.min(st.minParticipants, cohort);
-    // The scenario's deadline is virtual seconds; real processes on one machine may need more,
-    // so it is only a floor. Without one, a round waits for its whole cohort (a trainer that
-    // dies would stall the run: the stall timeout catches that).
-    strategy = { ...rest, cohort, ...(backupWorkers === undefined ? {} : { backupWorkers }), ...(minParticipants === undefined ? {} : { minParticipants }) };
-    if (st.deadlineS !== undefined) notes.push(`strategy.deadlineS ${st.deadlineS} is wall seconds here, not virtual`);
-  } else {
-    const { runId: _runId, ...rest } = st;
-    void _runId;
-    const k = Math.min(st.k, n);
-    if (k !== st.k) notes.push(`strategy.k ${st.k} capped at ${k} trainers`);
-    strategy = { ...rest, k };
-  }
+  if (isOneShot(st)) throw new SimError('SIM_SCENARIO', `--real runs federated strategies (${strategyKinds().join(', ')}); ${s.name} uses oneshot`);
+  const fitted = strategyEntry(st.kind).forTrainers(st, { trainers: n, perEpoch: s.clients.perRound });
+  const strategy: RunStrategy = fitted.section;
+  notes.push(...fitted.notes);
   const ignored = [
     s.attackers === undefined ? null : 'attackers',
     s.clients.availability === undefined ? null : 'clients.availability',
@@ -271,7 +255,7 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
     // Written at once: whoever kills this process with SIGKILL can still find the daemons.
     writeFileSync(join(dir, 'pids.json'), JSON.stringify({ aggregator: a.child.pid ?? null, trainers: ts.map((t) => t.child.pid ?? null) }) + '\n');
 
-    const deadlineS = s.strategy.kind === 'fedavg' ? s.strategy.deadlineS : undefined;
+    const deadlineS = isOneShot(s.strategy) ? undefined : strategyEntry(s.strategy.kind).waitS(s.strategy);
     const stallMs = (opts.stallS ?? (deadlineS === undefined ? 600 : deadlineS + 120)) * 1000;
     let lastProgress = Date.now();
     let emitted = 0;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
-import { CODEC_SCHEMA, fedavgSchema, fedbuffSchema, int, num, obj, pos, prob } from '../schema-parts.js';
+import { CODEC_SCHEMA, int, num, obj, pos, prob, strategySchema } from '../schema-parts.js';
 import type { CodecOptions } from '@fednode/core';
-import type { FedAvgConfig, FedBuffConfig } from '@fednode/aggregator';
+import { strategyEntry, type StrategySection } from '@fednode/aggregator';
 import { DIST_SCHEMA, type Dist } from './distributions.js';
 import { SimError } from './errors.js';
 import type { OneShotSpec } from './oneshot.js';
@@ -54,7 +54,12 @@ export interface AttackSpec {
   readonly factor?: number;
 }
 
-export type StrategySpec = ({ readonly kind: 'fedavg'; readonly deadlineS?: number } & FedAvgConfig) | ({ readonly kind: 'fedbuff' } & FedBuffConfig) | OneShotSpec;
+/** A registered strategy's section (see @fednode/aggregator's registry), or the simulator's own one-shot merging. */
+export type StrategySpec = StrategySection | OneShotSpec;
+
+export function isOneShot(s: StrategySpec): s is OneShotSpec {
+  return s.kind === 'oneshot';
+}
 
 export interface Scenario {
   readonly name: string;
@@ -111,11 +116,9 @@ export interface Scenario {
   readonly target?: { readonly accuracy: number };
 }
 
-// Scenarios may name the run their strategy guards (`runId`); run files set it from `run`.
-const FEDAVG = fedavgSchema({ runId: { type: 'string' } });
-const FEDBUFF = fedbuffSchema({ runId: { type: 'string' } });
 const ONESHOT = obj(['kind'], { kind: { const: 'oneshot' }, density: prob, dropRate: { type: 'number', minimum: 0, exclusiveMaximum: 1 }, lambda: pos, differentInit: { type: 'boolean' } });
-const STRATEGY = { oneOf: [FEDAVG, FEDBUFF, ONESHOT] };
+// Scenarios may name the run their strategy guards (`runId`); run files set it from `run`.
+const STRATEGY = strategySchema({ runId: { type: 'string' } }, [ONESHOT]);
 const EXPECT = obj([], { minFinalAccuracy: prob, maxVirtualTimeS: pos, maxBytesUp: pos, reachTarget: { type: 'boolean' } });
 const ATTACKERS = obj(['kind', 'fraction'], { kind: { enum: ['sign-flip', 'scaling', 'noise', 'label-flip', 'free-rider'] }, fraction: prob, factor: num });
 const CODEC = CODEC_SCHEMA;
@@ -176,7 +179,7 @@ export const SCENARIO_SCHEMA = obj(['name', 'seed', 'model', 'dataset', 'clients
   },
 });
 
-const ajv = new Ajv({ allErrors: true, strict: true });
+const ajv = new Ajv({ allErrors: true, strict: true, discriminator: true });
 const validate = ajv.compile(SCENARIO_SCHEMA);
 
 /** Checks a parsed scenario against the schema and the rules a schema cannot say. */
@@ -185,19 +188,16 @@ export function checkScenario(value: unknown, source = 'scenario'): Scenario {
   const s = value as unknown as Scenario;
   const problems: string[] = [];
   if (s.clients.perRound > s.clients.count) problems.push(`clients.perRound ${s.clients.perRound} is more than clients.count ${s.clients.count}`);
-  if (s.strategy.kind === 'fedavg' && s.strategy.backupWorkers !== undefined && s.strategy.backupWorkers >= s.clients.perRound) {
-    problems.push(`strategy.backupWorkers ${s.strategy.backupWorkers} leaves nobody of clients.perRound ${s.clients.perRound}`);
-  }
-  if (s.strategy.kind === 'fedbuff' && s.strategy.k > s.clients.perRound) {
-    problems.push(`strategy.k ${s.strategy.k} is more than the ${s.clients.perRound} clients in flight: the buffer would never fill`);
-  }
+  const perEpoch = { count: s.clients.perRound, setting: 'clients.perRound' };
+  const sections: [string, StrategySpec][] = [['strategy', s.strategy], ...(s.sweep ?? []).flatMap((v, i): [string, StrategySpec][] => (v.strategy === undefined ? [] : [[`sweep[${i}].strategy`, v.strategy]]))];
+  for (const [path, st] of sections) if (!isOneShot(st)) problems.push(...strategyEntry(st.kind).check(st, { path, perEpoch }));
   for (const [k, d] of Object.entries({ speed: s.clients.speed, uplinkMbps: s.clients.uplinkMbps, downlinkMbps: s.clients.downlinkMbps })) {
     if ((d.dist === 'constant' && d.value <= 0) || (d.dist === 'uniform' && (d.min <= 0 || d.max < d.min))) problems.push(`clients.${k}: values must be > 0 (and max >= min)`);
   }
   if (s.clients.widths !== undefined && s.model !== 'mlp-supernet') problems.push(`clients.widths needs model mlp-supernet (model is ${s.model})`);
-  if (s.model === 'mlp-supernet' && s.strategy.kind === 'oneshot') problems.push('model mlp-supernet is for federated rounds (fedavg or fedbuff), not one-shot merging');
+  if (s.model === 'mlp-supernet' && isOneShot(s.strategy)) problems.push('model mlp-supernet is for federated rounds (fedavg or fedbuff), not one-shot merging');
   // Robust rules combine whole-model deltas; a narrower client holds only part of the model.
-  if (s.clients.widths?.some((w) => w < 1) && s.strategy.kind === 'fedavg' && s.strategy.robust !== undefined) {
+  if (s.clients.widths?.some((w) => w < 1) && !isOneShot(s.strategy) && s.strategy.robust !== undefined) {
     problems.push('clients.widths below 1 send sliced updates, which strategy.robust cannot combine');
   }
   problems.push(...lmProblems(s));
@@ -223,8 +223,8 @@ function lmProblems(s: Scenario): string[] {
   if (t === undefined) out.push('model moe-transformer needs transformer');
   if (s.local.steps === undefined) out.push('model moe-transformer needs local.steps');
   if (s.dataset.name === 'sotu' && s.clients.count > SOTU_SPEAKERS) out.push(`clients.count ${s.clients.count} is more than the ${SOTU_SPEAKERS} presidents of sotu`);
-  // The LM path runs synchronous FedAvg with plain averaging: other strategies and attacks are not wired to it.
-  if (s.strategy.kind !== 'fedavg') out.push(`model moe-transformer runs strategy fedavg, not ${s.strategy.kind}`);
+  // The LM path drives any registered strategy; one-shot merging and attacks are not wired to it.
+  if (isOneShot(s.strategy)) out.push('model moe-transformer runs federated strategies, not oneshot');
   else if (s.strategy.robust !== undefined) out.push('model moe-transformer sends expert-sliced updates, which strategy.robust cannot combine');
   if (s.attackers !== undefined || s.sweep?.some((v) => v.attackers !== undefined && v.attackers !== 'none')) out.push('model moe-transformer does not simulate attackers');
   if (s.codec.errorFeedback) out.push('model moe-transformer does not keep error feedback');

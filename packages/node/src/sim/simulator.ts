@@ -19,13 +19,14 @@ import {
   type ResolvedSlice,
   type Slice,
 } from '@fednode/core';
-import { FedAvg, FedBuff, clientUpdateFrom, type AggregateResult, type FedAvgConfig, type FedBuffConfig } from '@fednode/aggregator';
+import { clientUpdateFrom, createStrategy, localTrainingOf, type LocalTraining } from '@fednode/aggregator';
 import { attackDelta, flipLabels } from './attacks.js';
 import { SimError } from './errors.js';
-import { STREAM, buildPopulation, isAvailable, type SimClient } from './population.js';
-import type { Scenario } from './scenario.js';
+import { STREAM, buildPopulation, type SimClient } from './population.js';
+import { isOneShot, type Scenario } from './scenario.js';
+import { driveStrategy } from './driver.js';
 import { summarizeRun } from './summary.js';
-import { runOneShot, type OneShotResult } from './oneshot.js';
+import { runOneShot, type OneShotResult, type OneShotSpec } from './oneshot.js';
 import { simulateLm } from './lm-clients.js';
 
 /** One line of the metrics log: the state after an aggregation. */
@@ -113,15 +114,6 @@ function globalModel(s: Scenario): engine.ModelName | (() => engine.ModelGraph) 
   return s.model === 'mlp-supernet' ? () => models.mlpSupernetModel(models.MNIST_MLP_SUPERNET) : s.model;
 }
 
-interface Dispatch {
-  readonly client: SimClient;
-  readonly start: number;
-  readonly arrival: number;
-  readonly dropped: boolean;
-  readonly base: ParamSet;
-  readonly baseVersion: number;
-}
-
 /**
  * Runs a scenario on one machine: simulated clients with their own speed, links,
  * availability and behaviour, training for real (the engine), encoding for real (the codecs),
@@ -133,13 +125,14 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
   if (s.model === 'moe-transformer') return simulateLm(s, opts);
   const wall0 = performance.now();
   const data = opts.data ?? loadData(s);
-  if (s.strategy.kind === 'oneshot') return simulateOneShot(s, s.strategy, data, opts);
+  if (isOneShot(s.strategy)) return simulateOneShot(s, s.strategy, data, opts);
+  const section = s.strategy;
   const clients = buildPopulation(s, data.train.y);
   const flipped: Dataset = { ...data.train, y: flipLabels(data.train.y, data.train.classes) };
   // One worker for every width's trainer: each width is its own architecture (one session each).
   const executor = engine.Executor.create({ intraOpThreads: opts.threads ?? 1 });
-  const trainerFor = (model: engine.ModelName | (() => engine.ModelGraph)) =>
-    engine.Trainer.create({ model, optimizer: { kind: 'sgd', momentum: s.local.momentum ?? 0 }, seed: s.seed, lr: s.local.lr, executor });
+  const training = localTrainingOf(section);
+  const trainerFor = (model: engine.ModelName | (() => engine.ModelGraph)) => engine.Trainer.create(localTrainerOptions(s, model, executor, training));
   const trainers: engine.Trainer[] = [];
   const records: RoundRecord[] = [];
   let peakRss = 0;
@@ -233,119 +226,16 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
       opts.onRound?.(rec);
     };
 
-    if (s.strategy.kind === 'fedavg') {
-      const { kind: _kind, deadlineS, backupWorkers = 0, cohort: _cohort, ...config } = s.strategy;
-      const strategy = new FedAvg(init, config as FedAvgConfig);
-      const minParticipants = config.minParticipants ?? 1;
-      let now = 0;
-      for (let round = 0; round < s.rounds; round++) {
-        if (s.timeBudgetS !== undefined && now >= s.timeBudgetS) break;
-        const online = clients.filter((c) => isAvailable(s, c, now, round));
-        const pick = Uint32Array.from({ length: online.length }, (_, i) => i);
-        Rng.derive(s.seed, STREAM.selection, round).shuffle(pick);
-        const cohort = [...pick.subarray(0, Math.min(s.clients.perRound, online.length))].map((i) => online[i]);
-        const dropRng = Rng.derive(s.seed, STREAM.dropout, round);
-        const dispatches = cohort
-          .map((c): Dispatch => ({ client: c, start: now, arrival: timeOf(c, now), dropped: dropRng.uniform() < (s.clients.dropout ?? 0), base: strategy.global, baseVersion: strategy.version }))
-          .sort((a, b) => a.arrival - b.arrival || a.client.id - b.client.id);
-        bytesDown += cohort.reduce((n, c) => n + variantOf(c).modelBytes, 0);
-        const deadline = deadlineS === undefined ? Infinity : now + deadlineS;
-        const needed = Math.max(1, cohort.length - backupWorkers);
-        const arriving = dispatches.filter((d) => !d.dropped && d.arrival <= deadline);
-        const used = arriving.slice(0, needed);
-        const dropped = dispatches.filter((d) => d.dropped).length;
-        if (used.length < minParticipants) {
-          // Too few by the deadline: the round ends without a new model.
-          now = Number.isFinite(deadline) ? deadline : now + 1;
-          strategy.abandonRound();
-          continue;
-        }
-        const end = used.length === needed ? used[used.length - 1].arrival : Number.isFinite(deadline) ? deadline : used[used.length - 1].arrival;
-        let refused = 0;
-        const base = strategy.global.clone();
-        for (const d of used) {
-          const u = await contribute(d.client, base, strategy.version, strategy.round);
-          if (!strategy.offer(u).accepted) refused++;
-        }
-        now = end;
-        const result: AggregateResult = strategy.aggregate(now * 1000);
-        finalParams = result.params;
-        const ev = await evaluate(result.params, round, round === s.rounds - 1);
-        record({
-          round,
-          version: result.version,
-          virtual_time_s: now,
-          ...ev,
-          participants: result.participants.length,
-          dispatched: cohort.length,
-          dropped,
-          late: arriving.length - used.length + dispatches.filter((d) => !d.dropped && d.arrival > deadline).length,
-          refused,
-          attackers: used.filter((d) => d.client.attack !== null).length,
-          mean_staleness: 0,
-        });
-      }
-    } else {
-      const { kind: _kind, ...config } = s.strategy;
-      const strategy = new FedBuff(init, config as FedBuffConfig);
-      const inFlight = new Map<number, Dispatch>();
-      let dispatchCount = 0;
-      let dropped = 0;
-      let refused = 0;
-      let now = 0;
-      const dispatch = (at: number): boolean => {
-        const online = clients.filter((c) => !inFlight.has(c.id) && isAvailable(s, c, at, dispatchCount));
-        if (online.length === 0) return false;
-        const rng = Rng.derive(s.seed, STREAM.selection, dispatchCount);
-        const c = online[rng.uniformInt(online.length)];
-        const drop = Rng.derive(s.seed, STREAM.dropout, dispatchCount).uniform() < (s.clients.dropout ?? 0);
-        dispatchCount++;
-        inFlight.set(c.id, { client: c, start: at, arrival: timeOf(c, at), dropped: drop, base: strategy.global.clone(), baseVersion: strategy.version });
+    finalParams = await driveStrategy(s, createStrategy(init, section), {
+      clients,
+      arrivalOf: timeOf,
+      dispatched: (c) => {
         bytesDown += variantOf(c).modelBytes;
-        return true;
-      };
-      for (let i = 0; i < s.clients.perRound; i++) dispatch(0);
-      let round = 0;
-      let stalenessSum = 0;
-      let arrivals = 0;
-      while (round < s.rounds && inFlight.size > 0) {
-        const next = [...inFlight.values()].sort((a, b) => a.arrival - b.arrival || a.client.id - b.client.id)[0];
-        inFlight.delete(next.client.id);
-        now = next.arrival;
-        if (s.timeBudgetS !== undefined && now > s.timeBudgetS) break;
-        if (next.dropped) {
-          dropped++;
-        } else {
-          const u = await contribute(next.client, next.base, next.baseVersion, round);
-          if (strategy.offer(u).accepted) {
-            stalenessSum += strategy.version - next.baseVersion;
-            arrivals++;
-          } else refused++;
-          if (strategy.ready()) {
-            const result = strategy.aggregate();
-            finalParams = result.params;
-            const ev = await evaluate(result.params, round, round === s.rounds - 1);
-            record({
-              round,
-              version: result.version,
-              virtual_time_s: now,
-              ...ev,
-              participants: result.participants.length,
-              dispatched: dispatchCount,
-              dropped,
-              late: 0,
-              refused,
-              attackers: 0,
-              mean_staleness: arrivals > 0 ? stalenessSum / arrivals : 0,
-            });
-            round++;
-            stalenessSum = 0;
-            arrivals = 0;
-          }
-        }
-        if (!dispatch(now) && inFlight.size === 0) throw new SimError('SIM_RUN', `no client is available at t = ${now.toFixed(1)} s and none is in flight`);
-      }
-    }
+      },
+      contribute,
+      evaluate,
+      record,
+    });
     // Each width's sub-network of the final global model, on the same test rows as the full model.
     let widthAccuracy: Record<string, number> | undefined;
     if (widths !== undefined) {
@@ -366,7 +256,16 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
   }
 }
 
-async function simulateOneShot(s: Scenario, spec: Extract<Scenario['strategy'], { kind: 'oneshot' }>, data: { train: Dataset; test: Dataset }, opts: SimOptions): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
+/**
+ * The one place the simulator's image clients get their local training settings.
+ * The strategy's local-training needs (FedProx's proximal term) reach the trainer here.
+ */
+function localTrainerOptions(s: Scenario, model: engine.ModelName | (() => engine.ModelGraph), executor: engine.Executor, training: LocalTraining): Parameters<typeof engine.Trainer.create>[0] {
+  const prox = training.proximalMu === undefined ? {} : { proximal: true, proximalMu: training.proximalMu };
+  return { model, optimizer: { kind: 'sgd', momentum: s.local.momentum ?? 0 }, seed: s.seed, lr: s.local.lr, executor, ...prox };
+}
+
+async function simulateOneShot(s: Scenario, spec: OneShotSpec, data: { train: Dataset; test: Dataset }, opts: SimOptions): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
   const r = await runOneShot(s, spec, data);
   const avg = r.rows.find((x) => x.method.startsWith('average'))!;
   const summary: SimSummary = {

@@ -1,0 +1,19 @@
+import { FedProx, type FedProxConfig } from './fedprox.js';
+import { FEDAVG_PROPERTIES, checkFedAvgSection, fedAvgConfigOf, fedAvgForTrainers } from './fedavg-entry.js';
+import { defineStrategy } from './entry.js';
+import { nonNegative, section } from './schema.js';
+
+export type FedProxSection = { readonly kind: 'fedprox' } & Omit<FedProxConfig, 'runId'>;
+
+/** FedAvg's section plus μ; on the server it is FedAvg, for trainers a proximal term. */
+export const FEDPROX_ENTRY = defineStrategy<FedProxSection>({
+  kind: 'fedprox',
+  pacing: 'rounds',
+  schema: section('fedprox', ['mu'], { ...FEDAVG_PROPERTIES, mu: nonNegative }),
+  check: checkFedAvgSection,
+  create: (global, s, ctx) => new FedProx(global, fedAvgConfigOf(s, ctx.runId)),
+  restore: (bytes, s) => FedProx.restore(bytes, s === undefined ? undefined : { deadlineS: s.deadlineS }),
+  localTraining: (s) => ({ proximalMu: s.mu }),
+  forTrainers: fedAvgForTrainers,
+  waitS: (s) => s.deadlineS,
+});
