@@ -19,7 +19,7 @@ export {
   type StrategySection,
   type TypedStrategyEntry,
 } from './strategies/registry.js';
-export type { SectionSchema } from './strategies/schema.js';
+export { int, num, obj, pos, prob, type SectionSchema } from './strategies/schema.js';
 export { FedAvg, type FedAvgConfig, type DpConfig } from './strategies/fedavg.js';
 export { FedBuff, type FedBuffConfig } from './strategies/fedbuff.js';
 export { FedProx, type FedProxConfig } from './strategies/fedprox.js';

@@ -2,13 +2,10 @@
  * JSON-schema pieces that scenarios (sim/scenario.ts) and run files (daemon/run-file.ts)
  * share, so a strategy or codec is written the same way in both.
  */
-import { strategyEntry, strategyKinds, type SectionSchema } from '@fednode/aggregator';
+import { int, obj, strategyEntry, strategyKinds, type SectionSchema } from '@fednode/aggregator';
 
-export const num = { type: 'number' } as const;
-export const pos = { type: 'number', exclusiveMinimum: 0 } as const;
-export const int = (minimum: number) => ({ type: 'integer', minimum }) as const;
-export const prob = { type: 'number', minimum: 0, maximum: 1 } as const;
-export const obj = (required: string[], properties: Record<string, unknown>): SectionSchema => ({ type: 'object', additionalProperties: false, required, properties });
+// The generic pieces are the strategies' own, so a section reads the same everywhere.
+export { int, num, obj, pos, prob } from '@fednode/aggregator';
 
 /**
  * The `strategy` section's schema, built from the aggregator's registry: `kind` is checked

@@ -28,47 +28,35 @@ export interface FittedSection {
 /**
  * Everything a runtime needs to know about one kind of strategy, so that it never names one:
  * its config section's schema and cross-field rules, how to build and restore it, and what
- * it asks of trainers' local training.
- */
-export interface StrategyEntry {
-  readonly kind: string;
-  readonly pacing: Pacing;
-  /** The JSON schema of its section (ajv strict mode compatible; `kind` is a const). */
-  readonly schema: SectionSchema;
-  /** The rules a schema cannot say, as problems naming their path (empty: none). Takes a section that passed `schema`. */
-  check(section: StrategySection, ctx: CheckContext): string[];
-  create(global: ParamSet, section: StrategySection, ctx: { readonly runId?: string }): Strategy;
-  /**
-   * A saved state of this kind. `section`: the runtime's section now, whose deadline policy
-   * replaces the saved one (what to wait for from now is the operator's call, not state).
-   */
-  restore(bytes: Uint8Array, section?: StrategySection): Strategy;
-  localTraining(section: StrategySection): LocalTraining;
-  /**
-   * The section for `trainers` real processes standing in for a simulated population that
-   * sampled `perEpoch` clients per epoch (`fednode simulate --real`).
-   */
-  forTrainers(section: StrategySection, o: { readonly trainers: number; readonly perEpoch: number }): FittedSection;
-  /** The longest an epoch waits on its own by this section (a deadline), seconds; undefined: it waits for updates. */
-  waitS(section: StrategySection): number | undefined;
-}
-
-/**
- * An entry written against its own section type. The registry gives an entry only sections of
- * its kind that passed its schema (and the strategy's constructor checks them again), which is
- * what makes the one cast here sound.
+ * it asks of trainers' local training. An entry is written against its own section type `S`;
+ * the registry gives an entry only sections of its kind that passed its schema (and the
+ * strategy's constructor checks them again), which is what makes the one cast below sound.
  */
 export interface TypedStrategyEntry<S extends StrategySection> {
   readonly kind: S['kind'];
   readonly pacing: Pacing;
+  /** The JSON schema of its section (ajv strict mode compatible; `kind` is a const). */
   readonly schema: SectionSchema;
+  /** The rules a schema cannot say, as problems naming their path (empty: none). Takes a section that passed `schema`. */
   check(section: S, ctx: CheckContext): string[];
   create(global: ParamSet, section: S, ctx: { readonly runId?: string }): Strategy;
+  /**
+   * A saved state of this kind. `section`: the runtime's section now, whose deadline policy
+   * replaces the saved one (what to wait for from now is the operator's call, not state).
+   */
   restore(bytes: Uint8Array, section?: S): Strategy;
   localTraining(section: S): LocalTraining;
+  /**
+   * The section for `trainers` real processes standing in for a simulated population that
+   * sampled `perEpoch` clients per epoch (`fednode simulate --real`).
+   */
   forTrainers(section: S, o: { readonly trainers: number; readonly perEpoch: number }): FittedSection;
+  /** The longest an epoch waits on its own by this section (a deadline), seconds; undefined: it waits for updates. */
   waitS(section: S): number | undefined;
 }
+
+/** An entry as runtimes hold it: any section of its kind. */
+export type StrategyEntry = TypedStrategyEntry<StrategySection>;
 
 export function defineStrategy<S extends StrategySection>(e: TypedStrategyEntry<S>): StrategyEntry {
   return e as unknown as StrategyEntry;

@@ -136,7 +136,7 @@ export class Trainer {
     if (model.image !== null) evalOutputs.push(['logits', model.image.logits]);
     const evalModel = model.graph.toModel({ outputs: evalOutputs, metadata: { 'fednode.kind': 'evaluation' } });
     const prox = opts.proximal === true ? withProximalTerm(model.loss, model.graph.params) : null;
-    const tg = buildTrainingGraph({ loss: prox?.loss ?? model.loss, params: model.graph.params.filter((p) => p.kind === 'param'), optimizer: opts.optimizer, clipGradNorm: opts.clipGradNorm });
+    const tg = buildTrainingGraph({ loss: prox?.loss ?? model.loss, optimizer: opts.optimizer, clipGradNorm: opts.clipGradNorm });
     if (model.image !== null) {
       const image = model.image;
       const fed = new Set([image.x.name, image.y.name, ...(prox === null ? [] : [prox.mu, ...prox.anchors.values()])]);

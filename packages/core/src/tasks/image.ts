@@ -42,6 +42,7 @@ abstract class ImageTask implements Task {
   readonly partitions = IMAGE_PARTITIONS;
   abstract readonly defaults: LocalDefaults;
   private splits: ImageSplits | null = null;
+  private trainSet: Dataset | null = null;
 
   constructor(
     readonly dataset: ImageDatasetName,
@@ -66,7 +67,8 @@ abstract class ImageTask implements Task {
 
   /** The training rows the run uses (the first trainRows). */
   train(): Dataset {
-    return firstRows(this.data().train, this.trainRows);
+    this.trainSet ??= firstRows(this.data().train, this.trainRows);
+    return this.trainSet;
   }
 
   share(shares: number, index: number | null, partition: PartitionSpec, seed: number): DataShare {

@@ -1,5 +1,5 @@
 import { Rng } from '@fednode/kernels';
-import { initParams, toTensor, type FeedBatch, type TrainableModel } from '../engine/index.js';
+import { initParams, type FeedBatch, type TrainableModel, type Value } from '../engine/index.js';
 import { exportOnnx } from '../models/export.js';
 import { lmEvalOutputs } from '../models/train-lm.js';
 import { transformerLM, type TransformerConfig } from '../models/transformer.js';
@@ -98,7 +98,7 @@ class TransformerTask implements Task {
       throw new TaskError('TASK_SLICE', (e as Error).message);
     }
     const whole = Object.keys(s).length === 0;
-    const build = (): TrainableModel & { logits: import('../engine/index.js').Value } => {
+    const build = (): TrainableModel & { readonly logits: Value } => {
       const m = whole ? transformerLM(c) : sub.build();
       return { graph: m.graph, loss: m.loss, evaluation: lmEvalOutputs(m), logits: m.logits };
     };

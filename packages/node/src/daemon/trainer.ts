@@ -17,7 +17,7 @@ import type { AggregatorLink } from './link.js';
 import type { TrainerStatus } from './status-protocol.js';
 import { DaemonError } from './errors.js';
 import { loadShare } from './data-share.js';
-import { localTrainingOf, taskOf } from './run-file.js';
+import { localTrainingOf, taskOf, type RunLocalTraining } from './run-file.js';
 import type { AssignedSlice } from './slices.js';
 
 /** Refusals that mean the aggregator already holds our update for the round. */
@@ -64,6 +64,7 @@ export class TrainerRole {
   private ef: ErrorFeedback | null = null;
   private trainer!: engine.Trainer;
   private share!: tasks.DataShare;
+  private local!: RunLocalTraining;
   private pending: Round | null = null;
   private busy = false;
   private phase = 'starting';
@@ -99,7 +100,7 @@ export class TrainerRole {
     }
     this.state.slice = slice;
     this.share = loadShare(run, this.opts.shard);
-    const local = localTrainingOf(run);
+    const local = (this.local = localTrainingOf(run));
     this.trainer = await tasks.createLearner(taskOf(run).subnet(this.opts.slice.spec), {
       optimizer: local.optimizer,
       seed: run.seed,
@@ -237,8 +238,7 @@ export class TrainerRole {
     const t0 = performance.now();
     await this.trainer.setParams(model.params);
     const seed = Rng.derive(run.seed, TRAINING_STREAM, r.round, this.opts.shard).nextU32();
-    const local = localTrainingOf(run);
-    const report = await tasks.trainLocal(this.trainer, this.share, { budget: local.budget, batch: run.local.batch, lr: run.local.lr, schedule: local.schedule, seed });
+    const report = await tasks.trainLocal(this.trainer, this.share, { budget: this.local.budget, batch: run.local.batch, lr: run.local.lr, schedule: this.local.schedule, seed });
     const delta = await this.trainer.params();
     const d = delta.data;
     const g = model.params.data;
