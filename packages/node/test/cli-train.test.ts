@@ -33,6 +33,8 @@ test('fednode train --json: the last stdout line is the result object; --export 
     assert.equal(result.train_samples, 8000);
     assert.ok((result.test_accuracy as number) > 0.85, `test accuracy ${result.test_accuracy}`);
     assert.equal(result.export, file);
+    // The normalisation travels with the model: a user must standardise inputs the same way.
+    for (const key of ['fednode.input_mean', 'fednode.input_std', 'fednode.task']) assert.ok(readFileSync(file).includes(key), key);
     const session = await ort.InferenceSession.create(new Uint8Array(readFileSync(file)));
     assert.deepEqual(session.outputNames, ['logits']);
   } finally {

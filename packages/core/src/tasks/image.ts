@@ -52,6 +52,18 @@ abstract class ImageTask implements Task {
   abstract subnet(spec?: SubnetSpec): Subnetwork;
   protected abstract wholeGraph(): ModelGraph;
 
+  /** What an exported model needs said about its input: the task, the data and the normalisation. */
+  protected exportMetadata(): Record<string, string> {
+    const norm = this.data().normalization;
+    return {
+      'fednode.task': this.name,
+      'fednode.dataset': this.dataset,
+      'fednode.input': 'x: [N, 784] float32, 28x28 pixels row-major, scaled to [0, 1] then (x - mean) / std',
+      'fednode.input_mean': String(norm?.mean ?? 0),
+      'fednode.input_std': String(norm?.std ?? 1),
+    };
+  }
+
   /** The seeded PyTorch-style initialisation (new Rng(seed) over the parameters in order). */
   initialParams(seed: number): ParamSet {
     const m = this.wholeGraph();
@@ -148,7 +160,7 @@ class MlpTask extends ImageTask {
       spec: s,
       slice: whole ? null : sub.slice,
       build: () => sub.build(),
-      exportOnnx: (params, metadata = {}) => exportOnnx(sub.build(), params, { 'fednode.task': this.name, 'fednode.dataset': this.dataset, ...metadata }),
+      exportOnnx: (params, metadata = {}) => exportOnnx(sub.build(), params, { ...this.exportMetadata(), ...metadata }),
     };
   }
 }
@@ -168,7 +180,7 @@ class CnnTask extends ImageTask {
       spec: {},
       slice: null,
       build: () => cnn(),
-      exportOnnx: (params, metadata = {}) => exportOnnx(cnn(), params, { 'fednode.task': this.name, 'fednode.dataset': this.dataset, ...metadata }),
+      exportOnnx: (params, metadata = {}) => exportOnnx(cnn(), params, { ...this.exportMetadata(), ...metadata }),
     };
   }
 }

@@ -16,6 +16,10 @@ export interface LocalTrainingOptions {
   readonly seed: number;
   /** After each step, in order. */
   readonly onStep?: (done: number, total: number, loss: number) => void;
+  /** Every `steps` steps (and after the last), with no step in flight: evaluations, progress lines. */
+  readonly every?: { readonly steps: number; readonly run: (done: number) => Promise<void> };
+  /** Stop once training has taken this long (seconds); the schedule still spans the whole budget. */
+  readonly timeLimitS?: number;
 }
 
 export interface LocalTrainingReport {
@@ -44,6 +48,7 @@ export async function trainLocal(trainer: Trainer, share: DataShare, o: LocalTra
   let lossSum = 0;
   let samples = 0;
   let done = 0;
+  let hookMs = 0;
   const settle = async (): Promise<void> => {
     const head = inflight.shift();
     if (head === undefined) return;
@@ -55,16 +60,29 @@ export async function trainLocal(trainer: Trainer, share: DataShare, o: LocalTra
   };
   try {
     let step = 0;
+    let ranAt = 0;
+    const hook = async (): Promise<void> => {
+      const h0 = performance.now();
+      await o.every!.run(done);
+      ranAt = done;
+      hookMs += performance.now() - h0;
+    };
     for (const b of budgetBatches(o.budget, share, o.batch, o.seed)) {
+      if (o.timeLimitS !== undefined && (performance.now() - t0 - hookMs) / 1000 >= o.timeLimitS) break;
       inflight.push({ size: b.size, loss: trainer.step(b, learningRate(o.schedule, o.lr, step++, total)) });
       if (inflight.length >= 2) await settle();
+      if (o.every !== undefined && step % o.every.steps === 0) {
+        while (inflight.length > 0) await settle();
+        await hook();
+      }
     }
     while (inflight.length > 0) await settle();
+    if (o.every !== undefined && ranAt !== done) await hook();
   } finally {
     // A failed step must not leave the others' rejections unhandled.
     await Promise.allSettled(inflight.map((f) => f.loss));
   }
-  return { loss: done === 0 ? 0 : lossSum / done, steps: done, samples, seconds: (performance.now() - t0) / 1000 };
+  return { loss: done === 0 ? 0 : lossSum / done, steps: done, samples, seconds: (performance.now() - t0 - hookMs) / 1000 };
 }
 
 export interface LearnerOptions {

