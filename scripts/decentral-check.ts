@@ -11,9 +11,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { models } from '@fednode/core';
-import { loadPeerRunFile } from '../packages/node/src/peer/peer-run-file.js';
-import { lmData, transformerConfig } from '../packages/node/src/peer/lm-task.js';
+import { tasks } from '@fednode/core';
+import { loadPeerRunFile, peerTaskOf, type PeerRunFile } from '@fednode/node';
 import { readLog, type LogLine } from '../test/cluster.js';
 
 const CLI = fileURLToPath(new URL('../packages/node/dist/cli.js', import.meta.url));
@@ -85,26 +84,12 @@ async function main(): Promise<void> {
     // best one is the one compared against, so the baseline is not handicapped by our choice.
     const at = process.argv.indexOf('--baseline-lrs');
     const lrs = at > 0 ? process.argv[at + 1].split(',').map(Number) : [run.sync.lr, 2 * run.sync.lr];
-    const data = lmData(n, null);
-    const config = transformerConfig(run.model, data.vocab.size);
     const mean = finals.reduce((a, f) => a + (f.loss as number), 0) / n;
     for (const [name, batch] of [['adamw_same_batch_per_step', run.sync.batch], ['adamw_all_peers_batch', run.sync.batch * n]] as const) {
       const tried: { lr: number; heldout_loss: number; heldout_accuracy: number }[] = [];
       for (const lr of lrs) {
-        const r = await models.trainLanguageModel({
-          config,
-          train: data.train,
-          heldOut: data.heldOut,
-          steps: run.sync.steps,
-          batchSize: batch,
-          lr,
-          warmupSteps: run.sync.warmupSteps ?? 0,
-          minLrFraction: run.sync.minLrFraction ?? 0.1,
-          seed: run.seed,
-          threads: 2,
-          evalSamples: run.data.evalSamples ?? 2048,
-        });
-        tried.push({ lr, heldout_loss: r.heldOut.loss, heldout_accuracy: r.heldOut.accuracy });
+        const r = await adamwBaseline(run, batch, lr);
+        tried.push({ lr, heldout_loss: r.loss, heldout_accuracy: r.accuracy });
       }
       const best = tried.reduce((a, b) => (b.heldout_loss < a.heldout_loss ? b : a));
       result[name] = { batch, tried, best_lr: best.lr, heldout_loss: best.heldout_loss, peers_vs_baseline: mean / best.heldout_loss - 1 };
@@ -113,4 +98,19 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(result, null, 1));
   process.exit(0);
 }
+/** One AdamW process on the union of the peers' data: the same task, steps and schedule. */
+async function adamwBaseline(run: PeerRunFile, batch: number, lr: number): Promise<{ loss: number; accuracy: number }> {
+  const task = peerTaskOf(run);
+  const t = await tasks.createLearner(task.subnet(), { optimizer: { kind: 'adamw', weightDecay: 0.01 }, lr, seed: run.seed, clipGradNorm: 1, threads: 2 });
+  try {
+    await t.setParams(task.initialParams(run.seed));
+    const share = task.share(1, null, run.data.partition, run.seed);
+    const schedule = { kind: 'cosine', warmupSteps: run.sync.warmupSteps ?? 0, minLrFraction: run.sync.minLrFraction ?? 0.1 } as const;
+    await tasks.trainLocal(t, share, { budget: { steps: run.sync.steps }, batch, lr, schedule, seed: run.seed });
+    return await t.evaluateBatches(task.testSet(run.data.evalSamples ?? 2048).batches());
+  } finally {
+    await t.close();
+  }
+}
+
 void main();

@@ -9,17 +9,17 @@ import { Cluster, readLog, waitForLog, within, type LogLine } from './cluster.js
 
 const LIMIT = { timeout: 240_000 };
 
-const TINY = { kind: 'transformer', seqLen: 32, dModel: 32, heads: 2, headDim: 16, ffDim: 64, layers: 1 };
+const TINY = { seqLen: 32, dModel: 32, heads: 2, headDim: 16, ffDim: 64, layers: 1 };
 /** Big enough that payloads, not the update header's tensor names, dominate a contribution. */
-const SMALL = { kind: 'transformer', seqLen: 32, dModel: 64, heads: 2, headDim: 32, ffDim: 128, layers: 1 };
+const SMALL = { seqLen: 32, dModel: 64, heads: 2, headDim: 32, ffDim: 128, layers: 1 };
 
 function peerRun(name: string, sync: Record<string, unknown>, shares: number, model = TINY): Record<string, unknown> {
   return {
     run: name,
     mode: 'decentralised',
     seed: 3,
-    model,
-    data: { dataset: 'sotu', shares, evalSamples: 512 },
+    task: { name: 'transformer', dataset: 'sotu', model },
+    data: { partition: { kind: 'natural' }, shares, evalSamples: 512 },
     sync: { batch: 8, lr: 3e-3, warmupSteps: 5, timeoutS: 15, hashEvery: 10, ...sync },
     limits: { lingerS: 2, timeoutS: 10 },
   };
@@ -64,6 +64,30 @@ test('four DeMo peers: every step aggregates all four, hashes agree at every che
       const ev = l.filter((x) => x.event === 'peer.evaluated');
       assert.ok((ev.at(-1)!.loss as number) < Math.log(98) - 0.5, `held-out loss ${String(ev.at(-1)!.loss)}`);
     }
+  } finally {
+    await c.close();
+  }
+});
+
+test('any task decentralised: three DeMo peers train the MNIST MLP on iid shares; hashes agree and held-out loss falls', LIMIT, async () => {
+  const c = new Cluster('peer-mlp');
+  try {
+    const run = c.writeRun('run', {
+      ...peerRun('demo-mlp', { algorithm: 'demo', steps: 30, minPeers: 3, lr: 0.01, hashEvery: 10, evalEvery: 10, batch: 32 }, 3),
+      task: { name: 'mlp', dataset: 'mnist' },
+      data: { partition: { kind: 'iid' }, shares: 3, evalSamples: 1000 },
+    });
+    const first = await startPeer(c, run, 'p0', 0, null);
+    const rest = await Promise.all([1, 2].map((i) => startPeer(c, run, `p${i}`, i, first.addr)));
+    const peers = [first, ...rest];
+    const done = await within(Promise.all(peers.map((p) => waitForLog(p.proc.log, (ls) => ls.find((l) => l.event === 'peer.done'), 180_000, `${p.proc.name} to finish`))), 200_000, 'the run');
+    assert.equal(new Set(done.map((d) => d.hash)).size, 1, 'bit-identical parameters on every peer');
+    const logs = peers.map((p) => readLog(p.proc.log));
+    assert.equal(logs[0].find((l) => l.event === 'node.started')!.task, 'mlp');
+    const ev = logs[0].filter((x) => x.event === 'peer.evaluated').map((x) => x.loss as number);
+    process.stdout.write(`# decentralised mlp: held-out loss ${ev.map((x) => x.toFixed(4)).join(', ')}\n`);
+    assert.ok(ev.length >= 2 && ev.at(-1)! < ev[0] && ev.at(-1)! < Math.log(10) - 0.5, `held-out loss ${ev.join(', ')}`);
+    for (const l of logs) assert.ok(steps(l).every((r) => r.contributors === 3));
   } finally {
     await c.close();
   }

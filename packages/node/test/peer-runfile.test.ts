@@ -5,7 +5,7 @@ import { parse } from 'yaml';
 import { checkPeerRunFile, loadPeerRunFile } from '../src/peer/peer-run-file.js';
 import { Roster } from '../src/peer/roster.js';
 
-const ok = () => parse(readFileSync(new URL('../../../scenarios/run-sotu-demo.yaml', import.meta.url), 'utf8')) as Record<string, unknown> & { sync: Record<string, unknown>; model: Record<string, unknown> };
+const ok = () => parse(readFileSync(new URL('../../../scenarios/run-sotu-demo.yaml', import.meta.url), 'utf8')) as Record<string, unknown> & { sync: Record<string, unknown>; task: { name: string; dataset: string; model: Record<string, unknown> }; data: Record<string, unknown> };
 
 test('the example decentralised run files load', () => {
   for (const f of ['run-sotu-demo.yaml', 'run-sotu-diloco.yaml']) {
@@ -24,7 +24,17 @@ test('bad decentralised run files are refused with the path of each problem', ()
   bad((r) => (r.sync.algorithm = 'gossip'), /sync\.algorithm: must be one of "demo", "diloco"/);
   bad((r) => (r.sync.steps = 0), /sync\.steps: must be >= 1/);
   bad((r) => (r.sync.colour = 'red'), /sync: unknown key "colour"/);
-  bad((r) => (r.model.dModel = 'wide'), /model\.dModel: must be integer/);
+  bad((r) => (r.task.model.dModel = 'wide'), /task\.model\.dModel: must be integer/);
+  bad((r) => (r.task.dataset = 'mnist'), /task\.dataset: transformer trains on sotu or moby-dick, not mnist/);
+  bad((r) => (r.task.dataset = 'moby-dick'), /data\.partition: transformer on moby-dick has iid, not natural/);
+  bad((r) => (r.task.name = 'resnet'), /task\.name: must be one of "mlp", "cnn", "transformer", "moe-transformer"/);
+  // The form before tasks is refused with what to write instead.
+  bad((r) => {
+    const { task } = r as { task?: { model: Record<string, unknown> } };
+    delete (r as { task?: unknown }).task;
+    (r as Record<string, unknown>).model = { kind: 'transformer', ...task!.model };
+    r.data.dataset = 'sotu';
+  }, /old decentralised run-file form: replace "model: \{ kind: transformer, \.\.\. \}" and "data\.dataset: sotu" with "task: \{ name: transformer, dataset: sotu, model: \{ seqLen: 64/);
   bad((r) => (r.sync.algorithm = 'diloco'), /sync\.diloco \(with innerSteps\) is required/);
   bad((r) => (r.sync.demo = { beta: 1 }), /sync\.demo\.beta: must be < 1/);
   bad((r) => {
@@ -32,6 +42,13 @@ test('bad decentralised run files are refused with the path of each problem', ()
     delete r.sync.demo;
     r.sync.diloco = { innerSteps: 5000 };
   }, /fewer than one outer step/);
+});
+
+test('a decentralised run trains any task: an MLP on MNIST shares', () => {
+  const r = ok();
+  r.task = { name: 'mlp', dataset: 'mnist', model: {} };
+  r.data.partition = { kind: 'iid' };
+  assert.equal(checkPeerRunFile(r).task.name, 'mlp');
 });
 
 test('the roster waits for members from the step they join at, and forgets dropped ones', () => {

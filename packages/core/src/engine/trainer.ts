@@ -78,6 +78,8 @@ export interface TrainerOptions {
    */
   proximal?: boolean;
   proximalMu?: number;
+  /** Also build the raw gradients into the step (for `gradients`: DeMo's peers send gradients, not steps). */
+  returnGradients?: boolean;
 }
 
 export interface Evaluation {
@@ -136,7 +138,7 @@ export class Trainer {
     if (model.image !== null) evalOutputs.push(['logits', model.image.logits]);
     const evalModel = model.graph.toModel({ outputs: evalOutputs, metadata: { 'fednode.kind': 'evaluation' } });
     const prox = opts.proximal === true ? withProximalTerm(model.loss, model.graph.params) : null;
-    const tg = buildTrainingGraph({ loss: prox?.loss ?? model.loss, optimizer: opts.optimizer, clipGradNorm: opts.clipGradNorm });
+    const tg = buildTrainingGraph({ loss: prox?.loss ?? model.loss, optimizer: opts.optimizer, clipGradNorm: opts.clipGradNorm, returnGradients: opts.returnGradients });
     if (model.image !== null) {
       const image = model.image;
       const fed = new Set([image.x.name, image.y.name, ...(prox === null ? [] : [prox.mu, ...prox.anchors.values()])]);
@@ -193,6 +195,27 @@ export class Trainer {
       if (!Number.isFinite(loss)) throw new EngineError('ENGINE_RUN', `training diverged: the loss is ${loss} at step ${this.steps} (lower the learning rate)`);
       return loss;
     });
+  }
+
+  /**
+   * The mean loss and raw gradients (before clipping) of a batch at the current parameters,
+   * which stay as they are: the step's updated parameters and state are not kept.
+   */
+  async gradients(batch: Batch | FeedBatch): Promise<{ loss: number; grads: ParamSet }> {
+    this.check();
+    const names = this.tg.outputs.gradients;
+    if (names === null) throw new EngineError('ENGINE_STATE', 'gradients: the trainer was built without returnGradients');
+    const feeds: Record<string, WireTensor> = { ...this.batchFeeds(batch), [this.tg.inputs.lr]: { dtype: 'float32', dims: [], data: Float32Array.of(0) } };
+    if (this.proximal !== null) feeds[this.proximal.mu] = { dtype: 'float32', dims: [], data: Float32Array.of(this.proximalMu) };
+    if (this.tg.inputs.step !== null) feeds[this.tg.inputs.step] = { dtype: 'float32', dims: [], data: Float32Array.of(Math.max(1, this.steps)) };
+    const bind: Record<string, string> = {};
+    this.tg.inputs.params.forEach((name) => (bind[name] = this.prefix + name));
+    this.tg.inputs.state.forEach((s) => (bind[s.name] = this.prefix + s.name));
+    for (const a of this.proximal?.anchors.values() ?? []) bind[a] = this.prefix + a;
+    const r = await this.executor.run(this.trainSession, { feeds, bind, fetch: [this.tg.outputs.loss, ...names] });
+    const grads = ParamSet.zeros(this.specs);
+    names.forEach((n, i) => grads.tensor(this.tg.inputs.params[i]).set(r.outputs[n].data as Float32Array));
+    return { loss: (r.outputs[this.tg.outputs.loss].data as Float32Array)[0], grads };
   }
 
   /** The named feeds of a batch: an image batch's x and y, or a feed batch as it is. */

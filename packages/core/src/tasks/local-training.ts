@@ -92,6 +92,8 @@ export interface LearnerOptions {
   readonly clipGradNorm?: number;
   /** Build with FedProx's proximal term (mu may be 0). */
   readonly proximalMu?: number;
+  /** Also build raw gradients into the step (`Trainer.gradients`). */
+  readonly returnGradients?: boolean;
   readonly threads?: number;
   readonly provider?: ExecutionProvider;
   readonly executor?: Executor;
@@ -106,6 +108,7 @@ export function createLearner(subnet: Subnetwork, o: LearnerOptions): Promise<Tr
     lr: o.lr,
     ...(o.clipGradNorm === undefined ? {} : { clipGradNorm: o.clipGradNorm }),
     ...(o.proximalMu === undefined ? {} : { proximal: true, proximalMu: o.proximalMu }),
+    ...(o.returnGradients === true ? { returnGradients: true } : {}),
     ...(o.threads === undefined ? {} : { intraOpThreads: o.threads }),
     ...(o.provider === undefined ? {} : { provider: o.provider }),
     ...(o.executor === undefined ? {} : { executor: o.executor }),

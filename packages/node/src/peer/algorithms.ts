@@ -5,8 +5,8 @@
  */
 import { ParamSet, type EncodedTensor, type TensorSpec } from '@fednode/core';
 import { DemoSync, DilocoSync, contributionProblem, type Contributions } from '@fednode/aggregator';
-import { models } from '@fednode/core';
-import type { LmTask } from './lm-task.js';
+import { engine } from '@fednode/core';
+import type { PeerTask } from './peer-task.js';
 import type { PeerRunFile } from './peer-run-file.js';
 
 export interface SyncAlgorithm {
@@ -32,8 +32,9 @@ export interface SyncAlgorithm {
 
 function schedule(run: PeerRunFile): (innerStep: number) => number {
   const s = run.sync;
-  // The single-process trainer's schedule, over the run's inner steps.
-  return (i) => models.lrAt(i, { lr: s.lr, steps: s.steps, warmupSteps: s.warmupSteps ?? 0, minLrFraction: s.minLrFraction ?? 0.1 });
+  // The one schedule of every local loop, over the run's inner steps.
+  const spec: engine.LrScheduleSpec = { kind: 'cosine', warmupSteps: s.warmupSteps ?? 0, minLrFraction: s.minLrFraction ?? 0.1 };
+  return (i) => engine.learningRate(spec, s.lr, i, s.steps);
 }
 
 export class DemoAlgorithm implements SyncAlgorithm {
@@ -45,7 +46,7 @@ export class DemoAlgorithm implements SyncAlgorithm {
   private readonly lr: (i: number) => number;
 
   constructor(
-    private readonly task: LmTask,
+    private readonly task: PeerTask,
     initial: ParamSet,
     run: PeerRunFile,
   ) {
@@ -94,11 +95,10 @@ export class DilocoAlgorithm implements SyncAlgorithm {
   readonly innerSteps: number;
   readonly denseBytes: number;
   private readonly sync: DilocoSync;
-  private inner: models.TrainState;
   private readonly lr: (i: number) => number;
 
   constructor(
-    private readonly task: LmTask,
+    private readonly task: PeerTask,
     initial: ParamSet,
     run: PeerRunFile,
   ) {
@@ -110,15 +110,15 @@ export class DilocoAlgorithm implements SyncAlgorithm {
       codec: { codec: 'int8', blockSize: d.blockSize ?? 256 },
       errorFeedback: d.errorFeedback ?? true,
     });
-    this.inner = task.innerState(initial);
+    task.restartInner(initial, false);
     this.lr = schedule(run);
     this.denseBytes = initial.size * 4;
   }
 
   async contribute(step: number): Promise<{ tensors: EncodedTensor[]; loss: number }> {
     let sum = 0;
-    for (let h = 0; h < this.innerSteps; h++) sum += await this.task.innerStep(this.inner, this.lr(step * this.innerSteps + h));
-    return { tensors: this.sync.compress(this.task.innerParams(this.inner)), loss: sum / this.innerSteps };
+    for (let h = 0; h < this.innerSteps; h++) sum += await this.task.innerStep(this.lr(step * this.innerSteps + h));
+    return { tensors: this.sync.compress(await this.task.innerParams()), loss: sum / this.innerSteps };
   }
 
   problem(tensors: readonly EncodedTensor[]): string | null {
@@ -128,8 +128,7 @@ export class DilocoAlgorithm implements SyncAlgorithm {
   apply(_step: number, contributions: Contributions): void {
     this.sync.apply(contributions);
     // The inner model restarts from θ; AdamW's moments carry over (spec 3).
-    const g = this.sync.global;
-    this.inner.setParams(new Map(g.names().map((n) => [n, g.tensor(n)])));
+    this.task.restartInner(this.sync.global, true);
   }
 
   params(): ParamSet {
@@ -157,6 +156,6 @@ export class DilocoAlgorithm implements SyncAlgorithm {
     const params = ParamSet.wrap(this.sync.specs, snapshot.data.slice(0, n));
     this.sync.adopt({ params, momentum: snapshot.data.slice(n, 2 * n), outerSteps: snapshot.data[2 * n] });
     // A joining peer's inner optimiser starts fresh from θ.
-    this.inner = this.task.innerState(params);
+    this.task.restartInner(params, false);
   }
 }

@@ -19,7 +19,7 @@ import { readPsk } from '../daemon/run-file.js';
 import { serveStatus, type NodeStatus } from '../daemon/status-protocol.js';
 import { DaemonError } from '../daemon/errors.js';
 import { DemoAlgorithm, DilocoAlgorithm, type SyncAlgorithm } from './algorithms.js';
-import { LmTask, initialParams } from './lm-task.js';
+import { PeerTask } from './peer-task.js';
 import { checkPeerRunFile, loadPeerRunFile, peerWireLimits, syncSteps, type PeerRunFile } from './peer-run-file.js';
 import { PeerRole, type PeerEvents, type PeerStatus } from './peer-role.js';
 import { joinSync, type SyncChannel } from './sync-channel.js';
@@ -66,7 +66,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
   let host: FedHost | null = null;
   let peerId = '';
   let role: PeerRole | null = null;
-  let task: LmTask | null = null;
+  let task: PeerTask | null = null;
   let control: ControlChannel | null = null;
   let sync: SyncChannel | null = null;
   let admission: Admission | null = null;
@@ -116,11 +116,12 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
       admission = new Admission(host, { allow: allow === undefined ? undefined : [...allow, peerId], psk }, { timeoutMs: Math.min(netTimeoutMs, 10_000) });
       await admission.start();
       const accept = allow === undefined || allow.length === 0 ? undefined : (author: string) => author === peerId || allow.includes(author);
-      task = await LmTask.create(
-        { model: run.model, shares: run.data.shares, share: config.shard, batch: run.sync.batch, seed: run.seed, evalSamples: run.data.evalSamples ?? 2048, threads: run.threads ?? 1 },
-        run.sync.algorithm === 'diloco' ? { weightDecay: run.sync.diloco?.weightDecay ?? 0.01 } : null,
-      );
-      const init = initialParams(task.config, run.seed);
+      task = await PeerTask.create(run, {
+        shard: config.shard,
+        inner: run.sync.algorithm === 'diloco' ? { weightDecay: run.sync.diloco?.weightDecay ?? 0.01 } : null,
+        threads: run.threads ?? 1,
+      });
+      const init = task.task.initialParams(run.seed);
       const t = task;
       const algo: SyncAlgorithm = run.sync.algorithm === 'demo' ? new DemoAlgorithm(t, init, run) : new DilocoAlgorithm(t, init, run);
       control = joinControl(host, run.run, (c, from) => role?.onControl(c, from), {
@@ -173,7 +174,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
       links.start();
       stops.push(async () => links.stop());
       role.start();
-      log.log('info', 'node.started', { peer: peerId, role: 'peer', run: run.run, algorithm: run.sync.algorithm, shard: config.shard, parameters: init.size, dense_bytes: algo.denseBytes, speakers: t.data.speakers.length, addrs: node.addrs as string[], metrics_port: metricsPort });
+      log.log('info', 'node.started', { peer: peerId, role: 'peer', run: run.run, algorithm: run.sync.algorithm, shard: config.shard, parameters: init.size, dense_bytes: algo.denseBytes, task: run.task.name, share: t.share.description, addrs: node.addrs as string[], metrics_port: metricsPort });
     },
     stop() {
       stopping ??= (async () => {

@@ -11,7 +11,8 @@ import { DEFAULT_WIRE_LIMITS, type WireLimits } from '@fednode/core';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
 import { int, obj, pos } from '../schema-parts.js';
 import { DaemonError } from '../daemon/errors.js';
-import type { LmTaskConfig } from './lm-task.js';
+import { PARTITION_SCHEMA, TASK_SCHEMA, type PartitionSpec, type RunTask } from '../daemon/run-file.js';
+import { tasks } from '@fednode/core';
 
 export interface DemoSection {
   readonly beta?: number;
@@ -38,10 +39,11 @@ export interface PeerRunFile {
   readonly mode: 'decentralised';
   readonly description?: string;
   readonly seed: number;
-  readonly model: { readonly kind: 'transformer' } & LmTaskConfig;
+  /** What every peer trains: a registered task (every peer trains its whole model). */
+  readonly task: RunTask;
   readonly data: {
-    readonly dataset: 'sotu';
-    /** Disjoint shares of the speakers (speaker i in share i mod shares); a peer takes one with --shard. */
+    /** How the training data is cut into shares (SOTU natural: president i in share i mod shares); a peer takes one with --shard. */
+    readonly partition: PartitionSpec;
     readonly shares: number;
     /** Held-out samples scored at checkpoints and at the end (default 2048). */
     readonly evalSamples?: number;
@@ -75,21 +77,13 @@ export interface PeerRunFile {
 
 const str = { type: 'string', minLength: 1 } as const;
 
-export const PEER_RUN_FILE_SCHEMA = obj(['run', 'mode', 'seed', 'model', 'data', 'sync'], {
+export const PEER_RUN_FILE_SCHEMA = obj(['run', 'mode', 'seed', 'task', 'data', 'sync'], {
   run: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
   mode: { const: 'decentralised' },
   description: { type: 'string' },
   seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
-  model: obj(['kind', 'seqLen', 'dModel', 'heads', 'headDim', 'ffDim', 'layers'], {
-    kind: { const: 'transformer' },
-    seqLen: int(2),
-    dModel: int(1),
-    heads: int(1),
-    headDim: int(1),
-    ffDim: int(1),
-    layers: int(1),
-  }),
-  data: obj(['dataset', 'shares'], { dataset: { const: 'sotu' }, shares: int(1), evalSamples: int(1) }),
+  task: TASK_SCHEMA,
+  data: obj(['partition', 'shares'], { partition: PARTITION_SCHEMA, shares: int(1), evalSamples: int(1) }),
   sync: obj(['algorithm', 'steps', 'batch', 'lr'], {
     algorithm: { enum: ['demo', 'diloco'] },
     steps: int(1),
@@ -130,7 +124,20 @@ export const PEER_RUN_FILE_SCHEMA = obj(['run', 'mode', 'seed', 'model', 'data',
 const ajv = new Ajv({ allErrors: true, strict: true });
 const validate = ajv.compile(PEER_RUN_FILE_SCHEMA);
 
+/** What to change in a decentralised run file written before tasks (`model: { kind, sizes }`, `data.dataset`). */
+function oldPeerForm(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const v = value as { model?: { kind?: unknown } & Record<string, unknown>; data?: { dataset?: unknown }; task?: unknown };
+  if (v.model === undefined || v.task !== undefined) return null;
+  const { kind, ...sizes } = v.model;
+  const dataset = typeof v.data?.dataset === 'string' ? v.data.dataset : 'sotu';
+  const model = Object.entries(sizes).map(([k, x]) => `${k}: ${String(x)}`).join(', ');
+  return `replace "model: { kind: ${String(kind)}, ... }" and "data.dataset: ${dataset}" with "task: { name: ${String(kind)}, dataset: ${dataset}, model: { ${model} } }" and add "data.partition: { kind: natural }"`;
+}
+
 export function checkPeerRunFile(value: unknown, source = 'run file'): PeerRunFile {
+  const old = oldPeerForm(value);
+  if (old !== null) throw new DaemonError('RUN_FILE', `${source} is in the old decentralised run-file form: ${old}`);
   if (!validate(value)) throw new DaemonError('RUN_FILE', `${source} is not a valid decentralised run file: ${describeSchemaErrors(validate.errors ?? []).join('; ')}`);
   const r = value as unknown as PeerRunFile;
   const problems: string[] = [];
@@ -139,7 +146,16 @@ export function checkPeerRunFile(value: unknown, source = 'run file'): PeerRunFi
   if (s.algorithm === 'demo' && s.diloco !== undefined) problems.push('sync.diloco is set but sync.algorithm is demo');
   if (s.algorithm === 'diloco' && s.demo !== undefined) problems.push('sync.demo is set but sync.algorithm is diloco');
   if (s.diloco !== undefined && s.steps < s.diloco.innerSteps) problems.push(`sync.steps ${s.steps} is fewer than one outer step of ${s.diloco.innerSteps}`);
-  if (r.model.seqLen > 512) problems.push(`model.seqLen ${r.model.seqLen} is over 512`);
+  const f = tasks.TASKS.get(r.task.name)!;
+  if (!f.datasets.includes(r.task.dataset)) problems.push(`task.dataset: ${r.task.name} trains on ${f.datasets.join(' or ')}, not ${r.task.dataset}`);
+  else {
+    try {
+      const t = tasks.createTask(r.task.name, { dataset: r.task.dataset, ...(r.task.model === undefined ? {} : { model: r.task.model }) });
+      if (!t.partitions.includes(r.data.partition.kind)) problems.push(`data.partition: ${r.task.name} on ${r.task.dataset} has ${t.partitions.join(', ')}, not ${r.data.partition.kind}`);
+    } catch (e) {
+      problems.push(`task: ${(e as Error).message}`);
+    }
+  }
   if (problems.length > 0) throw new DaemonError('RUN_FILE', `${source}: ${problems.join('; ')}`);
   return r;
 }
