@@ -48,6 +48,8 @@ export interface TrainResult {
   train_loss: number;
   test_accuracy: number;
   test_loss: number;
+  /** The held-out loss of the model before training (the seeded initialisation, or its slice). */
+  initial_test_loss: number;
   test_examples: number;
   samples_per_second: number;
   /** Text tasks: predictions per second (every position of every window). */
@@ -154,6 +156,7 @@ export async function train(flags: TrainFlags): Promise<TrainResult> {
     // A slice starts from its part of the whole model's seeded initialisation, as a participant would.
     const local = sub.slice === null ? init : extractSlice(init, resolveSlice(sub.slice, init.specs));
     await trainer.setParams(local);
+    const initial = await trainer.evaluateBatches(test.batches());
     const parameters = trainer.specs.reduce((n, s) => n + s.shape.reduce((a, k) => a * k, 1), 0);
     say(
       `training ${task.name}${sub.slice === null ? '' : ` (${sub.label})`} on ${dataset} (${share.description}; held out ${test.count}): ` +
@@ -225,6 +228,7 @@ export async function train(flags: TrainFlags): Promise<TrainResult> {
       train_loss: round(report.loss, 6),
       test_accuracy: last?.test_accuracy ?? 0,
       test_loss: last?.test_loss ?? 0,
+      initial_test_loss: round(initial.loss, 6),
       test_examples: test.count,
       samples_per_second: Math.round(report.samples / report.seconds),
       tokens_per_second: text ? Math.round((report.samples * seqLen) / report.seconds) : null,
