@@ -5,7 +5,7 @@
  */
 import { engine, tasks } from '@fednode/core';
 import { DemoSync, DilocoSync } from '@fednode/aggregator';
-import { PeerTask, checkPeerRunFile, type PeerRunFile } from '@fednode/node';
+import { PeerTask, checkPeerRunFile, peerTaskOf, type PeerRunFile } from '@fednode/node';
 
 const args = Object.fromEntries(process.argv.slice(3).map((a) => a.split('=')));
 const num = (k: string, d: number): number => (args[k] === undefined ? d : Number(args[k]));
@@ -30,13 +30,12 @@ const sched = (s: number) => engine.learningRate(schedule, lr, s, steps);
 async function main() {
   const t0 = performance.now();
   if (mode === 'adamw') {
-    const all = await PeerTask.create(run, { shard: null, inner: { weightDecay: 0.01 }, threads: 2 });
-    const t = await tasks.createLearner(all.task.subnet(), { optimizer: { kind: 'adamw', weightDecay: 0.01 }, lr, seed: run.seed, clipGradNorm: 1, threads: 2 });
-    await t.setParams(all.task.initialParams(run.seed));
-    await tasks.trainLocal(t, all.task.share(1, null, run.data.partition, run.seed), { budget: { steps }, batch: batch * peers, lr, schedule, seed: run.seed });
-    console.log(JSON.stringify({ mode, heldOut: await t.evaluateBatches(all.task.testSet(run.data.evalSamples).batches()), s: (performance.now() - t0) / 1000 }));
+    const task = peerTaskOf(run);
+    const t = await tasks.createLearner(task.subnet(), { optimizer: { kind: 'adamw', weightDecay: 0.01 }, lr, seed: run.seed, clipGradNorm: 1, threads: 2 });
+    await t.setParams(task.initialParams(run.seed));
+    await tasks.trainLocal(t, task.share(1, null, run.data.partition, run.seed), { budget: { steps }, batch: batch * peers, lr, schedule, seed: run.seed });
+    console.log(JSON.stringify({ mode, heldOut: await t.evaluateBatches(task.testSet(run.data.evalSamples).batches()), s: (performance.now() - t0) / 1000 }));
     await t.close();
-    await all.close();
     return;
   }
   const ts = await Promise.all(Array.from({ length: peers }, (_, i) => PeerTask.create(run, { shard: i, inner: mode === 'diloco' ? { weightDecay: 0.01 } : null, threads: 2 })));

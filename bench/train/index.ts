@@ -55,7 +55,7 @@ async function stepBench(model: engine.ModelName, stepsPerRepeat: number): Promi
   const trainer = await engine.Trainer.create({ model, optimizer: { kind: 'sgd', momentum: 0.9 }, seed: 1, lr: 0.01, intraOpThreads: THREADS });
   try {
     const batch: Batch = { size: BATCH, x: fill(new Float32Array(BATCH * 784), 2), y: BigInt64Array.from({ length: BATCH }, (_, i) => BigInt(i % 10)) };
-    // Two steps in flight, as engine.fit runs them.
+    // Two steps in flight, as tasks.trainLocal runs them.
     const steps = async (): Promise<void> => {
       const inflight: Promise<number>[] = [];
       for (let i = 0; i < stepsPerRepeat; i++) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import * as E from '../src/engine/index.js';
-import { ParamSet } from '../src/index.js';
+import { ParamSet, tasks } from '../src/index.js';
 import { batches, head, loadMnist, subset } from '../src/data/index.js';
 
 /**
@@ -13,12 +13,18 @@ import { batches, head, loadMnist, subset } from '../src/data/index.js';
  */
 
 const mnist = loadMnist();
-const trainRows = head(mnist.train, 12000);
-
-async function trainMlp(seed: number, rows = trainRows, epochs = 1): Promise<{ trainer: E.Trainer; report: E.FitReport }> {
-  const trainer = await E.Trainer.create({ model: 'mlp', optimizer: { kind: 'sgd', momentum: 0.9 }, seed, lr: 0.05, intraOpThreads: 2 });
-  const report = await E.fit(trainer, rows, { epochs, batchSize: 64, seed, lr: 0.05, schedule: 'cosine' });
-  return { trainer, report };
+/** The MLP task on the first `rows` MNIST rows through the one local loop (cosine over the epochs). */
+async function trainMlp(seed: number, rows = 12000, epochs = 1, lr = 0.05): Promise<{ trainer: E.Trainer; report: tasks.LocalTrainingReport }> {
+  const task = tasks.createTask('mlp', { dataset: 'mnist', trainRows: rows });
+  const trainer = await tasks.createLearner(task.subnet(), { optimizer: { kind: 'sgd', momentum: 0.9 }, seed, lr, threads: 2 });
+  try {
+    await trainer.setParams(task.initialParams(seed));
+    const report = await tasks.trainLocal(trainer, task.share(1, null, { kind: 'iid' }, seed), { budget: { epochs }, batch: 64, lr, schedule: { kind: 'cosine' }, seed });
+    return { trainer, report };
+  } catch (e) {
+    await trainer.close();
+    throw e;
+  }
 }
 
 test('trainer: one epoch of the MLP on 12k MNIST rows passes 90% test accuracy; export matches the engine', async () => {
@@ -27,7 +33,7 @@ test('trainer: one epoch of the MLP on 12k MNIST rows passes 90% test accuracy; 
     assert.equal(report.samples, 12000);
     assert.equal(report.steps, Math.ceil(12000 / 64));
     const ev = await trainer.evaluate(mnist.test);
-    console.log(`# mlp, 1 epoch on 12k rows: test accuracy ${ev.accuracy}, loss ${ev.loss.toFixed(4)}, ${Math.round(report.samples / report.trainSeconds)} samples/s`);
+    console.log(`# mlp, 1 epoch on 12k rows: test accuracy ${ev.accuracy}, loss ${ev.loss.toFixed(4)}, ${Math.round(report.samples / report.seconds)} samples/s`);
     assert.equal(ev.count, 10000);
     assert.ok(ev.accuracy > 0.9, `test accuracy ${ev.accuracy}`);
     assert.ok(ev.loss > 0 && ev.loss < 0.4, `test loss ${ev.loss}`);
@@ -65,10 +71,9 @@ function argmax(logits: Float32Array, row: number): number {
 }
 
 test('trainer: the same seed gives the same parameters; another seed does not', async () => {
-  const rows = head(mnist.train, 640);
-  const a = await trainMlp(7, rows);
-  const b = await trainMlp(7, rows);
-  const c = await trainMlp(8, rows);
+  const a = await trainMlp(7, 640);
+  const b = await trainMlp(7, 640);
+  const c = await trainMlp(8, 640);
   try {
     const [pa, pb, pc] = await Promise.all([a.trainer.params(), b.trainer.params(), c.trainer.params()]);
     assert.deepEqual(pa.data, pb.data);
@@ -113,13 +118,5 @@ test('trainer: setParams/params round-trip, optimiser reset, a shared executor, 
 });
 
 test('trainer: a diverging run fails with one clear line', async () => {
-  const trainer = await E.Trainer.create({ model: 'mlp', optimizer: { kind: 'sgd', momentum: 0 }, seed: 1, lr: 1e6, intraOpThreads: 1 });
-  try {
-    await assert.rejects(
-      E.fit(trainer, head(mnist.train, 640), { epochs: 1, batchSize: 64, seed: 1, lr: 1e6 }),
-      (e: unknown) => e instanceof E.EngineError && e.code === 'ENGINE_RUN' && /diverged/.test(e.message),
-    );
-  } finally {
-    await trainer.close();
-  }
+  await assert.rejects(trainMlp(1, 640, 1, 1e6), (e: unknown) => e instanceof E.EngineError && e.code === 'ENGINE_RUN' && /diverged/.test(e.message));
 });

@@ -1,48 +1,56 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '@fednode/kernels';
-import { CharVocab, encodeCorpus } from '../src/text/index.js';
-import { evaluateMlpSubnet, trainLanguageModel, trainMlpSupernet, type LabelledRows } from '../src/models/index.js';
+import { CharVocab, encodeCorpus, fillLmBatch, fillLmWindows, samplePositions } from '../src/text/index.js';
+import { engine } from '../src/index.js';
+import { evaluateMlpSubnet, lmEvalOutputs, trainMlpSupernet, transformerLM, type LabelledRows, type TransformerConfig } from '../src/models/index.js';
 
-test('trainLanguageModel: a tiny transformer learns a repeating text (held-out accuracy, tokens/s reported)', async () => {
-  const text = 'abcdefg '.repeat(60);
+/** The engine's trainer on a character model of one repeated text, through the one schedule; held-out accuracy on its LEAF samples. */
+async function learnText(text: string, config: TransformerConfig, seed: number): Promise<{ accuracy: number; names: string[] }> {
   const vocab = CharVocab.fromTexts([text]);
   const corpus = encodeCorpus([{ name: 's', years: [], text }], vocab);
-  const r = await trainLanguageModel({
-    config: { vocab: vocab.size, seqLen: 8, dModel: 16, heads: 2, headDim: 8, ffDim: 32, layers: 1 },
-    train: corpus,
-    heldOut: corpus,
-    steps: 60,
-    batchSize: 8,
+  const c = { ...config, vocab: vocab.size };
+  const trainer = await engine.Trainer.create({
+    model: () => {
+      const m = transformerLM(c);
+      return { graph: m.graph, loss: m.loss, evaluation: lmEvalOutputs(m) };
+    },
+    optimizer: { kind: 'adamw', weightDecay: 0.01 },
+    clipGradNorm: 1,
+    seed,
     lr: 1e-2,
-    warmupSteps: 5,
-    seed: 1,
-    threads: 1,
-    evalSamples: 64,
+    intraOpThreads: 1,
   });
-  assert.equal(r.steps, 60);
-  assert.ok(r.tokensPerSecond > 0);
-  assert.ok(r.heldOut.accuracy > 0.9, `accuracy ${r.heldOut.accuracy}`);
-  assert.ok(r.params.has('blocks.0.attn.q.weight'));
+  try {
+    const rng = new Rng(seed);
+    const t = c.seqLen;
+    const feeds = (x: BigInt64Array, y: BigInt64Array, n: number) => ({ size: n, feeds: { x: { dtype: 'int64' as const, dims: [n, t], data: x }, y: { dtype: 'int64' as const, dims: [n, t], data: y } } });
+    for (let step = 0; step < 60; step++) {
+      const x = new BigInt64Array(8 * t);
+      const y = new BigInt64Array(8 * t);
+      fillLmBatch(corpus, t, rng, x, y);
+      await trainer.step(feeds(x, y, 8), engine.learningRate({ kind: 'cosine', warmupSteps: 5, minLrFraction: 0.1 }, 1e-2, step, 60));
+    }
+    const starts = samplePositions(corpus, t, 64);
+    const x = new BigInt64Array(starts.length * t);
+    const y = new BigInt64Array(starts.length * t);
+    fillLmWindows(corpus, starts, t, x, y);
+    const e = await trainer.evaluateBatches([feeds(x, y, starts.length)]);
+    return { accuracy: e.accuracy, names: trainer.specs.map((sp) => sp.name) };
+  } finally {
+    await trainer.close();
+  }
+}
+
+test('a tiny transformer learns a repeating text on the engine trainer (held-out accuracy)', async () => {
+  const r = await learnText('abcdefg '.repeat(60), { vocab: 0, seqLen: 8, dModel: 16, heads: 2, headDim: 8, ffDim: 32, layers: 1 }, 1);
+  assert.ok(r.accuracy > 0.9, `accuracy ${r.accuracy}`);
+  assert.ok(r.names.includes('blocks.0.attn.q.weight'));
 });
 
-test('trainLanguageModel: the MoE variant trains too', async () => {
-  const text = 'hello world, '.repeat(40);
-  const vocab = CharVocab.fromTexts([text]);
-  const corpus = encodeCorpus([{ name: 's', years: [], text }], vocab);
-  const r = await trainLanguageModel({
-    config: { vocab: vocab.size, seqLen: 8, dModel: 16, heads: 2, headDim: 8, ffDim: 32, layers: 1, moe: { experts: 3, topK: 2, ffDim: 16, alpha: 0.01 } },
-    train: corpus,
-    heldOut: corpus,
-    steps: 60,
-    batchSize: 8,
-    lr: 1e-2,
-    warmupSteps: 5,
-    seed: 2,
-    threads: 1,
-    evalSamples: 64,
-  });
-  assert.ok(r.heldOut.accuracy > 0.8, `accuracy ${r.heldOut.accuracy}`);
+test('the MoE variant learns it too', async () => {
+  const r = await learnText('hello world, '.repeat(40), { vocab: 0, seqLen: 8, dModel: 16, heads: 2, headDim: 8, ffDim: 32, layers: 1, moe: { experts: 3, topK: 2, ffDim: 16, alpha: 0.01 } }, 2);
+  assert.ok(r.accuracy > 0.8, `accuracy ${r.accuracy}`);
 });
 
 /** Two Gaussian blobs per class in 6 dimensions: separable, so a few epochs reach high accuracy. */

@@ -17,5 +17,4 @@ export { Executor, executorWorkerPath, type ExecutorOptions, type RunOptions, ty
 export { buildEvalModel, classifierEvaluation, exportInferenceModel, type ExportOptions } from './evaluation.js';
 export { withProximalTerm, anchorName, PROXIMAL_MU, type ProximalLoss } from './proximal.js';
 export { Trainer, MODEL_NAMES, modelByName, type Evaluation, type FeedBatch, type ModelName, type TrainableModel, type TrainerOptions } from './trainer.js';
-export { fit, scheduledLr, type EpochReport, type FitOptions, type FitReport, type LrSchedule } from './fit.js';
 export { LR_SCHEDULES, learningRate, type LrSchedule as LrScheduleSpec, type LrScheduleKind } from './schedule.js';

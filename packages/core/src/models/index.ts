@@ -57,15 +57,5 @@ export {
   type SupernetTrainOptions,
   type SupernetTrainReport,
 } from './train-supernet.js';
-export {
-  TrainState,
-  evaluateLm,
-  lmEvalOutputs,
-  lrAt,
-  paramFeeds,
-  trainLanguageModel,
-  type LmEvaluation,
-  type LmTrainOptions,
-  type LmTrainReport,
-} from './train-lm.js';
+export { lmEvalOutputs } from './lm-eval.js';
 export { topKMaskOf, correctCount } from './nodes.js';

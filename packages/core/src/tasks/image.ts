@@ -37,6 +37,7 @@ function checkDataset(task: string, dataset: string): ImageDatasetName {
 /** What every image task shares: the data, its shares and the test rows. */
 abstract class ImageTask implements Task {
   abstract readonly name: string;
+  readonly kind = 'image';
   abstract readonly specs: readonly { name: string; shape: number[] }[];
   abstract readonly sliceAxes: readonly SliceAxis[];
   readonly partitions = IMAGE_PARTITIONS;

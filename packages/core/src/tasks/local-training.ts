@@ -28,6 +28,8 @@ export interface LocalTrainingReport {
   readonly steps: number;
   /** Examples (rows or sequences) the steps saw. */
   readonly samples: number;
+  /** Predictions the loss scored: the elements of every batch's targets `y` (a text window predicts each position). */
+  readonly targets: number;
   readonly seconds: number;
 }
 
@@ -44,9 +46,10 @@ function* budgetBatches(budget: TrainingBudget, share: DataShare, batch: number,
 export async function trainLocal(trainer: Trainer, share: DataShare, o: LocalTrainingOptions): Promise<LocalTrainingReport> {
   const total = budgetSteps(o.budget, share, o.batch);
   const t0 = performance.now();
-  const inflight: { size: number; loss: Promise<number> }[] = [];
+  const inflight: { size: number; targets: number; loss: Promise<number> }[] = [];
   let lossSum = 0;
   let samples = 0;
+  let targets = 0;
   let done = 0;
   let hookMs = 0;
   const settle = async (): Promise<void> => {
@@ -55,6 +58,7 @@ export async function trainLocal(trainer: Trainer, share: DataShare, o: LocalTra
     const loss = await head.loss;
     lossSum += loss;
     samples += head.size;
+    targets += head.targets;
     done++;
     o.onStep?.(done, total, loss);
   };
@@ -69,7 +73,8 @@ export async function trainLocal(trainer: Trainer, share: DataShare, o: LocalTra
     };
     for (const b of budgetBatches(o.budget, share, o.batch, o.seed)) {
       if (o.timeLimitS !== undefined && (performance.now() - t0 - hookMs) / 1000 >= o.timeLimitS) break;
-      inflight.push({ size: b.size, loss: trainer.step(b, learningRate(o.schedule, o.lr, step++, total)) });
+      const y = b.feeds.y;
+      inflight.push({ size: b.size, targets: y === undefined ? b.size : y.dims.reduce((a, d) => a * d, 1), loss: trainer.step(b, learningRate(o.schedule, o.lr, step++, total)) });
       if (inflight.length >= 2) await settle();
       if (o.every !== undefined && step % o.every.steps === 0) {
         while (inflight.length > 0) await settle();
@@ -82,7 +87,7 @@ export async function trainLocal(trainer: Trainer, share: DataShare, o: LocalTra
     // A failed step must not leave the others' rejections unhandled.
     await Promise.allSettled(inflight.map((f) => f.loss));
   }
-  return { loss: done === 0 ? 0 : lossSum / done, steps: done, samples, seconds: (performance.now() - t0 - hookMs) / 1000 };
+  return { loss: done === 0 ? 0 : lossSum / done, steps: done, samples, targets, seconds: (performance.now() - t0 - hookMs) / 1000 };
 }
 
 export interface LearnerOptions {

@@ -1,7 +1,7 @@
 import { Rng } from '@fednode/kernels';
 import { initParams, type FeedBatch, type TrainableModel, type Value } from '../engine/index.js';
 import { exportOnnx } from '../models/export.js';
-import { lmEvalOutputs } from '../models/train-lm.js';
+import { lmEvalOutputs } from '../models/lm-eval.js';
 import { transformerLM, type TransformerConfig } from '../models/transformer.js';
 import { transformerSubnetwork } from '../models/transformer-supernet.js';
 import { loadMobyDick, loadSotu, type SpeakerText } from '../text/corpora.js';
@@ -66,6 +66,7 @@ const DEFAULT_SIZES: TransformerSizes = { seqLen: 80, dModel: 128, heads: 4, hea
 const DEFAULT_MOE = { experts: 4, topK: 2, expertFfDim: 256 };
 
 class TransformerTask implements Task {
+  readonly kind = 'text';
   readonly specs;
   readonly sliceAxes: readonly SliceAxis[];
   readonly partitions: readonly PartitionSpec['kind'][];

@@ -78,6 +78,8 @@ export interface Task {
   /** The registry name (`mlp`, `transformer`, ...). */
   readonly name: string;
   readonly dataset: string;
+  /** What an example is: an image row, or a text window whose every position is a prediction. */
+  readonly kind: 'image' | 'text';
   /** The whole model's parameters. */
   readonly specs: readonly TensorSpec[];
   /** The axes `subnet` accepts (empty: the model is trained whole). */

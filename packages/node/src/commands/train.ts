@@ -124,7 +124,7 @@ function taskOfFlags(flags: TrainFlags): { task: Task; dataset: string } {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (flags.limit !== undefined && !task.partitions.includes('shards')) throw new UsageError(`--limit cuts image rows; ${dataset} is text (use --steps or --time-limit for a quick run)`);
+  if (flags.limit !== undefined && task.kind !== 'image') throw new UsageError(`--limit cuts image rows; ${dataset} is text (use --steps or --time-limit for a quick run)`);
   return { task, dataset };
 }
 
@@ -208,8 +208,6 @@ export async function train(flags: TrainFlags): Promise<TrainResult> {
       writeFileAtomic(exported, [bytes]);
       say(`exported ${exported} (${bytes.length} bytes, ONNX opset ${engine.OPSET})`);
     }
-    const text = !task.partitions.includes('shards');
-    const seqLen = text ? ((trainer.specs.find((s) => s.name === 'pos.embedding')?.shape[0] as number | undefined) ?? 1) : 1;
     const result: TrainResult = {
       model: task.name,
       dataset,
@@ -231,7 +229,7 @@ export async function train(flags: TrainFlags): Promise<TrainResult> {
       initial_test_loss: round(initial.loss, 6),
       test_examples: test.count,
       samples_per_second: Math.round(report.samples / report.seconds),
-      tokens_per_second: text ? Math.round((report.samples * seqLen) / report.seconds) : null,
+      tokens_per_second: task.kind === 'text' ? Math.round(report.targets / report.seconds) : null,
       train_seconds: round(report.seconds, 3),
       wall_seconds: round((performance.now() - started) / 1000, 3),
       export: exported,

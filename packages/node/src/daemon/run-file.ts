@@ -216,7 +216,7 @@ function taskProblems(r: RunFile): string[] {
     return [`task: ${(e as Error).message}`];
   }
   if (!task.partitions.includes(r.data.partition.kind)) out.push(`data.partition: ${r.task.name} on ${r.task.dataset} has ${task.partitions.join(', ')}, not ${r.data.partition.kind}`);
-  if (r.data.trainRows !== undefined && !task.partitions.includes('shards')) out.push(`data.trainRows applies to image datasets, not ${r.task.dataset}`);
+  if (r.data.trainRows !== undefined && task.kind !== 'image') out.push(`data.trainRows applies to image datasets, not ${r.task.dataset}`);
   return out;
 }
 

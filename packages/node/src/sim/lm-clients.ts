@@ -1,6 +1,6 @@
 import { Rng } from '@fednode/kernels';
 import { ParamSet, encodeUpdate, engine, extractSlice, models, payloadBytes, resolveCodec, resolveSlice, text, updateFromFrames, updateToFrames, type ResolvedSlice, type Slice } from '@fednode/core';
-import { clientUpdateFrom, createStrategy } from '@fednode/aggregator';
+import { clientUpdateFrom, createStrategy, localTrainingOf } from '@fednode/aggregator';
 import { SimError } from './errors.js';
 import { STREAM, buildPopulation, type SimClient } from './population.js';
 import { isOneShot, type Scenario } from './scenario.js';
@@ -22,6 +22,7 @@ const HEADER_BYTES = 256;
 /** Each president's first 90% of characters train; the rest is held out (text.splitSpeakers). */
 const TRAIN_FRACTION = 0.9;
 const DEFAULT_EVAL_SAMPLES = 4096;
+const EVAL_BATCH = 256;
 
 interface LmClient extends SimClient {
   readonly experts: readonly number[];
@@ -75,14 +76,33 @@ export async function simulateLm(s: Scenario, opts: SimOptions): Promise<{ summa
   for (const c of clients) {
     if (text.windowCount(c.corpus.segments[0].end - c.corpus.segments[0].start, t.seqLen) < 1) throw new SimError('SIM_RUN', `${c.name}'s text is shorter than seqLen ${t.seqLen}`);
   }
-  // Every client's sub-model has the same shape (k experts), so one training session serves all.
-  const local = models.transformerSubnetwork(config, { experts: clients[0].experts }).build();
-  const tg = engine.buildTrainingGraph({ loss: local.loss, optimizer: { kind: 'adamw', weightDecay: 0.01 }, clipGradNorm: 1 });
-  const ev = models.lmEvalOutputs(global);
-  const threads = opts.threads ?? 1;
-  const trainSession = await engine.createSession(tg.bytes, { intraOpThreads: threads });
-  const evalSession = await engine.createSession(global.graph.toModel({ outputs: [['loss', ev.loss], ['correct', ev.correct]] }).bytes, { intraOpThreads: threads });
+  // Every client's sub-model has the same shape (k experts), so one trainer serves all; the
+  // global model's evaluator shares its worker. The strategy's local-training needs (FedProx's
+  // proximal term) reach the trainer here.
+  const trainable = (m: models.TransformerModel): engine.TrainableModel => ({ graph: m.graph, loss: m.loss, evaluation: models.lmEvalOutputs(m) });
+  const executor = engine.Executor.create({ intraOpThreads: opts.threads ?? 1 });
+  const { proximalMu } = localTrainingOf(section);
+  const trainer = await engine.Trainer.create({
+    model: () => trainable(models.transformerSubnetwork(config, { experts: clients[0].experts }).build()),
+    optimizer: { kind: 'adamw', weightDecay: 0.01 },
+    clipGradNorm: 1,
+    seed: s.seed,
+    lr: s.local.lr,
+    executor,
+    ...(proximalMu === undefined ? {} : { proximal: true, proximalMu }),
+  });
+  const evaluator = await engine.Trainer.create({ model: () => trainable(global), optimizer: { kind: 'sgd', momentum: 0 }, seed: s.seed, lr: 1, executor });
   const evalStarts = text.samplePositions(heldOut, t.seqLen, s.dataset.testRows ?? DEFAULT_EVAL_SAMPLES);
+  const evalBatches = function* (): Generator<engine.FeedBatch> {
+    for (let i = 0; i < evalStarts.length; i += EVAL_BATCH) {
+      const part = evalStarts.subarray(i, Math.min(evalStarts.length, i + EVAL_BATCH));
+      const ex = new BigInt64Array(part.length * t.seqLen);
+      const ey = new BigInt64Array(part.length * t.seqLen);
+      text.fillLmWindows(heldOut, part, t.seqLen, ex, ey);
+      const ed = [part.length, t.seqLen];
+      yield { size: part.length, feeds: { x: { dtype: 'int64', dims: ed, data: ex }, y: { dtype: 'int64', dims: ed, data: ey } } };
+    }
+  };
 
   const localSpecs = clients[0].resolved.localSpecs;
   const modelBytes = localSpecs.reduce((n, sp) => n + sp.shape.reduce((a, d) => a * d, 4), 0) + HEADER_BYTES;
@@ -95,33 +115,26 @@ export async function simulateLm(s: Scenario, opts: SimOptions): Promise<{ summa
   let bytesUp = 0;
   let bytesDown = 0;
   let sequence = 0;
+  // Each step's batch is copied to the worker before the next is drawn: one pair of buffers serves every step.
   const x = new BigInt64Array(s.local.batch * t.seqLen);
   const y = new BigInt64Array(s.local.batch * t.seqLen);
   const dims = [s.local.batch, t.seqLen];
+  const batch: engine.FeedBatch = { size: s.local.batch, feeds: { x: { dtype: 'int64', dims, data: x }, y: { dtype: 'int64', dims, data: y } } };
 
-  /**
-   * Local AdamW steps from the client's slice of `base` (fresh optimiser state each round); returns what the server receives.
-   * TODO(fedprox-trainer): like the image path (simulator.ts localTrainerOptions), this loss has no
-   * proximal term yet; localTrainingOf(section).proximalMu is what it would take.
-   */
+  /** Local AdamW steps from the client's slice of `base` (fresh optimiser state each round); returns what the server receives. */
   const contribute = async (c: LmClient, base: ParamSet, baseVersion: number, round: number) => {
     const t0 = performance.now();
     const start = extractSlice(base, c.resolved);
-    const state = new models.TrainState(tg, new Map(start.names().map((n) => [n, start.tensor(n)])));
+    await trainer.setParams(start);
     const rng = Rng.derive(s.seed, STREAM.training, round, c.id);
     for (let i = 0; i < steps; i++) {
       text.fillLmBatch(c.corpus, t.seqLen, rng, x, y);
-      const loss = await state.step(trainSession, { x: engine.toTensor('int64', x, dims), y: engine.toTensor('int64', y, dims) }, s.local.lr);
-      if (!Number.isFinite(loss)) throw new SimError('SIM_RUN', `${c.name}: local loss became ${loss} in round ${round}`);
+      await trainer.step(batch);
     }
-    const after = state.params();
-    const delta = start.zerosLike();
-    for (const n of delta.names()) {
-      const d = delta.tensor(n);
-      const a = after[n].data as Float32Array;
-      const b = start.tensor(n);
-      for (let i = 0; i < d.length; i++) d[i] = a[i] - b[i];
-    }
+    const delta = await trainer.params();
+    const d = delta.data;
+    const b = start.data;
+    for (let i = 0; i < d.length; i++) d[i] -= b[i];
     trainTime += performance.now() - t0;
     const g = c.corpus.segments[0];
     const update = encodeUpdate({ runId: s.name, sender: c.name, baseVersion, round, sequence: sequence++, examples: text.windowCount(g.end - g.start, t.seqLen) }, c.slice, delta, s.codec);
@@ -132,7 +145,8 @@ export async function simulateLm(s: Scenario, opts: SimOptions): Promise<{ summa
 
   const evaluate = async (params: ParamSet, round: number, last: boolean): Promise<{ accuracy: number | null; loss: number | null }> => {
     if (!last && round % (s.evalEvery ?? 1) !== 0) return { accuracy: null, loss: null };
-    const e = await models.evaluateLm(evalSession, models.paramFeeds(params), heldOut, evalStarts, t.seqLen, 256);
+    await evaluator.setParams(params);
+    const e = await evaluator.evaluateBatches(evalBatches());
     return { accuracy: e.accuracy, loss: e.loss };
   };
 
@@ -153,8 +167,9 @@ export async function simulateLm(s: Scenario, opts: SimOptions): Promise<{ summa
       },
     });
   } finally {
-    await trainSession.release();
-    await evalSession.release();
+    await trainer.close();
+    await evaluator.close();
+    await executor.close();
   }
   const summary: SimSummary = {
     ...summarizeRun(s, opts, records, { bytesUp, bytesDown, clients: clients.length, peakRssBytes: peakRss, trainMs: trainTime, wall0 }),
