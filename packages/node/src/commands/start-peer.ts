@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { DaemonError } from '../daemon/errors.js';
-import { jsonLogger } from '../daemon/log.js';
+import { DaemonError } from '../runtime/errors.js';
+import { jsonLogger } from '../runtime/log.js';
 import { createPeerNode, type PeerNode } from '../peer/peer-node.js';
 import { loadPeerRunFile } from '../peer/peer-run-file.js';
-import type { StartFlags } from './start.js';
+import type { StartFlags } from './start-flags.js';
 
 /**
  * `fednode start --config RUN.yaml --role peer --shard I`: one decentralised peer until the

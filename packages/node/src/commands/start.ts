@@ -1,13 +1,16 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createNode, type NodeRole } from '../daemon/node.js';
-import { jsonLogger, type LogLevel } from '../daemon/log.js';
+import { jsonLogger, type LogLevel } from '../runtime/log.js';
 import { loadRunFile } from '../daemon/run-file.js';
 import type { FedNode } from '../daemon/node.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isDecentralised } from '../peer/peer-run-file.js';
 import { startPeer } from './start-peer.js';
+import type { StartFlags } from './start-flags.js';
+
+export type { StartFlags };
 
 /**
  * `fednode start --config RUN.yaml --role aggregator|trainer|both`: runs a node until the run
@@ -15,21 +18,6 @@ import { startPeer } from './start-peer.js';
  * (one line on stderr, exit 1). Logs are JSON lines on stderr or --log FILE; on a terminal a
  * progress line on stdout follows the run.
  */
-export interface StartFlags {
-  config: string;
-  role: NodeRole | 'peer';
-  dataDir?: string;
-  listen?: string[];
-  key?: string;
-  shard?: number;
-  bootstrap?: string[];
-  name?: string;
-  capability?: string;
-  aggregator?: string;
-  metricsPort?: number;
-  log?: string;
-  logLevel: LogLevel;
-}
 
 function shardIndex(value: string): number {
   const n = Number(value);

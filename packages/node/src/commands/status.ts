@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { createHost } from '../net/host.js';
-import { fetchStatus, type NodeStatus } from '../daemon/status-protocol.js';
+import { fetchStatus, type NodeStatus } from '../runtime/status-protocol.js';
 import { positiveInt } from '../cli-support.js';
 
 /** `fednode status --connect ADDR`: a running node's run, roles, peers, round, version and last metrics. */

@@ -4,8 +4,8 @@ import type { WireLimits } from '@fednode/core';
 import type { Admission } from '../net/admission.js';
 import type { FedHost } from '../net/host.js';
 import type { ControlChannel } from '../net/control.js';
-import type { Logger } from './log.js';
-import type { Metrics } from './metrics.js';
+import type { Logger } from '../runtime/log.js';
+import type { Metrics } from '../runtime/metrics.js';
 import type { RunFile } from './run-file.js';
 
 /** The events a node emits, with their payloads (see `FedNode.on`). */

@@ -5,7 +5,7 @@
  */
 import type { tasks } from '@fednode/core';
 import { taskOf, type RunFile } from './run-file.js';
-import { DaemonError } from './errors.js';
+import { DaemonError } from '../runtime/errors.js';
 
 /** The share index of a trainer: `--shard` wins, then the run file's `data.assign` for its peer id, then for its name. */
 export function shareIndexOf(run: RunFile, peerId: string, flag: number | undefined, name?: string): number {

@@ -10,7 +10,7 @@ import { pushUpdate } from '../net/update-protocol.js';
 import { toDialTarget } from '../net/dial.js';
 import type { NodeContext } from './context.js';
 import type { AggregatorRole } from './aggregator.js';
-import { fetchStatus, type AggregatorStatus } from './status-protocol.js';
+import { fetchStatus, type AggregatorStatus } from '../runtime/status-protocol.js';
 
 export interface AggregatorLink {
   /** The aggregator's peer id, once known. */
@@ -19,9 +19,11 @@ export interface AggregatorLink {
   pull(version: number, slice: Slice | null): Promise<{ version: number; round: number; params: ParamSet }>;
   /** Resolves with the version the aggregator acknowledged; NET_REFUSED (with remoteCode) when refused. */
   push(update: Update): Promise<number>;
-  /** The aggregator's state, or null when it is not reachable now. */
-  status(): Promise<AggregatorStatus | null>;
+  /** The aggregator's state, or why it cannot be reached now. */
+  status(): Promise<LinkStatus>;
 }
+
+export type LinkStatus = { readonly ok: true; readonly status: AggregatorStatus } | { readonly ok: false; readonly reason: string };
 
 /** The peer id inside an address (`.../p2p/<id>`), or the address itself when it is a bare peer id. */
 export function peerOfAddress(addr: string): string | null {
@@ -69,12 +71,13 @@ export class RemoteLink implements AggregatorLink {
     return ack.version;
   }
 
-  async status(): Promise<AggregatorStatus | null> {
-    if (this.target === null) return null;
+  async status(): Promise<LinkStatus> {
+    if (this.target === null) return { ok: false, reason: 'the aggregator is not known yet (no address in the run file, no round announcement heard)' };
     try {
-      return (await fetchStatus(this.ctx.host, this.target, Math.min(this.ctx.timeoutMs, 10_000))).aggregator ?? null;
-    } catch {
-      return null;
+      const s = (await fetchStatus(this.ctx.host, this.target, Math.min(this.ctx.timeoutMs, 10_000))).aggregator;
+      return s === undefined ? { ok: false, reason: `${this.target} answers, but runs no aggregator` } : { ok: true, status: s };
+    } catch (e) {
+      return { ok: false, reason: (e as Error).message.slice(0, 300) };
     }
   }
 }
@@ -104,7 +107,7 @@ export class LocalLink implements AggregatorLink {
     }
   }
 
-  async status(): Promise<AggregatorStatus | null> {
-    return this.aggregator.status();
+  async status(): Promise<LinkStatus> {
+    return { ok: true, status: this.aggregator.status() };
   }
 }

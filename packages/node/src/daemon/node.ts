@@ -13,16 +13,16 @@ import { createHost, type FedHost } from '../net/host.js';
 import { nodeIdentity, peerIdOf } from '../net/identity.js';
 import { joinControl } from '../net/control.js';
 import { NodeEvents, type NodeContext, type NodeEventMap } from './context.js';
-import { jsonLogger, type Logger } from './log.js';
-import { Metrics, serveMetrics } from './metrics.js';
+import { jsonLogger, type Logger } from '../runtime/log.js';
+import { Metrics, serveMetrics } from '../runtime/metrics.js';
 import { checkRunFile, loadRunFile, readPsk, taskOf, timeoutMsOf, wireLimitsOf, type RunFile } from './run-file.js';
 import { AggregatorRole } from './aggregator.js';
 import { TrainerRole } from './trainer.js';
 import { LocalLink, RemoteLink, peerOfAddress } from './link.js';
 import { shareIndexOf } from './data-share.js';
 import { trainerSlice } from './slices.js';
-import { serveStatus, type NodeStatus } from './status-protocol.js';
-import { DaemonError } from './errors.js';
+import { serveStatus, type NodeStatus } from '../runtime/status-protocol.js';
+import { DaemonError } from '../runtime/errors.js';
 
 export type NodeRole = 'aggregator' | 'trainer' | 'both';
 

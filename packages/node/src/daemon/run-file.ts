@@ -11,19 +11,12 @@ import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
 import { CODEC_SCHEMA, int, obj, pos, strategySchema } from '../schema-parts.js';
 import { DEFAULT_WIRE_LIMITS, createTask, tasks, type CodecOptions, type Task, type WireLimits, type engine } from '@fednode/core';
 import { localTrainingOf as strategyLocalTraining, strategyEntry, type StrategySection } from '@fednode/aggregator';
-import { DaemonError } from './errors.js';
+import { DaemonError } from '../runtime/errors.js';
+import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
+
+export { PARTITION_SCHEMA, TASK_SCHEMA, readPsk, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
 import { SLICES_SCHEMA, checkSlices, type RunSlices } from './slices.js';
 
-export type PartitionSpec = tasks.PartitionSpec;
-
-/** What the participants train: a task from the registry, its dataset and its model sizes. */
-export interface RunTask {
-  /** A registered task: mlp, cnn, transformer, moe-transformer. */
-  readonly name: string;
-  readonly dataset: string;
-  /** The model's sizes (each task's own keys; defaults per task). */
-  readonly model?: Readonly<Record<string, number>>;
-}
 
 /** Local training of each participant: a budget of epochs or steps, the optimiser and the schedule. */
 export interface RunLocal {
@@ -78,12 +71,7 @@ export interface RunFile {
     /** How long the aggregator keeps serving after the last version, seconds (default 3). */
     readonly lingerS?: number;
   };
-  readonly admission?: {
-    /** Peer ids allowed to push, pull and gossip; absent: anyone (who knows the key, when one is set). */
-    readonly allow?: readonly string[];
-    /** The pre-shared key: a file (relative to the run file) or an environment variable. */
-    readonly psk?: { readonly file: string } | { readonly env: string };
-  };
+  readonly admission?: AdmissionSection;
   readonly network?: {
     /** The aggregator: a multiaddr with /p2p/<id>, or a peer id found through bootstrap peers. */
     readonly aggregator?: string;
@@ -96,31 +84,7 @@ export interface RunFile {
 }
 
 const str = { type: 'string', minLength: 1 } as const;
-const WIRE = obj([], {
-  maxMessageBytes: int(1024),
-  maxTensorBytes: int(1),
-  maxTotalBytes: int(1),
-  maxTensors: int(1),
-  maxDims: int(1),
-  maxStringBytes: int(64),
-  maxMetrics: int(0),
-  maxSliceIndices: int(1),
-});
 
-const TASK_NAMES = [...tasks.TASKS.keys()];
-export const TASK_SCHEMA = obj(['name', 'dataset'], {
-  name: { enum: TASK_NAMES },
-  dataset: { enum: [...new Set([...tasks.TASKS.values()].flatMap((t) => t.datasets))] },
-  model: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 } },
-});
-export const PARTITION_SCHEMA = {
-  oneOf: [
-    obj(['kind'], { kind: { const: 'iid' } }),
-    obj(['kind', 'alpha'], { kind: { const: 'dirichlet' }, alpha: pos }),
-    obj(['kind'], { kind: { const: 'shards' }, perClient: int(1) }),
-    obj(['kind'], { kind: { const: 'natural' } }),
-  ],
-};
 export const LOCAL_SCHEMA = obj(['batch', 'lr'], {
   epochs: int(1),
   steps: int(1),
@@ -151,11 +115,8 @@ export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'task', 'data', 'codec', 'str
   strategy: strategySchema(),
   rounds: int(1),
   local: LOCAL_SCHEMA,
-  limits: obj([], { wire: WIRE, timeoutS: pos, pollS: pos, lingerS: { type: 'number', minimum: 0 } }),
-  admission: obj([], {
-    allow: { type: 'array', items: str, uniqueItems: true },
-    psk: { oneOf: [obj(['file'], { file: str }), obj(['env'], { env: str })] },
-  }),
+  limits: obj([], { wire: WIRE_SCHEMA, timeoutS: pos, pollS: pos, lingerS: { type: 'number', minimum: 0 } }),
+  admission: ADMISSION_SCHEMA,
   network: obj([], {
     aggregator: str,
     bootstrap: { type: 'array', items: str },
@@ -184,8 +145,7 @@ export function checkRunFile(value: unknown, source = 'run file'): RunFile {
   if (r.data.trainRows !== undefined && r.data.trainRows < r.data.shares) problems.push(`data.trainRows ${r.data.trainRows} leaves some of the ${r.data.shares} shares empty`);
   for (const [peer, i] of Object.entries(r.data.assign ?? {})) if (i >= r.data.shares) problems.push(`data.assign.${peer}: share ${i} is not below data.shares ${r.data.shares}`);
   if (taskIssues.length === 0) checkSlices(r, taskOf(r), problems);
-  const wire = r.limits?.wire;
-  if (wire?.maxMessageBytes !== undefined && wire.maxMessageBytes < 64 * 1024) problems.push(`limits.wire.maxMessageBytes ${wire.maxMessageBytes} is under 64 KiB: headers would not fit`);
+  problems.push(...wireProblems(r.limits));
   if (problems.length > 0) throw new DaemonError('RUN_FILE', `${source}: ${problems.join('; ')}`);
   return r;
 }
@@ -281,29 +241,10 @@ export function loadRunFile(path: string): LoadedRunFile {
 
 /** The run's wire limits: the defaults with the run file's overrides. */
 export function wireLimitsOf(run: RunFile): WireLimits {
-  return { ...DEFAULT_WIRE_LIMITS, ...(run.limits?.wire ?? {}) };
+  return wireLimitsFrom(run.limits);
 }
 
 export function timeoutMsOf(run: RunFile): number {
   return Math.round((run.limits?.timeoutS ?? 30) * 1000);
 }
 
-/** The pre-shared key named by the run file, read from its file or variable; undefined when none. */
-export function readPsk(run: Pick<RunFile, 'admission'>, baseDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const psk = run.admission?.psk;
-  if (psk === undefined) return undefined;
-  let key: string | undefined;
-  if ('file' in psk) {
-    const p = isAbsolute(psk.file) ? psk.file : resolve(baseDir, psk.file);
-    try {
-      key = readFileSync(p, 'utf8').trim();
-    } catch (e) {
-      throw new DaemonError('RUN_FILE', `admission.psk.file: cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  } else {
-    key = env[psk.env]?.trim();
-    if (key === undefined || key === '') throw new DaemonError('RUN_FILE', `admission.psk.env: the environment variable ${psk.env} is not set`);
-  }
-  if (Buffer.byteLength(key, 'utf8') < 16) throw new DaemonError('RUN_FILE', `admission.psk: the key has ${Buffer.byteLength(key, 'utf8')} bytes; use at least 16`);
-  return key;
-}

@@ -9,7 +9,7 @@
  */
 import { fullSlice, resolveSlice, type ResolvedSlice, type Slice, type Task, type TensorSpec, type SubnetSpec } from '@fednode/core';
 import { int, obj } from '../schema-parts.js';
-import { DaemonError } from './errors.js';
+import { DaemonError } from '../runtime/errors.js';
 
 /** A sub-network of the task's model: any of width (0, 1], depth, heads and experts, as the task slices. */
 export type SliceSpec = SubnetSpec;

@@ -13,9 +13,9 @@ import { ErrorFeedback, encodeUpdate, engine, fullSlice, tasks, writeFileAtomic,
 import { strategyEntry } from '@fednode/aggregator';
 import { NetError } from '../net/errors.js';
 import type { NodeContext } from './context.js';
-import type { AggregatorLink } from './link.js';
-import type { TrainerStatus } from './status-protocol.js';
-import { DaemonError } from './errors.js';
+import type { AggregatorLink, LinkStatus } from './link.js';
+import type { TrainerStatus } from '../runtime/status-protocol.js';
+import { DaemonError } from '../runtime/errors.js';
 import { loadShare } from './data-share.js';
 import { localTrainingOf, taskOf, type RunLocalTraining } from './run-file.js';
 import type { AssignedSlice } from './slices.js';
@@ -24,6 +24,8 @@ import type { AssignedSlice } from './slices.js';
 const DELIVERED = new Set(['DUPLICATE_SENDER', 'REPLAYED_SEQUENCE']);
 /** The seed stream of local training, apart from the partition's and the model's. */
 const TRAINING_STREAM = 0x7472_6169;
+/** How often a trainer repeats that its aggregator is unreachable while it stays so. */
+const UNREACHABLE_REPEAT_MS = 30_000;
 /** A push with no round deadline is retried this long. */
 const NO_DEADLINE_RETRY_MS = 60_000;
 
@@ -72,6 +74,10 @@ export class TrainerRole {
   private stopped = false;
   private finished = false;
   private poller: NodeJS.Timeout | null = null;
+  private polling = false;
+  /** When the aggregator stopped answering status requests (null: it answers). */
+  private unreachableSince: number | null = null;
+  private unreachableSaidAt = 0;
 
   constructor(ctx: NodeContext, link: AggregatorLink, opts: TrainerOptions) {
     this.ctx = ctx;
@@ -158,15 +164,53 @@ export class TrainerRole {
 
   /** Asks the aggregator what is open: covers gossip that has not formed yet, and restarts. */
   private async poll(): Promise<void> {
-    if (this.stopped || this.finished) return;
-    const s = await this.link.status();
-    if (s === null || this.stopped) return;
+    // A status request can outlast the poll interval (an aggregator that does not answer): one at a time.
+    if (this.stopped || this.finished || this.polling) return;
+    this.polling = true;
+    let r: LinkStatus;
+    try {
+      r = await this.link.status();
+    } finally {
+      this.polling = false;
+    }
+    if (this.stopped) return;
+    if (!r.ok) {
+      this.unreachable(r.reason);
+      return;
+    }
+    if (this.unreachableSince !== null) {
+      this.ctx.log.log('info', 'aggregator.reachable', { after_s: Math.round((Date.now() - this.unreachableSince) / 1000) });
+      this.unreachableSince = null;
+      if (!this.busy) this.phase = 'waiting';
+    }
+    this.ctx.metrics.set('fednode_trainer_aggregator_reachable', 'Whether the last status request reached the aggregator (1) or not (0)', 1);
+    const s = r.status;
     if (s.done) {
       this.finish(s.version);
       return;
     }
     const full = s.cohort !== null && s.received >= s.cohort;
     if (!full) this.onRoundOpen({ round: s.round, version: s.version, deadlineUnixMs: s.deadlineUnixMs }, null);
+  }
+
+  /** The aggregator did not answer: said at once and every half minute while it lasts, and the polls go on. */
+  private unreachable(reason: string): void {
+    const now = Date.now();
+    this.ctx.metrics.set('fednode_trainer_aggregator_reachable', 'Whether the last status request reached the aggregator (1) or not (0)', 0);
+    if (this.unreachableSince === null) {
+      this.unreachableSince = now;
+      this.unreachableSaidAt = 0;
+    }
+    if (now - this.unreachableSaidAt >= UNREACHABLE_REPEAT_MS) {
+      this.unreachableSaidAt = now;
+      this.ctx.log.log('warn', 'aggregator.unreachable', {
+        aggregator: this.link.peer,
+        reason,
+        for_s: Math.round((now - this.unreachableSince) / 1000),
+        retry_every_s: this.opts.pollMs / 1000,
+      });
+    }
+    if (!this.busy) this.phase = `waiting: the aggregator is unreachable (${reason.slice(0, 120)}); retrying every ${this.opts.pollMs / 1000} s`;
   }
 
   private finish(version: number): void {

@@ -14,7 +14,7 @@
  * next append starts on a clean boundary.
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
-import { DaemonError } from './errors.js';
+import { DaemonError } from '../runtime/errors.js';
 
 const FORMAT = 1;
 const HEAD_BYTES = 8;

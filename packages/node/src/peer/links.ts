@@ -6,7 +6,7 @@
  */
 import { multiaddr } from '@multiformats/multiaddr';
 import type { FedHost } from '../net/host.js';
-import type { Logger } from '../daemon/log.js';
+import type { Logger } from '../runtime/log.js';
 
 const REDIAL_MS = 5000;
 

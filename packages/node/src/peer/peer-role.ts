@@ -13,8 +13,11 @@ import { pullModel } from '../net/model-protocol.js';
 import type { Admission } from '../net/admission.js';
 import type { ControlChannel } from '../net/control.js';
 import type { FedHost } from '../net/host.js';
-import type { Logger } from '../daemon/log.js';
-import type { Metrics } from '../daemon/metrics.js';
+import type { Logger } from '../runtime/log.js';
+import type { Metrics } from '../runtime/metrics.js';
+import type { PeerStatus } from '../runtime/status-protocol.js';
+
+export type { PeerStatus };
 import type { SyncAlgorithm } from './algorithms.js';
 import { Roster } from './roster.js';
 import type { SyncChannel } from './sync-channel.js';
@@ -55,22 +58,6 @@ export interface PeerEvents {
   error: [Error];
 }
 
-export interface PeerStatus {
-  readonly algorithm: string;
-  readonly state: string;
-  readonly step: number;
-  readonly steps: number;
-  readonly members: readonly string[];
-  readonly lastContributors: number;
-  readonly lastLoss: number | null;
-  readonly bytesSentPerStep: number | null;
-  readonly bytesReceivedLastStep: number | null;
-  readonly denseBytesPerStep: number;
-  readonly bytesSentTotal: number;
-  readonly bytesReceivedTotal: number;
-  readonly lastHash: { readonly step: number; readonly hash: string; readonly agree: number; readonly disagree: number } | null;
-  readonly heldOut: { readonly step: number; readonly loss: number; readonly accuracy: number } | null;
-}
 
 /** Steps a joiner announces ahead of the state it pulled, so every member hears of it before that step. */
 const JOIN_MARGIN = 2;

@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
-import { DEFAULT_WIRE_LIMITS, type WireLimits } from '@fednode/core';
+import type { WireLimits } from '@fednode/core';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
 import { int, obj, pos } from '../schema-parts.js';
-import { DaemonError } from '../daemon/errors.js';
-import { PARTITION_SCHEMA, TASK_SCHEMA, type PartitionSpec, type RunTask } from '../daemon/run-file.js';
+import { DaemonError } from '../runtime/errors.js';
+import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
 import { tasks } from '@fednode/core';
 
 export interface DemoSection {
@@ -70,7 +70,7 @@ export interface PeerRunFile {
     readonly diloco?: DilocoSection;
   };
   readonly limits?: { readonly wire?: Partial<WireLimits>; readonly timeoutS?: number; readonly lingerS?: number };
-  readonly admission?: { readonly allow?: readonly string[]; readonly psk?: { readonly file: string } | { readonly env: string } };
+  readonly admission?: AdmissionSection;
   readonly network?: { readonly bootstrap?: readonly string[]; readonly listen?: readonly string[]; readonly mdns?: boolean };
   readonly threads?: number;
 }
@@ -112,11 +112,8 @@ export const PEER_RUN_FILE_SCHEMA = obj(['run', 'mode', 'seed', 'task', 'data', 
       weightDecay: { type: 'number', minimum: 0 },
     }),
   }),
-  limits: obj([], { wire: { type: 'object' }, timeoutS: pos, lingerS: { type: 'number', minimum: 0 } }),
-  admission: obj([], {
-    allow: { type: 'array', items: str, uniqueItems: true },
-    psk: { oneOf: [obj(['file'], { file: str }), obj(['env'], { env: str })] },
-  }),
+  limits: obj([], { wire: WIRE_SCHEMA, timeoutS: pos, lingerS: { type: 'number', minimum: 0 } }),
+  admission: ADMISSION_SCHEMA,
   network: obj([], { bootstrap: { type: 'array', items: str }, listen: { type: 'array', items: str }, mdns: { type: 'boolean' } }),
   threads: int(1),
 });
@@ -145,6 +142,7 @@ export function checkPeerRunFile(value: unknown, source = 'run file'): PeerRunFi
   if (s.algorithm === 'diloco' && s.diloco === undefined) problems.push('sync.diloco (with innerSteps) is required for algorithm diloco');
   if (s.algorithm === 'demo' && s.diloco !== undefined) problems.push('sync.diloco is set but sync.algorithm is demo');
   if (s.algorithm === 'diloco' && s.demo !== undefined) problems.push('sync.demo is set but sync.algorithm is diloco');
+  problems.push(...wireProblems(r.limits));
   if (s.diloco !== undefined && s.steps < s.diloco.innerSteps) problems.push(`sync.steps ${s.steps} is fewer than one outer step of ${s.diloco.innerSteps}`);
   const f = tasks.TASKS.get(r.task.name)!;
   if (!f.datasets.includes(r.task.dataset)) problems.push(`task.dataset: ${r.task.name} trains on ${f.datasets.join(' or ')}, not ${r.task.dataset}`);
@@ -177,7 +175,7 @@ export function loadPeerRunFile(path: string): { run: PeerRunFile; baseDir: stri
 }
 
 export function peerWireLimits(run: PeerRunFile): WireLimits {
-  return { ...DEFAULT_WIRE_LIMITS, ...(run.limits?.wire ?? {}) };
+  return wireLimitsFrom(run.limits);
 }
 
 /** Synchronisation steps of the run: each inner step for DeMo, each outer step for DiLoCo. */

@@ -14,7 +14,7 @@ import type { AggregateResult, ClientUpdate, Strategy } from '@fednode/aggregato
 import { SimError } from './errors.js';
 import { STREAM, isAvailable, type SimClient } from './population.js';
 import type { Scenario } from './scenario.js';
-import type { RoundRecord } from './simulator.js';
+import type { RoundRecord } from './types.js';
 
 /** What a model path (images on engine.Trainer, text on onnxruntime sessions) provides the loop. */
 export interface DriverHooks<C extends SimClient> {

@@ -5,7 +5,7 @@ import { SimError } from './errors.js';
 import { STREAM, buildPopulation, type SimClient } from './population.js';
 import { isOneShot, type Scenario } from './scenario.js';
 import { driveStrategy } from './driver.js';
-import type { RoundRecord, SimOptions, SimSummary } from './simulator.js';
+import type { RoundRecord, SimOptions, SimSummary } from './types.js';
 import { summarizeRun } from './summary.js';
 
 /**

@@ -2,21 +2,12 @@ import { Rng } from '@fednode/kernels';
 import { batches, engine, iidPartition, type Dataset, type ParamSet } from '@fednode/core';
 import { dare, mergeAverage, mergeWithWeightMatching, mlpLayers, taskArithmetic, ties, weightMatching } from '@fednode/aggregator';
 import { STREAM, buildPopulation } from './population.js';
-import type { Scenario } from './scenario.js';
+import type { OneShotSpec, Scenario } from './scenario.js';
+
+export type { OneShotSpec };
 import { SimError } from './errors.js';
 
 /** One-shot merging: every client trains once from one initialisation; the models are merged once. */
-export interface OneShotSpec {
-  readonly kind: 'oneshot';
-  /** TIES density (default 0.2) and DARE drop rate (default 0.5). */
-  readonly density?: number;
-  readonly dropRate?: number;
-  /** Scale of the merged task vector for task arithmetic, TIES and DARE (default 1). */
-  readonly lambda?: number;
-  /** Also train two models from different initialisations and compare plain averaging with weight matching first. */
-  readonly differentInit?: boolean;
-}
-
 export interface OneShotRow {
   readonly method: string;
   readonly accuracy: number;

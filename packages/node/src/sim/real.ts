@@ -18,7 +18,7 @@ import { generateIdentity, saveIdentity } from '../net/identity.js';
 import { SimError } from './errors.js';
 import { isOneShot, type Scenario } from './scenario.js';
 import { strategyEntry, strategyKinds } from '@fednode/aggregator';
-import type { RoundRecord, SimSummary } from './simulator.js';
+import type { RoundRecord, SimSummary } from './types.js';
 
 /** More trainer processes than this on one machine measure the machine, not the protocol. */
 export const MAX_REAL_TRAINERS = 16;

@@ -1,4 +1,4 @@
-import type { RoundRecord, SimSummary } from './simulator.js';
+import type { RoundRecord, SimSummary } from './types.js';
 
 /** One run's results, as a report shows them. */
 export interface ReportRun {

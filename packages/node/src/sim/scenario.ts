@@ -6,7 +6,18 @@ import type { CodecOptions } from '@fednode/core';
 import { strategyEntry, type StrategySection } from '@fednode/aggregator';
 import { DIST_SCHEMA, type Dist } from './distributions.js';
 import { SimError } from './errors.js';
-import type { OneShotSpec } from './oneshot.js';
+
+/** One-shot merging (the simulator-only strategy kind). */
+export interface OneShotSpec {
+  readonly kind: 'oneshot';
+  /** TIES density (default 0.2) and DARE drop rate (default 0.5). */
+  readonly density?: number;
+  readonly dropRate?: number;
+  /** Scale of the merged task vector for task arithmetic, TIES and DARE (default 1). */
+  readonly lambda?: number;
+  /** Also train two models from different initialisations and compare plain averaging with weight matching first. */
+  readonly differentInit?: boolean;
+}
 
 /** Who a simulated client is, as a scenario describes the population. */
 export interface ClientsSpec {

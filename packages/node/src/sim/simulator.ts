@@ -28,67 +28,9 @@ import { driveStrategy } from './driver.js';
 import { summarizeRun } from './summary.js';
 import { runOneShot, type OneShotResult, type OneShotSpec } from './oneshot.js';
 import { simulateLm } from './lm-clients.js';
+import type { RoundRecord, SimOptions, SimSummary } from './types.js';
 
-/** One line of the metrics log: the state after an aggregation. */
-export interface RoundRecord {
-  readonly round: number;
-  readonly version: number;
-  readonly virtual_time_s: number;
-  /** Null on rounds that were not evaluated (evalEvery). */
-  readonly accuracy: number | null;
-  readonly loss: number | null;
-  /** Cumulative bytes over the run. */
-  readonly bytes_up: number;
-  readonly bytes_down: number;
-  readonly participants: number;
-  readonly dispatched: number;
-  readonly dropped: number;
-  readonly late: number;
-  readonly refused: number;
-  readonly attackers: number;
-  readonly mean_staleness: number;
-  readonly wall_s: number;
-}
-
-export interface SimSummary {
-  readonly scenario: string;
-  readonly label: string;
-  readonly final_accuracy: number;
-  readonly final_loss: number;
-  readonly rounds: number;
-  readonly virtual_time_s: number;
-  readonly bytes_up: number;
-  readonly bytes_down: number;
-  readonly wall_time_s: number;
-  readonly clients: number;
-  readonly peak_rss_mb: number;
-  /** Wall time spent in local training (the engine); the rest is the simulator's own overhead. */
-  readonly train_time_s: number;
-  readonly overhead_share: number;
-  /** First crossing of the scenario's target accuracy, when it has one and it was reached. */
-  readonly time_to_target_s: number | null;
-  readonly bytes_up_to_target: number | null;
-  /** Heterogeneous widths (mlp-supernet): each width's sub-network of the final global model, by width ("1", "0.5", ...). */
-  readonly width_accuracy?: Readonly<Record<string, number>>;
-  /** moe-transformer: parameters of the full global model (a client's expert-sliced update carries fewer). */
-  readonly model_params?: number;
-  /** One-shot merging scenarios: every method's accuracy. */
-  readonly oneshot?: OneShotResult;
-}
-
-export interface SimOptions {
-  /** Override the scenario's rounds. */
-  readonly rounds?: number;
-  /** Override the scenario's seed. */
-  readonly seed?: number;
-  /** A label for sweeps and reports. */
-  readonly label?: string;
-  readonly onRound?: (r: RoundRecord) => void;
-  /** Datasets already loaded (sweeps share them). */
-  readonly data?: { readonly train: Dataset; readonly test: Dataset };
-  /** Intra-op threads for onnxruntime (default 1: small local batches run best on one). */
-  readonly threads?: number;
-}
+export type { RoundRecord, SimOptions, SimSummary };
 
 /** Size in bytes of the model a client downloads (dense fp32) plus a small header. */
 const MODEL_HEADER_BYTES = 256;

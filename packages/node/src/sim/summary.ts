@@ -1,5 +1,5 @@
 import type { Scenario } from './scenario.js';
-import type { RoundRecord, SimOptions, SimSummary } from './simulator.js';
+import type { RoundRecord, SimOptions, SimSummary } from './types.js';
 
 /** What a run counted besides its records. */
 export interface RunTotals {

@@ -8,7 +8,24 @@ import { FrameReader, abortQuietly, expectFrame, writeFrame } from '../net/frame
 import { openStream, type PeerTarget } from '../net/dial.js';
 import { NetError } from '../net/errors.js';
 
-import type { PeerStatus } from '../peer/peer-role.js';
+
+/** What a decentralised peer reports (`fednode status` on a peer). */
+export interface PeerStatus {
+  readonly algorithm: string;
+  readonly state: string;
+  readonly step: number;
+  readonly steps: number;
+  readonly members: readonly string[];
+  readonly lastContributors: number;
+  readonly lastLoss: number | null;
+  readonly bytesSentPerStep: number | null;
+  readonly bytesReceivedLastStep: number | null;
+  readonly denseBytesPerStep: number;
+  readonly bytesSentTotal: number;
+  readonly bytesReceivedTotal: number;
+  readonly lastHash: { readonly step: number; readonly hash: string; readonly agree: number; readonly disagree: number } | null;
+  readonly heldOut: { readonly step: number; readonly loss: number; readonly accuracy: number } | null;
+}
 
 export const STATUS_PROTOCOL = '/fednode/status/1';
 const MAX_STATUS_BYTES = 1024 * 1024;

@@ -1,0 +1,94 @@
+/**
+ * The sections every run document shares, whatever runs it (daemons, decentralised peers):
+ * the task, the partition, wire limits and admission, with their schemas, and reading the
+ * pre-shared key the admission section names.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_WIRE_LIMITS, tasks, type WireLimits } from '@fednode/core';
+import { int, obj, pos } from '../schema-parts.js';
+import { DaemonError } from './errors.js';
+
+export type PartitionSpec = tasks.PartitionSpec;
+
+/** What the participants train: a task from the registry, its dataset and its model sizes. */
+export interface RunTask {
+  /** A registered task: mlp, cnn, transformer, moe-transformer. */
+  readonly name: string;
+  readonly dataset: string;
+  /** The model's sizes (each task's own keys; defaults per task). */
+  readonly model?: Readonly<Record<string, number>>;
+}
+
+/** Who may take part: an allowlist of peer ids and/or a pre-shared key. */
+export interface AdmissionSection {
+  /** Peer ids allowed to push, pull and gossip; absent: anyone (who knows the key, when one is set). */
+  readonly allow?: readonly string[];
+  /** The pre-shared key: a file (relative to the run document) or an environment variable. */
+  readonly psk?: { readonly file: string } | { readonly env: string };
+}
+
+const str = { type: 'string', minLength: 1 } as const;
+
+export const TASK_SCHEMA = obj(['name', 'dataset'], {
+  name: { enum: [...tasks.TASKS.keys()] },
+  dataset: { enum: [...new Set([...tasks.TASKS.values()].flatMap((t) => t.datasets))] },
+  model: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 } },
+});
+
+export const PARTITION_SCHEMA = {
+  oneOf: [
+    obj(['kind'], { kind: { const: 'iid' } }),
+    obj(['kind', 'alpha'], { kind: { const: 'dirichlet' }, alpha: pos }),
+    obj(['kind'], { kind: { const: 'shards' }, perClient: int(1) }),
+    obj(['kind'], { kind: { const: 'natural' } }),
+  ],
+};
+
+/** `limits.wire`: each of `WireLimits`, validated (a malformed limit must not turn one off). */
+export const WIRE_SCHEMA = obj([], {
+  maxMessageBytes: int(1024),
+  maxTensorBytes: int(1),
+  maxTotalBytes: int(1),
+  maxTensors: int(1),
+  maxDims: int(1),
+  maxStringBytes: int(64),
+  maxMetrics: int(0),
+  maxSliceIndices: int(1),
+});
+
+export const ADMISSION_SCHEMA = obj([], {
+  allow: { type: 'array', items: str, uniqueItems: true },
+  psk: { oneOf: [obj(['file'], { file: str }), obj(['env'], { env: str })] },
+});
+
+/** What the schema cannot say about `limits.wire`, one line a problem. */
+export function wireProblems(limits: { readonly wire?: Partial<WireLimits> } | undefined): string[] {
+  const m = limits?.wire?.maxMessageBytes;
+  return m !== undefined && m < 64 * 1024 ? [`limits.wire.maxMessageBytes ${m} is under 64 KiB: headers would not fit`] : [];
+}
+
+/** The wire limits: the defaults with the document's overrides. */
+export function wireLimitsFrom(limits: { readonly wire?: Partial<WireLimits> } | undefined): WireLimits {
+  return { ...DEFAULT_WIRE_LIMITS, ...(limits?.wire ?? {}) };
+}
+
+/** The pre-shared key the admission section names, read from its file or variable; undefined when none. */
+export function readPsk(run: { readonly admission?: AdmissionSection }, baseDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const psk = run.admission?.psk;
+  if (psk === undefined) return undefined;
+  let key: string | undefined;
+  if ('file' in psk) {
+    const p = isAbsolute(psk.file) ? psk.file : resolve(baseDir, psk.file);
+    try {
+      key = readFileSync(p, 'utf8').trim();
+    } catch (e) {
+      throw new DaemonError('RUN_FILE', `admission.psk.file: cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  } else {
+    key = env[psk.env]?.trim();
+    if (key === undefined || key === '') throw new DaemonError('RUN_FILE', `admission.psk.env: the environment variable ${psk.env} is not set`);
+  }
+  if (Buffer.byteLength(key, 'utf8') < 16) throw new DaemonError('RUN_FILE', `admission.psk: the key has ${Buffer.byteLength(key, 'utf8')} bytes; use at least 16`);
+  return key;
+}
