@@ -116,43 +116,43 @@ test('heterogeneous slices: trainers at width 1, 0.5 and 0.25 (by peer id, name 
   }
 });
 
-test('simulate --real with clients.widths: each width a capability, the trainers train them, accuracy by width in the summary', LIMIT, async () => {
+test('simulate --real with slices.byShare: the trainer of share i trains byShare[i], accuracy by slice in the summary', LIMIT, async () => {
   const c = new Cluster('slices-real');
   try {
     const file = join(c.dir, 'hetero.yaml');
     writeFileSync(
       file,
-      `name: real-hetero
+      `run: real-hetero
 seed: 1
-model: mlp-supernet
-dataset: { name: mnist, partition: { kind: iid }, trainRows: 3000, testRows: 2000 }
-clients:
-  count: 3
-  perRound: 3
+task: { name: mlp, dataset: mnist }
+data: { partition: { kind: iid }, trainRows: 3000, testRows: 2000, shares: 3 }
+slices: { byShare: [{ width: 1 }, { width: 0.5 }, { width: 0.25 }] }
+local: { epochs: 1, batch: 32, lr: 0.05, momentum: 0.9 }
+strategy: { kind: fedavg, cohort: 3, weighting: uniform }
+codec: { codec: int8 }
+rounds: 2
+population:
   speed: { dist: constant, value: 1000 }
   uplinkMbps: { dist: constant, value: 100 }
   downlinkMbps: { dist: constant, value: 100 }
   latencyMs: { dist: constant, value: 10 }
-  widths: [1, 0.5, 0.25]
-local: { epochs: 1, batch: 32, lr: 0.05, momentum: 0.9 }
-strategy: { kind: fedavg, weighting: uniform }
-codec: { codec: int8 }
-rounds: 2
 `,
     );
     const out = join(c.dir, 'out');
     const r = fednodeSync(['simulate', file, '--real', '--json', '--out', out], 100_000);
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rounds: number; final_accuracy: number; width_accuracy: Record<string, number> };
-    process.stdout.write(`# simulate --real widths: ${JSON.stringify(summary.width_accuracy)}\n`);
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rounds: number; final_accuracy: number; accuracy_by_slice: Record<string, number> };
+    process.stdout.write(`# simulate --real slices: ${JSON.stringify(summary.accuracy_by_slice)}\n`);
     assert.equal(summary.rounds, 2);
-    assert.deepEqual(Object.keys(summary.width_accuracy).sort(), ['0.25', '0.5', '1']);
-    assert.equal(summary.width_accuracy['1'], summary.final_accuracy);
-    for (const [w, acc] of Object.entries(summary.width_accuracy)) assert.ok(acc > 0.5, `width ${w}: ${acc}`);
+    assert.deepEqual(Object.keys(summary.accuracy_by_slice).sort(), ['width 0.25', 'width 0.5']);
+    for (const [w, acc] of Object.entries(summary.accuracy_by_slice)) assert.ok(acc > 0.5, `${w}: ${acc}`);
     const agg = readLog(join(out, 'real', 'real-hetero', 'logs', 'aggregator.log'));
     const slices = events(agg, 'update.accepted').map((l) => l.slice as string);
     assert.deepEqual([...new Set(slices)].sort(), ['the whole model', 'width 0.25', 'width 0.5']);
-    assert.match(readFileSync(join(out, 'real', 'real-hetero', 'run.yaml'), 'utf8'), /w0\.25:\s+width: 0\.25/);
+    // The daemons read the scenario itself: its slices and its population are in the document they were given.
+    const doc = readFileSync(join(out, 'real', 'real-hetero', 'run.yaml'), 'utf8');
+    assert.match(doc, /byShare:/);
+    assert.match(doc, /population:/);
   } finally {
     await c.close();
   }

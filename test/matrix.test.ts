@@ -1,6 +1,6 @@
 /**
- * Every task on every runtime that takes tasks, with tiny budgets: `fednode train`, real
- * daemons (1 aggregator and 3 trainers; FedAvg with int8, and FedBuff) and decentralised DeMo
+ * Every task on every runtime, with tiny budgets: `fednode train`, `fednode simulate`
+ * (FedAvg and FedBuff on 3 simulated clients), real daemons (1 aggregator and 3 trainers; FedAvg with int8, and FedBuff) and decentralised DeMo
  * peers (3). Each run's final held-out loss must fall below the initial model's, computed here
  * in-process from the task's seeded initialisation on the same held-out examples.
  */
@@ -104,6 +104,36 @@ async function demoPeers(c: Case): Promise<number> {
   }
 }
 
+/** `fednode simulate` on a scenario of the same run (3 clients), FedAvg and FedBuff side by side; their final losses and the initial one it reports. */
+async function simulateCli(c: Case): Promise<{ initial: number; fedavg: number; fedbuff: number }> {
+  const cl = new Cluster(`matrix-${c.name}-sim`);
+  try {
+    const file = cl.writeRun('scenario', {
+      run: `matrix-${c.name}-sim`,
+      seed: SEED,
+      task: taskSection(c),
+      data: { ...(c.trainRows ? { trainRows: c.trainRows } : {}), testRows: TEST_ROWS, partition: c.partition, shares: 3 },
+      codec: { codec: 'int8', errorFeedback: true },
+      strategy: { kind: 'fedavg', cohort: 3 },
+      rounds: 2,
+      local: c.local,
+      population: { perRound: 3, speed: { dist: 'constant', value: 100 }, uplinkMbps: { dist: 'constant', value: 10 }, downlinkMbps: { dist: 'constant', value: 10 }, latencyMs: { dist: 'constant', value: 10 } },
+      sweep: [
+        { label: 'fedavg', strategy: { kind: 'fedavg', cohort: 3 } },
+        { label: 'fedbuff', strategy: { kind: 'fedbuff', k: 2 } },
+      ],
+    });
+    const r = spawnSync(process.execPath, [CLI, 'simulate', file, '--json', '--out', cl.dataDir('out')], { encoding: 'utf8', timeout: 300_000 });
+    assert.equal(r.status, 0, `${c.name} simulate: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { runs: { label: string; rounds: number; final_loss: number; initial_loss: number }[] };
+    const [avg, buff] = out.runs;
+    assert.deepEqual([avg.label, avg.rounds, buff.label, buff.rounds], ['fedavg', 2, 'fedbuff', 2]);
+    return { initial: avg.initial_loss, fedavg: avg.final_loss, fedbuff: buff.final_loss };
+  } finally {
+    await cl.close();
+  }
+}
+
 function trainCli(c: Case): number {
   const budget = c.name === 'cnn' ? ['--steps', '8', '--batch', '32'] : ['--steps', '20', '--batch', '16'];
   // fednode train scores the task's whole held-out set; compare it with its own initial loss.
@@ -118,11 +148,16 @@ for (const c of CASES) {
   test(`matrix: ${c.name} on ${c.dataset}: fednode train, daemons (FedAvg int8, FedBuff) and DeMo peers each end below the initial held-out loss`, LIMIT, async () => {
     const before = await initialLoss(c);
     const trained = trainCli(c);
+    const sim = await simulateCli(c);
+    // The simulator starts from the same seeded model on the same held-out examples.
+    assert.ok(Math.abs(sim.initial - before) < 1e-4, `${c.name} simulate: initial loss ${sim.initial} against ${before}`);
     const fedavg = await daemons(c, { kind: 'fedavg', cohort: 3, minParticipants: 3, deadlineS: 120 }, 2);
     const fedbuff = await daemons(c, { kind: 'fedbuff', k: 2 }, 2);
     const demo = await demoPeers(c);
-    process.stdout.write(`# matrix ${c.name}: initial ${before.toFixed(4)}; train ${trained.toFixed(4)}; fedavg ${fedavg.toFixed(4)}; fedbuff ${fedbuff.toFixed(4)}; demo ${demo.toFixed(4)}\n`);
-    for (const [what, loss] of [['fedavg daemons', fedavg], ['fedbuff daemons', fedbuff], ['demo peers', demo]] as const) {
+    process.stdout.write(
+      `# matrix ${c.name}: initial ${before.toFixed(4)}; train ${trained.toFixed(4)}; simulate fedavg ${sim.fedavg.toFixed(4)}, fedbuff ${sim.fedbuff.toFixed(4)}; daemons fedavg ${fedavg.toFixed(4)}, fedbuff ${fedbuff.toFixed(4)}; demo ${demo.toFixed(4)}\n`,
+    );
+    for (const [what, loss] of [['simulate fedavg', sim.fedavg], ['simulate fedbuff', sim.fedbuff], ['fedavg daemons', fedavg], ['fedbuff daemons', fedbuff], ['demo peers', demo]] as const) {
       assert.ok(loss < before, `${c.name} ${what}: held-out loss ${before} -> ${loss}`);
     }
   });

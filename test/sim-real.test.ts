@@ -13,22 +13,20 @@ import { CLI, within } from './cluster.js';
 
 const LIMIT = { timeout: 120_000 };
 
-function scenario(rounds: number, strategy = '{ kind: fedavg, deadlineS: 60 }'): string {
-  return `name: real-tiny
+function scenario(rounds: number, strategy = '{ kind: fedavg, cohort: 3, deadlineS: 60 }'): string {
+  return `run: real-tiny
 seed: 1
-model: mlp
-dataset: { name: mnist, partition: { kind: iid }, trainRows: 3000, testRows: 2000 }
-clients:
-  count: 3
-  perRound: 3
-  speed: { dist: constant, value: 1000 }
-  uplinkMbps: { dist: constant, value: 100 }
-  downlinkMbps: { dist: constant, value: 100 }
-  latencyMs: { dist: constant, value: 10 }
+task: { name: mlp, dataset: mnist }
+data: { partition: { kind: iid }, trainRows: 3000, testRows: 2000, shares: 3 }
 local: { epochs: 1, batch: 32, lr: 0.05, momentum: 0.9 }
 strategy: ${strategy}
 codec: { codec: int8, errorFeedback: true }
 rounds: ${rounds}
+population:
+  speed: { dist: constant, value: 1000 }
+  uplinkMbps: { dist: constant, value: 100 }
+  downlinkMbps: { dist: constant, value: 100 }
+  latencyMs: { dist: constant, value: 10 }
 `;
 }
 
@@ -71,7 +69,7 @@ test('simulate --real: 3 trainer daemons running FedProx, 2 rounds, records and 
   const dir = mkdtempSync(join(tmpdir(), 'fednode-sim-real-'));
   try {
     const file = join(dir, 'tiny.yaml');
-    writeFileSync(file, scenario(2, '{ kind: fedprox, mu: 0.01, deadlineS: 60 }'));
+    writeFileSync(file, scenario(2, '{ kind: fedprox, mu: 0.01, cohort: 3, deadlineS: 60 }'));
     const out = join(dir, 'out');
     const p = simulateCli([file, '--real', '--json', '--out', out]);
     const exit = await within(p.exited, 100_000, 'simulate --real');

@@ -52,6 +52,11 @@ export type Pacing = 'rounds' | 'continuous';
 export interface LocalTraining {
   /** FedProx: add (μ/2)·‖w − w_global‖² to the local loss (absent or 0: plain local training). */
   readonly proximalMu?: number;
+  /**
+   * FedProx's inexact local solutions: a trainer that cannot finish its local budget before the
+   * round's deadline sends the work it has done (at least one step) instead of missing the round.
+   */
+  readonly partialWork?: boolean;
 }
 
 /** What the runtime knows about an epoch it opens. */

@@ -63,6 +63,22 @@ test('shares of a natural SOTU partition are disjoint presidents and cover them 
   assert.deepEqual(lm.initialParams(5).data, p.data, 'seeded initialisation');
 });
 
+test('image shares: every row once across shares (whatever order they are asked in); labels as many as the task says', () => {
+  const mlp = tasks.createTask('mlp', { dataset: 'mnist', trainRows: 3000 });
+  const count = (p: tasks.PartitionSpec, order: number[]) => order.map((i) => mlp.share(5, i, p, 9).examples);
+  for (const p of [{ kind: 'iid' }, { kind: 'dirichlet', alpha: 0.5 }, { kind: 'shards', perClient: 2 }] as tasks.PartitionSpec[]) {
+    const asc = count(p, [0, 1, 2, 3, 4]);
+    assert.equal(asc.reduce((a, b) => a + b, 0), 3000, `${p.kind}: every row in one share`);
+    // Interleaving partitions must not mix them up (the partition is remembered per shares, kind and seed).
+    assert.deepEqual(count(p, [4, 3, 2, 1, 0]).reverse(), asc, p.kind);
+    mlp.share(7, 0, { kind: 'iid' }, 1);
+  }
+  let labels = 0;
+  for (const b of mlp.share(1, 0, { kind: 'iid' }, 1).epoch(3000, 1, 0)) labels = Math.max(labels, ...Array.from(b.feeds.y.data as BigInt64Array, Number));
+  assert.equal(labels + 1, mlp.classes);
+  assert.equal(tasks.createTask('transformer', { dataset: 'sotu', model: TINY_LM }).classes, null);
+});
+
 test('FedProx mu = 0 trains bit for bit like plain local training; mu > 0 pulls toward the anchor', async () => {
   const task = tasks.createTask('mlp', { dataset: 'mnist', trainRows: 600 });
   const sub = task.subnet();

@@ -41,6 +41,19 @@ test('the example run files in scenarios/ load', () => {
   }
 });
 
+test('every federated scenario in scenarios/ is also a run document a daemon reads (it ignores the population)', () => {
+  const dir = fileURLToPath(new URL('../../../scenarios/', import.meta.url));
+  const files = readdirSync(dir).filter((f) => !f.startsWith('run-') && f.endsWith('.yaml'));
+  assert.ok(files.length >= 10);
+  for (const f of files) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    assert.match(text, /^population:/m, `${f} has a population`);
+    // One-shot merging is the simulator's own kind: daemons name the kinds they run.
+    if (/kind: oneshot/.test(text)) assert.throws(() => loadRunFile(join(dir, f)), /strategy\.kind: must be one of "fedavg", "fedbuff", "fedprox"/, f);
+    else assert.equal(loadRunFile(join(dir, f)).run.run, f.replace(/\.yaml$/, ''), f);
+  }
+});
+
 test('unknown keys, wrong types and impossible values name their path', () => {
   assert.match(problem(GOOD + 'colour: blue\n'), /\(top level\): unknown key "colour"/);
   assert.match(problem(GOOD.replace('cohort: 4', 'cohort: four')), /strategy\.cohort: must be integer/);

@@ -76,6 +76,20 @@ test('a trainer takes its peer id entry, then its name, then its capability, the
   assert.throws(() => trainerSlice(plain, { peerId: PEER_B, capability: 'small' }), /the run file has no slices section, so every trainer trains mlp whole/);
 });
 
+test('slices.byShare: the trainer of share i takes byShare[i mod n] unless slices.peers names it; the aggregator accepts each entry', () => {
+  const run = runFileFromYaml(HETERO.replace('    phone: small\n', '    phone: small\n  byShare: [full, { width: 0.3 }]\n'));
+  assert.equal(trainerSlice(run, { peerId: PEER_B, share: 0 }).label, 'the whole model');
+  const odd = trainerSlice(run, { peerId: PEER_B, share: 1 });
+  assert.deepEqual([odd.label, odd.source], ['width 0.3', 'slices.byShare[1]']);
+  assert.equal(trainerSlice(run, { peerId: PEER_B, share: 2 }).label, 'the whole model', 'share 2 wraps round to byShare[0]');
+  assert.equal(trainerSlice(run, { peerId: PEER_A, share: 1 }).label, 'width 0.25', 'a peer id entry wins');
+  assert.equal(trainerSlice(run, { peerId: PEER_B, name: 'phone', share: 1 }).label, 'width 0.5', 'a name entry wins');
+  assert.throws(() => trainerSlice(run, { peerId: PEER_B, share: 1, capability: 'small' }), /--capability small \(width 0\.5\) contradicts slices\.byShare\[1\] \(width 0\.3\)/);
+  const policy = new SlicePolicy(run, taskOf(run), specs);
+  assert.ok(policy.check(PEER_B, resolveSlice(widthSlice(0.3), specs)).ok, 'a byShare entry is a slice the run names');
+  assert.match(problem(HETERO.replace('    phone: small\n', '    phone: small\n  byShare: [huge]\n')), /slices\.byShare\[0\]: no capability "huge" under slices\.capabilities/);
+});
+
 test('the aggregator holds a peer listed by id to its slice, and any other peer to the slices the run file names', () => {
   const run = runFileFromYaml(HETERO);
   const policy = new SlicePolicy(run, taskOf(run), specs);

@@ -9,14 +9,13 @@ import { QUICKSTART, SimError, checkScenario, loadScenario, runSimulateCommand, 
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** A small, fast scenario: 2,000 MNIST rows over 20 clients. */
+/** A small, fast scenario: 2,000 MNIST rows over 20 clients, 5 a round. */
 function tiny(over: Partial<Scenario> = {}): Scenario {
   return checkScenario({
     ...QUICKSTART,
-    name: 'tiny',
-    dataset: { name: 'mnist', partition: { kind: 'iid' }, trainRows: 2000, testRows: 1000 },
-    clients: { ...QUICKSTART.clients, count: 20, perRound: 5 },
-    strategy: { kind: 'fedavg', backupWorkers: 1, minParticipants: 2, deadlineS: 120 },
+    run: 'tiny',
+    data: { partition: { kind: 'iid' }, trainRows: 2000, testRows: 1000, shares: 20 },
+    strategy: { kind: 'fedavg', cohort: 5, backupWorkers: 1, minParticipants: 2, deadlineS: 120 },
     rounds: 3,
     ...over,
   });
@@ -29,14 +28,26 @@ function expectScenarioError(value: unknown, pattern: RegExp): void {
 test('scenario files: the shipped quickstart equals the built-in one; bad files name what is wrong', () => {
   assert.deepEqual(parseYaml(readFileSync(join(root, 'scenarios', 'quickstart.yaml'), 'utf8')), JSON.parse(JSON.stringify(QUICKSTART)));
   for (const f of readdirSync(join(root, 'scenarios')).filter((n) => n.endsWith('.yaml') && !n.startsWith('run-'))) {
-    assert.equal(loadScenario(join(root, 'scenarios', f)).name, f.replace(/\.yaml$/, ''), `${f} is valid and named after its file`);
+    assert.equal(loadScenario(join(root, 'scenarios', f)).run, f.replace(/\.yaml$/, ''), `${f} is valid and named after its file`);
   }
   expectScenarioError({ ...QUICKSTART, colour: 'blue' }, /unknown key "colour"/);
   expectScenarioError({ ...QUICKSTART, rounds: 'ten' }, /rounds: must be integer/);
-  expectScenarioError({ ...QUICKSTART, model: 'resnet' }, /model: must be one of "mlp", "cnn"/);
-  expectScenarioError({ ...QUICKSTART, clients: { ...QUICKSTART.clients, perRound: 500 } }, /perRound 500 is more than clients.count 100/);
-  expectScenarioError({ ...QUICKSTART, strategy: { kind: 'fedbuff', k: 50 } }, /buffer would never fill/);
-  expectScenarioError({ ...QUICKSTART, clients: { ...QUICKSTART.clients, speed: { dist: 'gaussian', mean: 3 } } }, /clients\.speed/);
+  expectScenarioError({ ...QUICKSTART, task: { name: 'resnet', dataset: 'mnist' } }, /task\.name: must be one of "mlp", "cnn"/);
+  expectScenarioError({ ...QUICKSTART, task: { name: 'transformer', dataset: 'mnist' } }, /task\.dataset: transformer trains on sotu or moby-dick, not mnist/);
+  expectScenarioError({ ...QUICKSTART, strategy: { kind: 'fedavg', cohort: 500 } }, /strategy\.cohort 500 is more than the 100 clients \(data\.shares\)/);
+  expectScenarioError({ ...QUICKSTART, population: { ...QUICKSTART.population, perRound: 500 } }, /population\.perRound 500 is more than the 100 clients/);
+  expectScenarioError({ ...QUICKSTART, population: { ...QUICKSTART.population, perRound: 10 }, strategy: { kind: 'fedbuff', k: 50 } }, /buffer would never fill/);
+  expectScenarioError({ ...QUICKSTART, population: { ...QUICKSTART.population, speed: { dist: 'gaussian', mean: 3 } } }, /population\.speed/);
+  // Scenarios written before they were run documents are refused with what to change.
+  expectScenarioError(
+    { name: 'old', seed: 1, model: 'mlp-supernet', dataset: { name: 'mnist', partition: { kind: 'iid' } }, clients: { count: 10, perRound: 2, widths: [1, 0.5] }, rounds: 1 },
+    /old scenario form.*rename "name" to "run".*task: \{ name: mlp, dataset: mnist \}.*data\.shares: <clients\.count>.*under "population".*strategy\.cohort.*slices: \{ byShare/,
+  );
+  // A run file for daemons is not a scenario until it has a population; a decentralised one never is.
+  expectScenarioError(parseYaml(readFileSync(join(root, 'scenarios', 'run-mnist-fedavg.yaml'), 'utf8')), /a run document without a population: a scenario adds "population/);
+  expectScenarioError(parseYaml(readFileSync(join(root, 'scenarios', 'run-sotu-demo.yaml'), 'utf8')), /decentralised run \(mode: decentralised\)/);
+  // A scenario name becomes a directory and a run id: nothing that walks out of .fednode/sim.
+  expectScenarioError({ ...QUICKSTART, run: '../..' }, /run: must match pattern/);
   assert.throws(() => loadScenario('/nonexistent/x.yaml'), /cannot read scenario \/nonexistent\/x.yaml: ENOENT/);
   assert.throws(() => scenarioFromYaml('name: [unclosed'), SimError);
 });
@@ -52,7 +63,7 @@ test('simulate: deterministic for its seed; bytes come from real encoded updates
   // int8 of the MLP: 199,210 parameters -> one byte each plus one fp32 scale per 256, per update.
   assert.ok(r0.bytes_up > r0.participants * 199210 && r0.bytes_up < r0.participants * 199210 * 1.05, `bytes up ${r0.bytes_up} for ${r0.participants} updates`);
   assert.equal(r0.bytes_down, r0.dispatched * (199210 * 4 + 256));
-  assert.ok(a.summary.final_accuracy > 0.5, `accuracy ${a.summary.final_accuracy}`);
+  assert.ok(a.summary.final_accuracy > a.summary.initial_accuracy! + 0.25, `accuracy ${a.summary.initial_accuracy} -> ${a.summary.final_accuracy}`);
   const c = await simulate(s, { seed: 2 });
   assert.notDeepEqual(strip(c.records), strip(a.records), 'another seed, other numbers');
   const fp16 = await simulate(tiny({ codec: { codec: 'fp16' } }), { rounds: 1 });
@@ -60,8 +71,9 @@ test('simulate: deterministic for its seed; bytes come from real encoded updates
 });
 
 test('simulate: HeteroFL widths on the MLP supernet send sliced updates; the full model and every width are evaluated', async () => {
-  const clients = { ...tiny().clients, availability: 1, dropout: 0, widths: [1, 0.5, 0.25] };
-  const s = tiny({ model: 'mlp-supernet', clients, strategy: { kind: 'fedavg', weighting: 'uniform', minParticipants: 2 } });
+  const population = { ...tiny().population, availability: 1, dropout: 0 };
+  const slices = { byShare: [{ width: 1 }, { width: 0.5 }, { width: 0.25 }] };
+  const s = tiny({ population, slices, strategy: { kind: 'fedavg', cohort: 5, weighting: 'uniform', minParticipants: 2 } });
   const r = await simulate(s);
   assert.equal(r.records.length, 3);
   // A full-width int8 update is at least one byte per parameter of the 199,210; widths 0.5 and 0.25 hold 89,610 and 42,310.
@@ -72,22 +84,22 @@ test('simulate: HeteroFL widths on the MLP supernet send sliced updates; the ful
   assert.ok(last.bytes_up > updates * 42310, 'no update is smaller than the narrowest slice');
   assert.ok(last.bytes_down < r.records.reduce((n, x) => n + x.dispatched, 0) * full * 4, 'narrow clients download only their slice');
   for (const x of r.records) assert.ok(x.accuracy !== null && x.accuracy > 0.1, 'the full-width global model is evaluated every round');
-  const w = r.summary.width_accuracy!;
-  assert.deepEqual(Object.keys(w), ['1', '0.5', '0.25']);
-  assert.equal(w['1'], r.summary.final_accuracy, 'width 1 is the global model');
+  const w = r.summary.accuracy_by_slice!;
+  assert.deepEqual(Object.keys(w), ['width 0.5', 'width 0.25']);
   // Three short rounds on 2,000 rows: every width is above chance (0.1), not yet good.
-  for (const [width, acc] of Object.entries(w)) assert.ok(acc > 0.15 && acc <= 1, `width ${width}: accuracy ${acc}`);
-  expectScenarioError({ ...s, model: 'mlp' }, /clients.widths needs model mlp-supernet/);
-  expectScenarioError({ ...s, clients: { ...clients, widths: [1, 0] } }, /widths/);
-  expectScenarioError({ ...s, strategy: { kind: 'fedavg', robust: { kind: 'median' } } }, /robust cannot combine/);
+  for (const [width, acc] of Object.entries(w)) assert.ok(acc > 0.15 && acc <= 1, `${width}: accuracy ${acc}`);
+  expectScenarioError({ ...s, task: { name: 'cnn', dataset: 'mnist' } }, /slices\.byShare\[1\]: .*cnn/);
+  expectScenarioError({ ...s, slices: { byShare: [{ width: 1 }, { width: 0 }] } }, /slices\.byShare\.1\.width: must be > 0/);
+  expectScenarioError({ ...s, strategy: { kind: 'fedavg', cohort: 5, robust: { kind: 'median' } } }, /robust and strategy\.dp cannot combine/);
 });
 
 test('simulate: sotu-moe clients hold expert slices of a MoE transformer; held-out next-character accuracy is reported', async () => {
+  const file = parseYaml(readFileSync(join(root, 'scenarios', 'sotu-moe.yaml'), 'utf8')) as Scenario;
   const s = checkScenario({
-    ...parseYaml(readFileSync(join(root, 'scenarios', 'sotu-moe.yaml'), 'utf8')),
-    clients: { ...loadScenario(join(root, 'scenarios', 'sotu-moe.yaml')).clients, count: 3, perRound: 3 },
-    dataset: { name: 'sotu', partition: { kind: 'natural' }, testRows: 256 },
-    local: { epochs: 1, batch: 16, lr: 0.003, steps: 3 },
+    ...file,
+    data: { partition: { kind: 'natural' }, shares: 3, testRows: 256 },
+    strategy: { ...file.strategy, cohort: 3 },
+    local: { batch: 16, lr: 0.003, steps: 3 },
     rounds: 2,
   });
   const r = await simulate(s);
@@ -98,15 +110,17 @@ test('simulate: sotu-moe clients hold expert slices of a MoE transformer; held-o
   // fp32: a whole-model update is 4 bytes a parameter; holding 2 of 4 experts sends well under that.
   assert.ok(r.summary.bytes_up < updates * full * 4 * 0.9, `bytes up ${r.summary.bytes_up} for ${updates} updates of a ${full}-parameter model: expert-sliced`);
   for (const x of r.records) assert.ok(x.accuracy !== null && x.accuracy > 0 && x.accuracy <= 1 && x.loss !== null && Number.isFinite(x.loss), 'held-out accuracy and loss every round');
-  expectScenarioError({ ...s, clients: { ...s.clients, expertsPerClient: 5 } }, /expertsPerClient 5 is not in/);
-  expectScenarioError({ ...s, dataset: { name: 'mnist', partition: { kind: 'iid' } } }, /does not go with dataset/);
-  expectScenarioError({ ...s, clients: { ...s.clients, count: 44, perRound: 3 } }, /more than the 43 presidents/);
+  assert.deepEqual(Object.keys(r.summary.accuracy_by_slice!), ['experts 0,1', 'experts 2,3', 'experts 0,2'], 'client i holds slices.byShare[i]');
+  assert.ok(r.summary.initial_loss! > r.summary.final_loss, `held-out loss ${r.summary.initial_loss} -> ${r.summary.final_loss}`);
+  expectScenarioError({ ...s, slices: { byShare: [{ experts: [0, 5] }] } }, /slices\.byShare\[0\]: experts \[0, 5\] must be distinct ids in \[0, 4\)/);
+  expectScenarioError({ ...s, data: { partition: { kind: 'shards' }, shares: 3 } }, /data\.partition: moe-transformer on sotu has natural, iid, not shards/);
+  expectScenarioError({ ...s, population: { ...s.population, attackers: { kind: 'label-flip', fraction: 0.5 } } }, /label-flip attackers need an image task/);
 });
 
 test('simulate: stragglers, deadlines and dropouts shape rounds; FedBuff runs asynchronously with staleness', async () => {
   const slow = tiny({
-    clients: { ...tiny().clients, speed: { dist: 'pareto-slowdown', value: 400, alpha: 0.7 }, dropout: 0.3 },
-    strategy: { kind: 'fedavg', minParticipants: 1, deadlineS: 8 },
+    population: { ...tiny().population, speed: { dist: 'pareto-slowdown', value: 400, alpha: 0.7 }, dropout: 0.3 },
+    strategy: { kind: 'fedavg', cohort: 5, minParticipants: 1, deadlineS: 8 },
     rounds: 4,
   });
   const r = await simulate(slow);
@@ -114,7 +128,7 @@ test('simulate: stragglers, deadlines and dropouts shape rounds; FedBuff runs as
   const dropped = r.records.reduce((n, x) => n + x.dropped, 0);
   assert.ok(late > 0 && dropped > 0, `late ${late}, dropped ${dropped}`);
   for (let i = 1; i < r.records.length; i++) assert.ok(r.records[i].virtual_time_s - r.records[i - 1].virtual_time_s <= 8 + 1e-9, 'a round never outlasts its deadline');
-  const buff = await simulate(tiny({ strategy: { kind: 'fedbuff', k: 3, staleness: { kind: 'polynomial', a: 0.5 } }, rounds: 6 }));
+  const buff = await simulate(tiny({ population: { ...tiny().population, perRound: 5 }, strategy: { kind: 'fedbuff', k: 3, staleness: { kind: 'polynomial', a: 0.5 } }, rounds: 6 }));
   assert.equal(buff.records.length, 6);
   assert.ok(buff.records.some((x) => x.mean_staleness > 0), 'asynchronous updates arrive stale');
   assert.ok(buff.summary.final_accuracy > 0.5);
@@ -122,38 +136,36 @@ test('simulate: stragglers, deadlines and dropouts shape rounds; FedBuff runs as
 
 test('simulate: strategies come from the registry; FedProx with mu 0 runs exactly as FedAvg; section errors name only what is wrong', async () => {
   const avg = await simulate(tiny({ rounds: 2 }));
-  const prox = await simulate(tiny({ strategy: { kind: 'fedprox', mu: 0, backupWorkers: 1, minParticipants: 2, deadlineS: 120 }, rounds: 2 }));
+  const prox = await simulate(tiny({ strategy: { kind: 'fedprox', mu: 0, cohort: 5, backupWorkers: 1, minParticipants: 2, deadlineS: 120 }, rounds: 2 }));
   const strip = (rs: typeof avg.records) => rs.map(({ wall_s: _w, ...r }) => r);
   assert.deepEqual(strip(prox.records), strip(avg.records));
   // A flush deadline in a scenario: partial buffers become versions on the virtual clock.
-  const flushed = await simulate(tiny({ strategy: { kind: 'fedbuff', k: 5, flushS: 1 }, rounds: 2 }));
+  const flushed = await simulate(tiny({ population: { ...tiny().population, perRound: 5 }, strategy: { kind: 'fedbuff', k: 5, flushS: 1 }, rounds: 2 }));
   assert.equal(flushed.records.length, 2);
   assert.equal(flushed.records[0].virtual_time_s, 1, 'the first version is flushed 1 s after the start');
   assert.ok(flushed.records[0].participants > 0 && flushed.records[0].participants < 5, 'from a partial buffer');
   expectScenarioError({ ...QUICKSTART, strategy: { kind: 'fedavg', deadlinS: 5 } }, /^scenario is not a valid scenario: strategy: unknown key "deadlinS"$/);
   expectScenarioError({ ...QUICKSTART, strategy: { kind: 'fedprx', mu: 1 } }, /^scenario is not a valid scenario: strategy\.kind: must be one of "fedavg", "fedbuff", "fedprox", "oneshot"$/);
-  expectScenarioError({ ...QUICKSTART, sweep: [{ label: 'x', strategy: { kind: 'fedprox', mu: 0.1, backupWorkers: 10 } }] }, /sweep\[0\]\.strategy\.backupWorkers 10 leaves nobody of clients\.perRound/);
+  expectScenarioError({ ...QUICKSTART, sweep: [{ label: 'x', strategy: { kind: 'fedprox', mu: 0.1, cohort: 10, backupWorkers: 10 } }] }, /sweep\[0\]: strategy\.backupWorkers 10 leaves nobody of strategy\.cohort 10/);
 });
 
 test('simulate: sign-flipping attackers hurt FedAvg; the coordinate-wise median resists them', async () => {
   const attacked = (strategy: Scenario['strategy']) =>
     tiny({
-      clients: { ...tiny().clients, perRound: 10, availability: 1, dropout: 0 },
-      attackers: { kind: 'sign-flip', fraction: 0.3, factor: 4 },
+      population: { ...tiny().population, availability: 1, dropout: 0, attackers: { kind: 'sign-flip', fraction: 0.3, factor: 4 } },
       strategy,
       rounds: 4,
     });
-  const mean = await simulate(attacked({ kind: 'fedavg', minParticipants: 1 }));
-  const median = await simulate(attacked({ kind: 'fedavg', minParticipants: 1, robust: { kind: 'median' } }));
+  const mean = await simulate(attacked({ kind: 'fedavg', cohort: 10, minParticipants: 1 }));
+  const median = await simulate(attacked({ kind: 'fedavg', cohort: 10, minParticipants: 1, robust: { kind: 'median' } }));
   assert.ok(mean.records.some((r) => r.attackers > 0));
   assert.ok(median.summary.final_accuracy > mean.summary.final_accuracy + 0.1, `median ${median.summary.final_accuracy} vs mean ${mean.summary.final_accuracy}`);
 });
 
 test('simulate: two thousand clients on one machine, lean per-client state', async () => {
   const big = tiny({
-    dataset: { name: 'mnist', partition: { kind: 'iid' }, trainRows: 20000, testRows: 1000 },
-    clients: { ...tiny().clients, count: 2000, perRound: 50 },
-    strategy: { kind: 'fedavg', minParticipants: 10 },
+    data: { partition: { kind: 'iid' }, trainRows: 20000, testRows: 1000, shares: 2000 },
+    strategy: { kind: 'fedavg', cohort: 50, minParticipants: 10 },
     rounds: 2,
   });
   const r = await simulate(big);
@@ -196,7 +208,7 @@ test('simulate command: metrics as JSON lines, a self-contained HTML report, a s
 test('one-shot merging: every method is evaluated; weight matching beats plain averaging across initialisations', async () => {
   const s = checkScenario({
     ...parseYaml(readFileSync(join(root, 'scenarios', 'oneshot-merge.yaml'), 'utf8')),
-    dataset: { name: 'mnist', partition: { kind: 'shards', perClient: 2 }, trainRows: 6000, testRows: 2000 },
+    data: { partition: { kind: 'shards', perClient: 2 }, trainRows: 6000, testRows: 2000, shares: 5 },
     local: { epochs: 1, batch: 32, lr: 0.02, momentum: 0.9 },
   });
   const { summary } = await simulate(s);

@@ -5,6 +5,8 @@ import { FedAvg, type FedAvgConfig } from './fedavg.js';
 export interface FedProxConfig extends FedAvgConfig {
   /** μ of the proximal term (μ/2)·‖w − w_global‖² each trainer adds to its local loss. */
   readonly mu: number;
+  /** Trainers send the partial work done by the deadline instead of missing the round (see LocalTraining). */
+  readonly partialWork?: boolean;
 }
 
 /**

@@ -29,6 +29,18 @@ function firstRows(ds: Dataset, n: number | undefined): Dataset {
   return n === undefined || n >= ds.count ? ds : subset(ds, Uint32Array.from({ length: n }, (_, i) => i));
 }
 
+/** Loaded once per process: every task on a dataset (sweep variants, many runs in one process) reads the same rows. */
+const loaded = new Map<ImageDatasetName, ImageSplits>();
+
+function splitsOf(name: ImageDatasetName): ImageSplits {
+  let d = loaded.get(name);
+  if (d === undefined) {
+    d = loadImageDataset(name);
+    loaded.set(name, d);
+  }
+  return d;
+}
+
 function checkDataset(task: string, dataset: string): ImageDatasetName {
   if (dataset !== 'mnist' && dataset !== 'fashion-mnist') throw new TaskError('TASK_UNKNOWN', `task ${task} trains on mnist or fashion-mnist, not ${dataset}`);
   return dataset;
@@ -38,6 +50,8 @@ function checkDataset(task: string, dataset: string): ImageDatasetName {
 abstract class ImageTask implements Task {
   abstract readonly name: string;
   readonly kind = 'image';
+  // MNIST and Fashion-MNIST both have ten labels; a test holds the loaded data to it.
+  readonly classes = 10;
   abstract readonly specs: readonly { name: string; shape: number[] }[];
   abstract readonly sliceAxes: readonly SliceAxis[];
   readonly partitions = IMAGE_PARTITIONS;
@@ -74,7 +88,7 @@ abstract class ImageTask implements Task {
   }
 
   private data(): ImageSplits {
-    this.splits ??= loadImageDataset(this.dataset);
+    this.splits ??= splitsOf(this.dataset);
     return this.splits;
   }
 
@@ -84,6 +98,31 @@ abstract class ImageTask implements Task {
     return this.trainSet;
   }
 
+  /** The last partition cut: the simulator asks for every share of one partition in turn. */
+  private cut: { readonly key: string; readonly parts: Uint32Array[] } | null = null;
+
+  private partition(shares: number, partition: PartitionSpec, seed: number): Uint32Array[] {
+    const key = `${shares}/${JSON.stringify(partition)}/${seed}`;
+    if (this.cut?.key === key) return this.cut.parts;
+    const train = this.train();
+    let parts: Uint32Array[];
+    switch (partition.kind) {
+      case 'iid':
+        parts = iidPartition(train.count, shares, seed);
+        break;
+      case 'dirichlet':
+        parts = dirichletPartition(train.y, shares, { alpha: partition.alpha, seed });
+        break;
+      case 'shards':
+        parts = shardPartition(train.y, shares, { seed, ...(partition.perClient === undefined ? {} : { shardsPerClient: partition.perClient }) });
+        break;
+      default:
+        throw new TaskError('TASK_DATA', `partition ${partition.kind} is for text; ${this.dataset} has ${IMAGE_PARTITIONS.join(', ')}`);
+    }
+    this.cut = { key, parts };
+    return parts;
+  }
+
   share(shares: number, index: number | null, partition: PartitionSpec, seed: number): DataShare {
     const train = this.train();
     if (!Number.isInteger(shares) || shares < 1 || shares > train.count) throw new TaskError('TASK_DATA', `${shares} shares of ${train.count} rows`);
@@ -91,19 +130,7 @@ abstract class ImageTask implements Task {
     if (index === null) rows = Uint32Array.from({ length: train.count }, (_, i) => i);
     else {
       if (!Number.isInteger(index) || index < 0 || index >= shares) throw new TaskError('TASK_DATA', `share ${index} is not in [0, ${shares})`);
-      switch (partition.kind) {
-        case 'iid':
-          rows = iidPartition(train.count, shares, seed)[index];
-          break;
-        case 'dirichlet':
-          rows = dirichletPartition(train.y, shares, { alpha: partition.alpha, seed })[index];
-          break;
-        case 'shards':
-          rows = shardPartition(train.y, shares, { seed, ...(partition.perClient === undefined ? {} : { shardsPerClient: partition.perClient }) })[index];
-          break;
-        default:
-          throw new TaskError('TASK_DATA', `partition ${partition.kind} is for text; ${this.dataset} has ${IMAGE_PARTITIONS.join(', ')}`);
-      }
+      rows = this.partition(shares, partition, seed)[index];
     }
     return {
       examples: rows.length,

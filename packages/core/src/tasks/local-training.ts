@@ -20,6 +20,8 @@ export interface LocalTrainingOptions {
   readonly every?: { readonly steps: number; readonly run: (done: number) => Promise<void> };
   /** Stop once training has taken this long (seconds); the schedule still spans the whole budget. */
   readonly timeLimitS?: number;
+  /** Stop after this many steps (partial work in virtual time); the schedule still spans the whole budget. */
+  readonly stopAfter?: number;
 }
 
 export interface LocalTrainingReport {
@@ -73,6 +75,7 @@ export async function trainLocal(trainer: Trainer, share: DataShare, o: LocalTra
     };
     for (const b of budgetBatches(o.budget, share, o.batch, o.seed)) {
       if (o.timeLimitS !== undefined && (performance.now() - t0 - hookMs) / 1000 >= o.timeLimitS) break;
+      if (o.stopAfter !== undefined && step >= o.stopAfter) break;
       const y = b.feeds.y;
       inflight.push({ size: b.size, targets: y === undefined ? b.size : y.dims.reduce((a, d) => a * d, 1), loss: trainer.step(b, learningRate(o.schedule, o.lr, step++, total)) });
       if (inflight.length >= 2) await settle();

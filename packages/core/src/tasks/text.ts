@@ -67,6 +67,7 @@ const DEFAULT_MOE = { experts: 4, topK: 2, expertFfDim: 256 };
 
 class TransformerTask implements Task {
   readonly kind = 'text';
+  readonly classes = null;
   readonly specs;
   readonly sliceAxes: readonly SliceAxis[];
   readonly partitions: readonly PartitionSpec['kind'][];

@@ -80,6 +80,8 @@ export interface Task {
   readonly dataset: string;
   /** What an example is: an image row, or a text window whose every position is a prediction. */
   readonly kind: 'image' | 'text';
+  /** Image tasks: how many labels there are (what label flipping mirrors); text: null. */
+  readonly classes: number | null;
   /** The whole model's parameters. */
   readonly specs: readonly TensorSpec[];
   /** The axes `subnet` accepts (empty: the model is trained whole). */

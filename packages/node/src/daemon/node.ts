@@ -183,7 +183,7 @@ export function createNode(config: NodeConfig): FedNode {
         }
         if (wantsTrainer) {
           const shard = shareIndexOf(run, peerId, config.shard, config.name);
-          const slice = trainerSlice(run, taskOf(run), { peerId, name: config.name, capability: config.capability });
+          const slice = trainerSlice(run, taskOf(run), { peerId, name: config.name, capability: config.capability, share: shard });
           link = aggregator !== null ? new LocalLink(aggregator, peerId) : new RemoteLink(ctx, aggregatorAddr);
           trainer = new TrainerRole(ctx, link, {
             dataDir: join(config.dataDir, 'trainer'),

@@ -38,6 +38,7 @@ export interface RunLocal {
 export type RunStrategy = StrategySection;
 
 export interface RunFile {
+  readonly mode?: 'federated';
   /** The run id: names the gossip topic, travels in every message, stamps every checkpoint. */
   readonly run: string;
   readonly description?: string;
@@ -98,7 +99,11 @@ export const LOCAL_SCHEMA = obj(['batch', 'lr'], {
   clipGradNorm: pos,
 });
 
-export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'task', 'data', 'codec', 'strategy', 'rounds', 'local'], {
+/** The sections of a federated run document, for the schemas built on it (the simulator's scenario). */
+export const RUN_REQUIRED = ['run', 'seed', 'task', 'data', 'codec', 'strategy', 'rounds', 'local'] as const;
+export const RUN_PROPERTIES = {
+  // Optional here: a document without a mode is federated (decentralised ones say so).
+  mode: { const: 'federated' },
   run: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
   description: { type: 'string' },
   seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
@@ -124,7 +129,16 @@ export const RUN_FILE_SCHEMA = obj(['run', 'seed', 'task', 'data', 'codec', 'str
     mdns: { type: 'boolean' },
   }),
   threads: int(1),
-});
+};
+
+export const RUN_FILE_SCHEMA = obj([...RUN_REQUIRED], RUN_PROPERTIES);
+
+/**
+ * What a simulator scenario adds to a run document (the simulated population and the
+ * simulator's own outputs). A daemon reading a scenario ignores them, so the same file runs
+ * on the simulator and on real machines.
+ */
+export const SIMULATION_KEYS = ['population', 'evalEvery', 'timeBudgetS', 'expect', 'target', 'sweep'] as const;
 
 const ajv = new Ajv({ allErrors: true, strict: true, discriminator: true });
 const validate = ajv.compile(RUN_FILE_SCHEMA);
@@ -136,18 +150,40 @@ export function checkRunFile(value: unknown, source = 'run file'): RunFile {
   }
   const old = oldFormProblems(value);
   if (old.length > 0) throw new DaemonError('RUN_FILE', `${source} is in the old run-file form: ${old.join('; ')}`);
-  if (!validate(value)) throw new DaemonError('RUN_FILE', `${source} is not a valid run file: ${describeSchemaErrors(validate.errors ?? []).join('; ')}`);
-  const r = value as unknown as RunFile;
+  const doc = withoutSimulation(value);
+  if (!validate(doc)) throw new DaemonError('RUN_FILE', `${source} is not a valid run file: ${describeSchemaErrors(validate.errors ?? []).join('; ')}`);
+  const r = doc as unknown as RunFile;
+  const problems = runDocumentProblems(r);
+  if (problems.length > 0) throw new DaemonError('RUN_FILE', `${source}: ${problems.join('; ')}`);
+  return r;
+}
+
+/** The document without the simulator's sections (a scenario read by a daemon). */
+function withoutSimulation(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const k of SIMULATION_KEYS) delete out[k];
+  return out;
+}
+
+/** The part of a federated document the rules below read (a run file or a scenario). */
+export type RunDocumentCore = Omit<RunFile, 'strategy'> & { readonly strategy: { readonly kind: string; readonly robust?: unknown; readonly dp?: unknown } };
+
+/**
+ * The rules a schema cannot say, for any federated document: the task against the registry,
+ * the shares, the slices, the wire limits, and (`strategy`) the registered strategy's own
+ * checks. One line a problem, each naming its path.
+ */
+export function runDocumentProblems(r: RunDocumentCore, strategy: { readonly section: StrategySection; readonly perEpoch?: { readonly count: number; readonly setting: string } } | null = { section: r.strategy as StrategySection }): string[] {
   const problems: string[] = [];
   const taskIssues = taskProblems(r);
   problems.push(...taskIssues);
-  problems.push(...strategyEntry(r.strategy.kind).check(r.strategy, { path: 'strategy' }));
+  if (strategy !== null) problems.push(...strategyEntry(strategy.section.kind).check(strategy.section, { path: 'strategy', ...(strategy.perEpoch === undefined ? {} : { perEpoch: strategy.perEpoch }) }));
   if (r.data.trainRows !== undefined && r.data.trainRows < r.data.shares) problems.push(`data.trainRows ${r.data.trainRows} leaves some of the ${r.data.shares} shares empty`);
   for (const [peer, i] of Object.entries(r.data.assign ?? {})) if (i >= r.data.shares) problems.push(`data.assign.${peer}: share ${i} is not below data.shares ${r.data.shares}`);
   if (taskIssues.length === 0) checkSlices(r, taskOf(r), problems);
   problems.push(...wireProblems(r.limits));
-  if (problems.length > 0) throw new DaemonError('RUN_FILE', `${source}: ${problems.join('; ')}`);
-  return r;
+  return problems;
 }
 
 /** What to change in a run file written before tasks (top-level `model`, `data.dataset`). */
@@ -161,7 +197,7 @@ export function oldFormProblems(value: unknown): string[] {
 }
 
 /** The task, its partition, model sizes, local budget and slices checked against the registry. */
-function taskProblems(r: RunFile): string[] {
+function taskProblems(r: RunDocumentCore): string[] {
   const out: string[] = [];
   const f = tasks.TASKS.get(r.task.name)!;
   if (!f.datasets.includes(r.task.dataset)) out.push(`task.dataset: ${r.task.name} trains on ${f.datasets.join(' or ')}, not ${r.task.dataset}`);
@@ -180,10 +216,16 @@ function taskProblems(r: RunFile): string[] {
   return out;
 }
 
-const taskCache = new WeakMap<RunFile, Task>();
+/** The sections a task is made from. */
+export interface TaskSections {
+  readonly task: RunTask;
+  readonly data: { readonly trainRows?: number };
+}
 
-/** The run's task (made once per run file). */
-export function taskOf(run: RunFile): Task {
+const taskCache = new WeakMap<TaskSections, Task>();
+
+/** The run's task (made once per document). */
+export function taskOf(run: TaskSections): Task {
   let t = taskCache.get(run);
   if (t === undefined) {
     t = createTask(run.task.name, { dataset: run.task.dataset, ...(run.task.model === undefined ? {} : { model: run.task.model }), ...(run.data.trainRows === undefined ? {} : { trainRows: run.data.trainRows }) });
@@ -200,21 +242,24 @@ export interface RunLocalTraining {
   readonly clipGradNorm?: number;
   /** FedProx's mu, when the strategy asks trainers for a proximal term. */
   readonly proximalMu?: number;
+  /** Send what was trained by the round's deadline rather than miss it (FedProx's partial work). */
+  readonly partialWork?: boolean;
 }
 
-export function localTrainingOf(run: RunFile): RunLocalTraining {
+export function localTrainingOf(run: TaskSections & { readonly local: RunLocal; readonly strategy: StrategySection }): RunLocalTraining {
   const l = run.local;
   const d = taskOf(run).defaults;
   const kind = l.optimizer ?? d.optimizer.kind;
   const optimizer: engine.OptimizerSpec = kind === 'sgd' ? { kind: 'sgd', momentum: l.momentum ?? 0 } : { kind: 'adamw', weightDecay: l.weightDecay ?? 0.01 };
   const clip = l.clipGradNorm ?? (kind === d.optimizer.kind ? d.clipGradNorm : undefined);
-  const { proximalMu } = strategyLocalTraining(run.strategy);
+  const { proximalMu, partialWork } = strategyLocalTraining(run.strategy);
   return {
     optimizer,
     budget: l.steps !== undefined ? { steps: l.steps } : { epochs: l.epochs ?? 1 },
     schedule: { kind: l.schedule ?? 'constant', warmupSteps: l.warmupSteps ?? 0 },
     ...(clip === undefined ? {} : { clipGradNorm: clip }),
     ...(proximalMu === undefined ? {} : { proximalMu }),
+    ...(partialWork === true ? { partialWork } : {}),
   };
 }
 

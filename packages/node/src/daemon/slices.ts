@@ -22,6 +22,12 @@ export interface RunSlices {
   readonly capabilities?: Readonly<Record<string, SliceSpec>>;
   /** Peer id or trainer name (`--name NAME`) -> its capability or sub-network. */
   readonly peers?: Readonly<Record<string, SliceRef>>;
+  /**
+   * By data share: the trainer of share i (and the simulator's client i) trains
+   * byShare[i mod length], unless slices.peers names it. A mix of capabilities over many
+   * shares, written once.
+   */
+  readonly byShare?: readonly SliceRef[];
   /** What a trainer with no assignment trains (default the whole model). */
   readonly default?: SliceRef;
 }
@@ -42,6 +48,7 @@ const REF_SCHEMA = { oneOf: [{ type: 'string', minLength: 1 }, SPEC_SCHEMA] };
 export const SLICES_SCHEMA = obj([], {
   capabilities: { type: 'object', minProperties: 1, additionalProperties: SPEC_SCHEMA },
   peers: { type: 'object', additionalProperties: REF_SCHEMA },
+  byShare: { type: 'array', minItems: 1, items: REF_SCHEMA },
   default: REF_SCHEMA,
 });
 
@@ -89,7 +96,11 @@ export function checkSlices(run: SlicedRun & { readonly strategy: { readonly kin
   if (s === undefined) return;
   const caps = Object.keys(s.capabilities ?? {});
   const specs: [string, SliceSpec][] = Object.entries(s.capabilities ?? {}).map(([k, v]) => [`slices.capabilities.${k}`, v]);
-  const refs: [string, SliceRef][] = [...Object.entries(s.peers ?? {}).map(([k, v]): [string, SliceRef] => [`slices.peers.${k}`, v]), ...(s.default === undefined ? [] : [['slices.default', s.default] as [string, SliceRef]])];
+  const refs: [string, SliceRef][] = [
+    ...Object.entries(s.peers ?? {}).map(([k, v]): [string, SliceRef] => [`slices.peers.${k}`, v]),
+    ...(s.byShare ?? []).map((v, i): [string, SliceRef] => [`slices.byShare[${i}]`, v]),
+    ...(s.default === undefined ? [] : [['slices.default', s.default] as [string, SliceRef]]),
+  ];
   for (const [path, ref] of refs) {
     if (typeof ref !== 'string') specs.push([path, ref]);
     else if (!caps.includes(ref)) problems.push(`${path}: no capability "${ref}" under slices.capabilities${caps.length > 0 ? ` (known: ${caps.join(', ')})` : ''}`);
@@ -114,6 +125,8 @@ export interface TrainerIdentity {
   readonly name?: string;
   /** Its capability (`--capability`), a name under slices.capabilities. */
   readonly capability?: string;
+  /** Its data share, looked up under slices.byShare when neither its peer id nor its name is listed. */
+  readonly share?: number;
 }
 
 /**
@@ -136,12 +149,14 @@ export function trainerSlice(run: SlicedRun, task: Task, who: TrainerIdentity): 
   }
   const byPeer = s?.peers?.[who.peerId];
   const byName = who.name === undefined ? undefined : s?.peers?.[who.name];
-  const entry = byPeer !== undefined ? { ref: byPeer, key: who.peerId } : byName !== undefined ? { ref: byName, key: who.name! } : null;
+  const byShare = s?.byShare === undefined || who.share === undefined ? undefined : { ref: s.byShare[who.share % s.byShare.length], path: `slices.byShare[${who.share % s.byShare.length}]` };
+  const entry =
+    byPeer !== undefined ? { ref: byPeer, path: `slices.peers.${who.peerId}` } : byName !== undefined ? { ref: byName, path: `slices.peers.${who.name!}` } : byShare !== undefined ? byShare : null;
   if (entry !== null) {
-    const a = deref(run, task, entry.ref, `slices.peers.${entry.key}`);
-    const mine = typeof entry.ref === 'string' ? a : { ...a, source: `slices.peers.${entry.key}` };
+    const a = deref(run, task, entry.ref, entry.path);
+    const mine = typeof entry.ref === 'string' ? a : { ...a, source: entry.path };
     if (cap !== undefined && !sameSpec(cap, mine)) {
-      throw new DaemonError('DAEMON_CONFIG', `--capability ${who.capability} (${cap.label}) contradicts slices.peers.${entry.key} (${mine.label}): the aggregator would refuse its updates`);
+      throw new DaemonError('DAEMON_CONFIG', `--capability ${who.capability} (${cap.label}) contradicts ${entry.path} (${mine.label}): the aggregator would refuse its updates`);
     }
     return mine;
   }
@@ -189,6 +204,11 @@ export class SlicePolicy {
     // What a trainer with no assignment trains: the default, or the whole model.
     offer(trainerSlice(run, task, { peerId: '' }));
     for (const name of Object.keys(s?.capabilities ?? {})) offer(deref(run, task, name, 'capability'));
+    // A share index is a claim too: any byShare entry is open to an unlisted peer.
+    (s?.byShare ?? []).forEach((ref, i) => {
+      const a = deref(run, task, ref, `slices.byShare[${i}]`);
+      offer(typeof ref === 'string' ? a : { ...a, source: `slices.byShare[${i}]` });
+    });
     for (const [key, ref] of Object.entries(s?.peers ?? {})) {
       const a = deref(run, task, ref, `slices.peers.${key}`);
       const mine = typeof ref === 'string' ? a : { ...a, source: `slices.peers.${key}` };

@@ -282,7 +282,12 @@ export class TrainerRole {
     const t0 = performance.now();
     await this.trainer.setParams(model.params);
     const seed = Rng.derive(run.seed, TRAINING_STREAM, r.round, this.opts.shard).nextU32();
-    const report = await tasks.trainLocal(this.trainer, this.share, { budget: this.local.budget, batch: run.local.batch, lr: run.local.lr, schedule: this.local.schedule, seed });
+    // FedProx's partial work: stop at the deadline, keeping a fifth of what is left (at least 1 s) to encode and push.
+    const left = r.deadlineUnixMs === null || r.deadlineUnixMs <= 0 ? null : (r.deadlineUnixMs - Date.now()) / 1000;
+    const timeLimitS = this.local.partialWork === true && left !== null ? Math.max(1e-3, left - Math.max(1, left / 5)) : undefined;
+    const report = await tasks.trainLocal(this.trainer, this.share, { budget: this.local.budget, batch: run.local.batch, lr: run.local.lr, schedule: this.local.schedule, seed, ...(timeLimitS === undefined ? {} : { timeLimitS }) });
+    const planned = tasks.budgetSteps(this.local.budget, this.share, run.local.batch);
+    if (report.steps < planned) log.log('info', 'update.partial', { round: r.round, steps: report.steps, of: planned, time_limit_s: timeLimitS ?? null });
     const delta = await this.trainer.params();
     const d = delta.data;
     const g = model.params.data;

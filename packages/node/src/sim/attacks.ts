@@ -1,5 +1,6 @@
 import { Rng } from '@fednode/kernels';
-import type { ParamSet } from '@fednode/core';
+import type { ParamSet, Task, engine, tasks } from '@fednode/core';
+import { SimError } from './errors.js';
 import type { AttackSpec } from './scenario.js';
 
 /**
@@ -30,9 +31,23 @@ export function attackDelta(a: AttackSpec, delta: ParamSet, seed: number): void 
   }
 }
 
-/** Label flipping: class y becomes classes − 1 − y. */
-export function flipLabels(y: Uint8Array, classes: number): Uint8Array {
-  const out = new Uint8Array(y.length);
-  for (let i = 0; i < y.length; i++) out[i] = classes - 1 - y[i];
-  return out;
+/** Label flipping: the share's batches with class y read as classes − 1 − y (image tasks). */
+export function flippedShare(share: tasks.DataShare, task: Task): tasks.DataShare {
+  const classes = task.classes;
+  if (classes === null) throw new SimError('SIM_SCENARIO', `label-flip attackers need an image task; ${task.name} on ${task.dataset} has no labels`);
+  const top = BigInt(classes - 1);
+  function* flip(batches: Iterable<engine.FeedBatch>): Generator<engine.FeedBatch> {
+    for (const b of batches) {
+      const y = b.feeds.y;
+      const flipped = BigInt64Array.from(y.data as BigInt64Array, (v) => top - v);
+      yield { size: b.size, feeds: { ...b.feeds, y: { ...y, data: flipped } } };
+    }
+  }
+  return {
+    ...share,
+    epoch: (batchSize, seed, epoch) => flip(share.epoch(batchSize, seed, epoch)),
+    draw: (batchSize, seed, count) => flip(share.draw(batchSize, seed, count)),
+  };
 }
+
+

@@ -13,18 +13,21 @@ import type { ParamSet } from '@fednode/core';
 import type { AggregateResult, ClientUpdate, Strategy } from '@fednode/aggregator';
 import { SimError } from './errors.js';
 import { STREAM, isAvailable, type SimClient } from './population.js';
-import type { Scenario } from './scenario.js';
+import { perRoundOf, type Scenario } from './scenario.js';
 import type { RoundRecord } from './types.js';
 
 /** What a model path (images on engine.Trainer, text on onnxruntime sessions) provides the loop. */
 export interface DriverHooks<C extends SimClient> {
   readonly clients: readonly C[];
-  /** When `c`'s update arrives if it starts at `start` (virtual seconds). */
-  arrivalOf(c: C, start: number): number;
+  /**
+   * When `c`'s update arrives if it starts at `start` (virtual seconds), and how many local
+   * steps it trains: its whole budget (null), or with partial work only what fits before `deadline`.
+   */
+  plan(c: C, start: number, deadline: number): { readonly arrival: number; readonly steps: number | null };
   /** `c` was sent the model. */
   dispatched(c: C): void;
-  /** Trains `c` from `base` and returns what the server receives. */
-  contribute(c: C, base: ParamSet, baseVersion: number, epoch: number): Promise<ClientUpdate>;
+  /** Trains `c` from `base` (`steps`: stop early, as planned) and returns what the server receives. */
+  contribute(c: C, base: ParamSet, baseVersion: number, epoch: number, steps: number | null): Promise<ClientUpdate>;
   evaluate(params: ParamSet, round: number, last: boolean): Promise<{ accuracy: number | null; loss: number | null }>;
   record(r: Omit<RoundRecord, 'wall_s' | 'bytes_up' | 'bytes_down'>): void;
 }
@@ -37,6 +40,7 @@ export function driveStrategy<C extends SimClient>(s: Scenario, strategy: Strate
 interface Dispatch<C> {
   readonly client: C;
   readonly arrival: number;
+  readonly steps: number | null;
   readonly dropped: boolean;
 }
 
@@ -65,14 +69,14 @@ async function runRounds<C extends SimClient>(s: Scenario, strategy: Strategy, h
     const online = h.clients.filter((c) => isAvailable(s, c, now, round));
     const pick = Uint32Array.from({ length: online.length }, (_, i) => i);
     Rng.derive(s.seed, STREAM.selection, round).shuffle(pick);
-    const cohort = [...pick.subarray(0, Math.min(s.clients.perRound, online.length))].map((i) => online[i]);
-    const dropRng = Rng.derive(s.seed, STREAM.dropout, round);
-    const dispatches = cohort
-      .map((c): Dispatch<C> => ({ client: c, arrival: h.arrivalOf(c, now), dropped: dropRng.uniform() < (s.clients.dropout ?? 0) }))
-      .sort((a, b) => a.arrival - b.arrival || a.client.id - b.client.id);
-    for (const c of cohort) h.dispatched(c);
+    const cohort = [...pick.subarray(0, Math.min(perRoundOf(s), online.length))].map((i) => online[i]);
     strategy.open(now * 1000, { cohort: cohort.length });
     const deadline = strategy.deadlineMs === null ? Infinity : strategy.deadlineMs / 1000;
+    const dropRng = Rng.derive(s.seed, STREAM.dropout, round);
+    const dispatches = cohort
+      .map((c): Dispatch<C> => ({ client: c, ...h.plan(c, now, deadline), dropped: dropRng.uniform() < (s.population.dropout ?? 0) }))
+      .sort((a, b) => a.arrival - b.arrival || a.client.id - b.client.id);
+    for (const c of cohort) h.dispatched(c);
     const base = strategy.global.clone();
     const baseVersion = strategy.version;
     let offered = 0;
@@ -86,7 +90,7 @@ async function runRounds<C extends SimClient>(s: Scenario, strategy: Strategy, h
       offered++;
       lastArrival = d.arrival;
       if (d.client.attack !== null) attackers++;
-      const u = await h.contribute(d.client, base, baseVersion, strategy.epoch);
+      const u = await h.contribute(d.client, base, baseVersion, strategy.epoch, d.steps);
       const tau = strategy.staleness(u.baseVersion);
       if (strategy.offer(u).accepted) staleness.add(tau);
       else refused++;
@@ -142,9 +146,9 @@ async function runContinuous<C extends SimClient>(s: Scenario, strategy: Strateg
     const online = h.clients.filter((c) => !inFlight.has(c.id) && isAvailable(s, c, at, dispatchCount));
     if (online.length === 0) return false;
     const c = online[Rng.derive(s.seed, STREAM.selection, dispatchCount).uniformInt(online.length)];
-    const drop = Rng.derive(s.seed, STREAM.dropout, dispatchCount).uniform() < (s.clients.dropout ?? 0);
+    const drop = Rng.derive(s.seed, STREAM.dropout, dispatchCount).uniform() < (s.population.dropout ?? 0);
     dispatchCount++;
-    inFlight.set(c.id, { client: c, arrival: h.arrivalOf(c, at), dropped: drop, base: strategy.global.clone(), baseVersion: strategy.version });
+    inFlight.set(c.id, { client: c, ...h.plan(c, at, Infinity), dropped: drop, base: strategy.global.clone(), baseVersion: strategy.version });
     h.dispatched(c);
     return true;
   };
@@ -168,7 +172,7 @@ async function runContinuous<C extends SimClient>(s: Scenario, strategy: Strateg
     round++;
     strategy.open(at * 1000);
   };
-  for (let i = 0; i < s.clients.perRound; i++) dispatch(0);
+  for (let i = 0; i < perRoundOf(s); i++) dispatch(0);
   strategy.open(0);
   while (round < s.rounds && inFlight.size > 0) {
     const next = [...inFlight.values()].sort((a, b) => a.arrival - b.arrival || a.client.id - b.client.id)[0];
@@ -187,7 +191,7 @@ async function runContinuous<C extends SimClient>(s: Scenario, strategy: Strateg
     if (next.dropped) {
       dropped++;
     } else {
-      const u = await h.contribute(next.client, next.base, next.baseVersion, strategy.epoch);
+      const u = await h.contribute(next.client, next.base, next.baseVersion, strategy.epoch, next.steps);
       const tau = strategy.staleness(u.baseVersion);
       if (strategy.offer(u).accepted) staleness.add(tau);
       else refused++;

@@ -1,10 +1,10 @@
 /** The scenario simulator: real training, codecs and strategies on a virtual clock. */
 export { SimError, type SimErrorCode } from './errors.js';
-export { checkScenario, loadScenario, scenarioFromYaml, SCENARIO_SCHEMA, type Scenario, type AttackKind, type AttackSpec, type ClientsSpec, type StrategySpec } from './scenario.js';
+export { checkScenario, loadScenario, scenarioFromYaml, SCENARIO_SCHEMA, type Scenario, type AttackKind, type AttackSpec, type PopulationSpec, type StrategySpec, type Expectation, perRoundOf } from './scenario.js';
 export type { Dist } from './distributions.js';
-export { simulate, checkExpectations, loadData, type RoundRecord, type SimOptions, type SimSummary } from './simulator.js';
+export { simulate, checkExpectations, type RoundRecord, type SimOptions, type SimSummary } from './simulator.js';
 export { renderReport, lineChart, participationChart, type ReportRun } from './report.js';
 export { runSimulateCommand, type SimulateCommandOptions, type SimulateCommandResult } from './run.js';
 export { QUICKSTART } from './builtin.js';
 export { runOneShot, type OneShotResult, type OneShotRow, type OneShotSpec } from './oneshot.js';
-export { simulateReal, scenarioToRunFile, runIdOf, trainerCount, MAX_REAL_TRAINERS, type RealOptions } from './real.js';
+export { simulateReal, realRunDocument, runIdOf, trainerCount, MAX_REAL_TRAINERS, type RealOptions } from './real.js';

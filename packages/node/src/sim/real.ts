@@ -1,7 +1,7 @@
 /**
  * `fednode simulate FILE --real`: the scenario as real `fednode` daemons on 127.0.0.1 (one
  * aggregator, up to 16 trainers, each its own process of the built CLI) instead of the
- * simulator. The scenario becomes a run file; progress is read back from the daemons'
+ * simulator. The daemons read the scenario itself (a run document); progress is read back from the daemons'
  * JSON-line logs and turned into the simulator's `RoundRecord`s, so metrics.jsonl, the report
  * and the summary look the same. Time is wall time: `virtual_time_s` is the wall seconds since
  * the aggregator opened its first round (process start-up and data loading excluded).
@@ -13,10 +13,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { checkRunFile, type RunFile, type RunStrategy } from '../daemon/run-file.js';
+import { checkRunFile, type RunFile } from '../daemon/run-file.js';
 import { generateIdentity, saveIdentity } from '../net/identity.js';
 import { SimError } from './errors.js';
-import { isOneShot, type Scenario } from './scenario.js';
+import { isOneShot, perRoundOf, type Scenario } from './scenario.js';
+import { clientName } from './population.js';
 import { strategyEntry, strategyKinds } from '@fednode/aggregator';
 import type { RoundRecord, SimSummary } from './types.js';
 
@@ -49,78 +50,53 @@ export function runIdOf(name: string): string {
 
 /** How many trainer processes the scenario gets. */
 export function trainerCount(s: Scenario): number {
-  return Math.min(s.clients.count, MAX_REAL_TRAINERS);
+  return Math.min(s.data.shares, MAX_REAL_TRAINERS);
 }
 
 /**
- * The scenario as a run file for `trainers` shares. What the daemon has no notion of (client
- * speeds, links, availability, dropout, attackers, time budgets) is left out; `notes` says so.
+ * The scenario itself as the daemons read it (they ignore the population and the simulator's
+ * sections): the same task, data, shares, slices, codec, local training and rounds. Only what
+ * belongs to this machine is set: who may join (the generated identities), where the
+ * aggregator listens, and the strategy's cohort fitted to the trainer processes there are.
+ * `notes` says what the real run cannot reproduce.
  */
-export function scenarioToRunFile(s: Scenario, o: { trainers: number; allow: readonly string[]; aggregator: string; threads?: number }): { run: RunFile; notes: string[] } {
+export function realRunDocument(s: Scenario, o: { trainers: number; allow: readonly string[]; aggregator: string; threads?: number }): { run: RunFile; notes: string[] } {
   const notes: string[] = [];
-  if (s.model !== 'mlp' && s.model !== 'mlp-supernet') throw new SimError('SIM_SCENARIO', `--real runs models mlp and mlp-supernet; ${s.name} uses ${s.model}`);
-  if (s.dataset.name === 'sotu' || s.dataset.partition.kind === 'natural') throw new SimError('SIM_SCENARIO', `--real runs image datasets only; ${s.name} uses ${s.dataset.name}`);
   const n = o.trainers;
-  if (s.clients.count > n) notes.push(`${s.clients.count} clients capped at ${n} trainer processes (the data is cut into ${n} shares)`);
   const st = s.strategy;
-  if (isOneShot(st)) throw new SimError('SIM_SCENARIO', `--real runs federated strategies (${strategyKinds().join(', ')}); ${s.name} uses oneshot`);
-  const fitted = strategyEntry(st.kind).forTrainers(st, { trainers: n, perEpoch: s.clients.perRound });
-  const strategy: RunStrategy = fitted.section;
+  if (isOneShot(st)) throw new SimError('SIM_SCENARIO', `--real runs federated strategies (${strategyKinds().join(', ')}); ${s.run} uses oneshot`);
+  if (s.data.shares > n) notes.push(`${s.data.shares} clients capped at ${n} trainer processes: shares 0..${n - 1} of ${s.data.shares} take part`);
+  const fitted = strategyEntry(st.kind).forTrainers(st, { trainers: n, perEpoch: perRoundOf(s) });
   notes.push(...fitted.notes);
+  const p = s.population;
   const ignored = [
-    s.attackers === undefined ? null : 'attackers',
-    s.clients.availability === undefined ? null : 'clients.availability',
-    s.clients.dropout === undefined ? null : 'clients.dropout',
+    p.attackers === undefined ? null : 'population.attackers',
+    p.availability === undefined ? null : 'population.availability',
+    p.dropout === undefined ? null : 'population.dropout',
     s.timeBudgetS === undefined ? null : 'timeBudgetS',
     (s.evalEvery ?? 1) === 1 ? null : 'evalEvery (every version is evaluated)',
   ].filter((x): x is string => x !== null);
   notes.push(`client speeds and links are the machine's own${ignored.length > 0 ? `; not applied: ${ignored.join(', ')}` : ''}`);
-  const run: RunFile = {
-    run: runIdOf(s.name),
-    ...(s.description === undefined ? {} : { description: s.description }),
-    seed: s.seed,
-    // The mlp task is the supernet: the simulator's mlp-supernet is its sliced form.
-    task: { name: s.model === 'mlp-supernet' ? 'mlp' : s.model, dataset: s.dataset.name },
-    ...(s.clients.widths === undefined ? {} : { slices: { capabilities: Object.fromEntries(s.clients.widths.map((w) => [capabilityOf(w), { width: w }])) } }),
-    data: {
-      ...(s.dataset.trainRows === undefined ? {} : { trainRows: s.dataset.trainRows }),
-      ...(s.dataset.testRows === undefined ? {} : { testRows: s.dataset.testRows }),
-      partition: s.dataset.partition,
-      shares: n,
-    },
-    codec: s.codec,
-    strategy,
-    rounds: s.rounds,
-    local: s.local,
-    // Short polls and linger: everything is on one machine, and the run should end promptly.
-    limits: { timeoutS: 30, pollS: 0.5, lingerS: 1 },
+  const doc = {
+    ...s,
+    run: runIdOf(s.run),
+    strategy: fitted.section,
+    // Short polls and linger unless the scenario says: everything is on one machine, and the run should end promptly.
+    limits: { timeoutS: 30, pollS: 0.5, lingerS: 1, ...(s.limits ?? {}) },
     admission: { allow: [...o.allow] },
     network: { aggregator: o.aggregator, mdns: false },
     ...(o.threads === undefined ? {} : { threads: o.threads }),
   };
-  return { run: checkRunFile(JSON.parse(JSON.stringify(run)) as unknown, `the run file made from ${s.name}`), notes };
-}
-
-/** The capability a width becomes in the run file (`w0.5`). */
-function capabilityOf(width: number): string {
-  return `w${width}`;
-}
-
-/** `--capability` for trainer i: the width the simulator gives client i (widths[i mod n]), as a capability. */
-export function trainerCapabilityArgs(s: Scenario, i: number): string[] {
-  const widths = s.clients.widths;
-  return widths === undefined ? [] : ['--capability', capabilityOf(widths[i % widths.length])];
+  return { run: checkRunFile(JSON.parse(JSON.stringify(doc)) as unknown, `${s.run} as a run document`), notes };
 }
 
 type LogLine = { readonly t: string; readonly event: string } & Readonly<Record<string, unknown>>;
 
-/** The simulator's `width_accuracy` (by width, "1" the whole model) from the aggregator's last evaluation. */
-function widthAccuracyOf(lines: readonly LogLine[]): Record<string, number> | undefined {
+/** Each slice's accuracy and loss (by label) from the aggregator's last evaluation, as the simulator's summary has them. */
+function bySliceOf(lines: readonly LogLine[]): { accuracy_by_slice: Record<string, number>; loss_by_slice: Record<string, number> } | undefined {
   const last = lines.filter((l) => l.event === 'version.evaluated').at(-1);
-  if (last === undefined) return undefined;
-  const out: Record<string, number> = { '1': last.accuracy as number };
-  for (const [label, acc] of Object.entries((last.accuracy_by_slice ?? {}) as Record<string, number>)) out[label.replace(/^width /, '')] = acc;
-  return out;
+  if (last?.accuracy_by_slice === undefined) return undefined;
+  return { accuracy_by_slice: last.accuracy_by_slice as Record<string, number>, loss_by_slice: (last.loss_by_slice ?? {}) as Record<string, number> };
 }
 
 function readLog(path: string): LogLine[] {
@@ -192,7 +168,7 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
   const cli = cliPath();
   const n = trainerCount(s);
   // Refuse what cannot run before touching the directory or starting anything.
-  scenarioToRunFile(s, { trainers: n, allow: [], aggregator: '/ip4/127.0.0.1/tcp/1', threads: opts.threads });
+  realRunDocument(s, { trainers: n, allow: [], aggregator: '/ip4/127.0.0.1/tcp/1', threads: opts.threads });
   const dir = opts.dir;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'keys'), { recursive: true });
@@ -207,7 +183,7 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
   for (let i = 0; i < n; i++) trainers.push(await key(`trainer-${i}`));
   const port = await freePort();
   const aggAddr = `/ip4/127.0.0.1/tcp/${port}/p2p/${agg.peerId}`;
-  const { run, notes } = scenarioToRunFile(s, { trainers: n, allow: [agg.peerId, ...trainers.map((t) => t.peerId)], aggregator: aggAddr, threads: opts.threads });
+  const { run, notes } = realRunDocument(s, { trainers: n, allow: [agg.peerId, ...trainers.map((t) => t.peerId)], aggregator: aggAddr, threads: opts.threads });
   for (const line of notes) opts.note?.(`--real: ${line}`);
   const runPath = join(dir, 'run.yaml');
   writeFileSync(runPath, stringify(run));
@@ -248,10 +224,10 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
   const records: RoundRecord[] = [];
   let peakRss = 0;
   let trainTime = 0;
-  let widthAccuracy: Record<string, number> | undefined;
+  let bySlice: ReturnType<typeof bySliceOf>;
   try {
     const a = start('aggregator', ['--role', 'aggregator', '--key', agg.path, '--listen', `/ip4/127.0.0.1/tcp/${port}`]);
-    const ts = trainers.map((t, i) => start(`trainer-${i}`, ['--role', 'trainer', '--key', t.path, '--shard', String(i), ...trainerCapabilityArgs(s, i)]));
+    const ts = trainers.map((t, i) => start(`trainer-${i}`, ['--role', 'trainer', '--key', t.path, '--shard', String(i), '--name', clientName(i)]));
     // Written at once: whoever kills this process with SIGKILL can still find the daemons.
     writeFileSync(join(dir, 'pids.json'), JSON.stringify({ aggregator: a.child.pid ?? null, trainers: ts.map((t) => t.child.pid ?? null) }) + '\n');
 
@@ -330,7 +306,7 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
       if (Date.now() - lastProgress > stallMs) throw new SimError('SIM_RUN', `--real: no new version for ${Math.round(stallMs / 1000)} s; logs in ${join(dir, 'logs')}`);
       await sleep(250);
     }
-    if (s.clients.widths !== undefined) widthAccuracy = widthAccuracyOf(readLog(a.log));
+    bySlice = bySliceOf(readLog(a.log));
     // Trainers stop once they hear the run is complete; a straggler is not worth waiting long for.
     await Promise.race([Promise.all(ts.map((t) => t.exited)), grace(10_000)]);
   } finally {
@@ -350,7 +326,7 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
       trainMs: trainTime * 1000,
       wall0,
     }),
-    ...(widthAccuracy === undefined ? {} : { width_accuracy: widthAccuracy }),
+    ...(bySlice ?? {}),
   };
   return { summary, records };
 }

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { writeFileAtomic } from '@fednode/core';
 import { checkScenario, type Scenario } from './scenario.js';
-import { checkExpectations, loadData, simulate, type RoundRecord, type SimSummary } from './simulator.js';
+import { checkExpectations, simulate, type RoundRecord, type SimSummary } from './simulator.js';
 import { renderReport, type ReportRun } from './report.js';
 import { runIdOf, simulateReal } from './real.js';
 
@@ -33,7 +33,7 @@ export interface SimulateCommandResult {
  * of the expected outcome; the caller decides the exit code.
  */
 export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandOptions, log: (line: string) => void = console.log): Promise<SimulateCommandResult> {
-  const outDir = resolve(o.out ?? join('.fednode', 'sim', scenario.name));
+  const outDir = resolve(o.out ?? join('.fednode', 'sim', scenario.run));
   mkdirSync(outDir, { recursive: true });
   const metricsPath = join(outDir, 'metrics.jsonl');
   writeFileSync(metricsPath, '');
@@ -46,21 +46,19 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
             sweep: undefined,
             strategy: v.strategy ?? scenario.strategy,
             codec: v.codec ?? scenario.codec,
-            attackers: v.attackers === 'none' ? undefined : (v.attackers ?? scenario.attackers),
+            population: { ...scenario.population, attackers: v.attackers === 'none' ? undefined : (v.attackers ?? scenario.population.attackers) },
             expect: v.expect ?? scenario.expect,
           },
           `sweep ${v.label}`,
         ),
       }))
-    : [{ label: scenario.name, scenario }];
+    : [{ label: scenario.run, scenario }];
   const rounds = o.rounds ?? scenario.rounds;
   // Real daemons run on the wall clock; the report's "virtual" columns then hold wall seconds.
   const clock = o.real ? 'wall (--real)' : 'virtual';
   const tty = process.stdout.isTTY === true && o.json !== true;
   const bar = tty ? new cliProgress.SingleBar({ format: '{label} [{bar}] round {value}/{total} | acc {acc} | {vt}s ' + clock + ' | {mb} MB up', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
   const runs: ReportRun[] = [];
-  // Real daemons load their own data; the text scenario (sotu) loads its corpus inside simulate.
-  const data = o.real || scenario.dataset.name === 'sotu' ? undefined : loadData(scenario);
   try {
     for (const v of variants) {
       bar?.start(rounds, 0, { label: v.label, acc: '-', vt: '0', mb: '0' });
@@ -80,7 +78,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
             // Notes go to stderr under --json: stdout's last line is the summary.
             note: (line) => (o.json === true ? process.stderr.write(line + '\n') : log(line)),
           })
-        : await simulate(v.scenario, { rounds: o.rounds, seed: o.seed, label: v.label, data, threads: o.threads, onRound });
+        : await simulate(v.scenario, { rounds: o.rounds, seed: o.seed, label: v.label, threads: o.threads, onRound });
       bar?.stop();
       runs.push({ summary, records });
     }
@@ -88,7 +86,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
     bar?.stop();
   }
   const reportPath = join(outDir, 'report.html');
-  writeFileAtomic(reportPath, [new TextEncoder().encode(renderReport(scenario.name, scenario.description ?? '', runs))]);
+  writeFileAtomic(reportPath, [new TextEncoder().encode(renderReport(scenario.run, scenario.description ?? '', runs))]);
   const summaries = runs.map((r) => r.summary);
   writeFileAtomic(join(outDir, 'summary.json'), [new TextEncoder().encode(JSON.stringify(summaries.length === 1 ? summaries[0] : summaries, null, 2) + '\n')]);
   const failures = o.check ? variants.flatMap((v, i) => checkExpectations(v.scenario, summaries[i]).map((f) => `${v.label}: ${f}`)) : [];
@@ -96,7 +94,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
     log(JSON.stringify(summaries.length === 1 ? { ...summaries[0], passed: failures.length === 0 } : { runs: summaries, passed: failures.length === 0 }));
   } else {
     for (const s of summaries) {
-      if (s.width_accuracy) log(`  accuracy by width: ${Object.entries(s.width_accuracy).map(([w, a]) => `${w}: ${a.toFixed(4)}`).join(', ')}`);
+      if (s.accuracy_by_slice) log(`  accuracy by slice: ${Object.entries(s.accuracy_by_slice).map(([w, a]) => `${w}: ${a.toFixed(4)}`).join(', ')}`);
       for (const row of s.oneshot?.rows ?? []) log(`  ${row.method.padEnd(44)} accuracy ${row.accuracy.toFixed(4)}`);
       const d = s.oneshot?.differentInit;
       if (d) log(`  different initialisations: plain average ${d.average.toFixed(4)}, weight matching then average ${d.weightMatching.toFixed(4)} (alone ${d.models.map((a) => a.toFixed(4)).join(', ')})`);

@@ -1,48 +1,47 @@
 import { Rng } from '@fednode/kernels';
 import {
   ErrorFeedback,
-  ParamSet,
-  batches,
   encodeUpdate,
   engine,
   extractSlice,
   fullSlice,
-  models,
-  loadImageDataset,
   payloadBytes,
   resolveCodec,
   resolveSlice,
-  subset,
+  tasks,
   updateFromFrames,
   updateToFrames,
-  type Dataset,
+  type ParamSet,
   type ResolvedSlice,
   type Slice,
+  type Task,
+  type TensorSpec,
 } from '@fednode/core';
-import { clientUpdateFrom, createStrategy, localTrainingOf, type LocalTraining } from '@fednode/aggregator';
-import { attackDelta, flipLabels } from './attacks.js';
-import { SimError } from './errors.js';
+import { clientUpdateFrom, createStrategy } from '@fednode/aggregator';
+import { localTrainingOf, taskOf, type RunLocalTraining } from '../daemon/run-file.js';
+import { trainerSlice } from '../daemon/slices.js';
+import { attackDelta, flippedShare } from './attacks.js';
 import { STREAM, buildPopulation, type SimClient } from './population.js';
 import { isOneShot, type Scenario } from './scenario.js';
 import { driveStrategy } from './driver.js';
 import { summarizeRun } from './summary.js';
-import { runOneShot, type OneShotResult, type OneShotSpec } from './oneshot.js';
-import { simulateLm } from './lm-clients.js';
+import { runOneShot, type OneShotSpec } from './oneshot.js';
 import type { RoundRecord, SimOptions, SimSummary } from './types.js';
 
 export type { RoundRecord, SimOptions, SimSummary };
 
-/** Size in bytes of the model a client downloads (dense fp32) plus a small header. */
+/** Framing around a model or an update, on top of its payload. */
 const MODEL_HEADER_BYTES = 256;
 const UPDATE_HEADER_BYTES = 256;
 
 /**
- * What a client of one width trains and sends: its trainer (created once per width), the slice
- * of the global model it holds (null: the whole model, nothing to extract) and what its
- * download and upload weigh.
+ * A sub-network some clients train (all of them train the whole model without a slices
+ * section): its trainer (one per distinct slice: each is its own architecture), where it sits
+ * in the global model (null: the whole model, nothing to extract), and what its download and
+ * upload weigh.
  */
 interface Variant {
-  readonly width: number;
+  readonly label: string;
   readonly trainer: engine.Trainer;
   readonly slice: Slice;
   readonly resolved: ResolvedSlice | null;
@@ -50,89 +49,104 @@ interface Variant {
   readonly updateBytes: number;
 }
 
-/** The global model's graph: a named engine model, or the MLP supernet at full width. */
-function globalModel(s: Scenario): engine.ModelName | (() => engine.ModelGraph) {
-  if (s.model === 'moe-transformer') throw new SimError('SIM_RUN', 'model moe-transformer runs in simulateLm, not on an engine.Trainer');
-  return s.model === 'mlp-supernet' ? () => models.mlpSupernetModel(models.MNIST_MLP_SUPERNET) : s.model;
+/** Examples one local step processes on average (what a client's speed divides). */
+function examplesPerStep(local: RunLocalTraining, batch: number, share: tasks.DataShare): number {
+  return 'steps' in local.budget ? batch : (share.examples * local.budget.epochs) / tasks.budgetSteps(local.budget, share, batch);
 }
 
 /**
  * Runs a scenario on one machine: simulated clients with their own speed, links,
- * availability and behaviour, training for real (the engine), encoding for real (the codecs),
- * aggregated by the real strategy, on a virtual clock. Deterministic for its seed.
+ * availability and behaviour, training the scenario's task for real (the engine and the one
+ * local loop every runtime uses), encoding for real (the codecs), aggregated by the real
+ * strategy, on a virtual clock. Deterministic for its seed.
  */
 export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
   const s: Scenario = { ...scenario, seed: opts.seed ?? scenario.seed, rounds: opts.rounds ?? scenario.rounds };
-  // The text scenario has its own data, model and local loop (onnxruntime sessions, not engine.Trainer).
-  if (s.model === 'moe-transformer') return simulateLm(s, opts);
   const wall0 = performance.now();
-  const data = opts.data ?? loadData(s);
-  if (isOneShot(s.strategy)) return simulateOneShot(s, s.strategy, data, opts);
+  const task = taskOf(s);
+  if (isOneShot(s.strategy)) return simulateOneShot(s, s.strategy, task, opts, wall0);
   const section = s.strategy;
-  const clients = buildPopulation(s, data.train.y);
-  const flipped: Dataset = { ...data.train, y: flipLabels(data.train.y, data.train.classes) };
-  // One worker for every width's trainer: each width is its own architecture (one session each).
+  const clients = buildPopulation(s, task);
+  const local = localTrainingOf({ ...s, strategy: section });
+  // One worker for every slice's trainer and the evaluator.
   const executor = engine.Executor.create({ intraOpThreads: opts.threads ?? 1 });
-  const training = localTrainingOf(section);
-  const trainerFor = (model: engine.ModelName | (() => engine.ModelGraph)) => engine.Trainer.create(localTrainerOptions(s, model, executor, training));
+  const learner = (spec: tasks.SubnetSpec) =>
+    tasks.createLearner(task.subnet(spec), {
+      optimizer: local.optimizer,
+      lr: s.local.lr,
+      seed: s.seed,
+      executor,
+      ...(local.clipGradNorm === undefined ? {} : { clipGradNorm: local.clipGradNorm }),
+      ...(local.proximalMu === undefined ? {} : { proximalMu: local.proximalMu }),
+    });
   const trainers: engine.Trainer[] = [];
   const records: RoundRecord[] = [];
   let peakRss = 0;
   try {
-    const trainer = await trainerFor(globalModel(s));
-    trainers.push(trainer);
-    const init = await trainer.params();
-    const bytesOf = (specs: readonly { shape: readonly number[] }[]) => ({
+    const init = task.initialParams(s.seed);
+    const whole = await learner({});
+    trainers.push(whole);
+    const bytesOf = (specs: readonly TensorSpec[]) => ({
       modelBytes: specs.reduce((n, sp) => n + sp.shape.reduce((k, d) => k * d, 4), 0) + MODEL_HEADER_BYTES,
       updateBytes: specs.reduce((n, sp) => n + payloadBytes([...sp.shape], resolveCodec(s.codec, [...sp.shape])), 0) + UPDATE_HEADER_BYTES,
     });
-    const full: Variant = { width: 1, trainer, slice: fullSlice(init.specs), resolved: null, ...bytesOf(init.specs) };
-    // Each distinct width below 1 gets its sub-network's trainer once; width 1 is the global model itself.
-    const byWidth = new Map<number, Variant>([[1, full]]);
-    for (const w of s.clients.widths ?? []) {
-      if (byWidth.has(w)) continue;
-      const sub = models.mlpSubnetwork(models.MNIST_MLP_SUPERNET, { width: w });
-      const resolved = resolveSlice(sub.slice, init.specs);
-      const t = await trainerFor(() => sub.build());
-      trainers.push(t);
-      byWidth.set(w, { width: w, trainer: t, slice: sub.slice, resolved, ...bytesOf(resolved.localSpecs) });
+    const full: Variant = { label: 'the whole model', trainer: whole, slice: fullSlice(init.specs), resolved: null, ...bytesOf(init.specs) };
+    // Each client's slice, as a trainer daemon of the same share would resolve it.
+    const variants = new Map<string, Variant>();
+    const variantOf: Variant[] = [];
+    for (const c of clients) {
+      const a = trainerSlice(s, task, { peerId: '', name: c.name, share: c.id });
+      if (a.slice === null) {
+        variantOf.push(full);
+        continue;
+      }
+      let v = variants.get(a.label);
+      if (v === undefined) {
+        const resolved = resolveSlice(a.slice, init.specs);
+        const t = await learner(a.spec);
+        trainers.push(t);
+        v = { label: a.label, trainer: t, slice: a.slice, resolved, ...bytesOf(resolved.localSpecs) };
+        variants.set(a.label, v);
+      }
+      variantOf.push(v);
     }
-    const widths = s.clients.widths;
-    const variantOf = (c: SimClient): Variant => (widths === undefined ? full : byWidth.get(widths[c.id % widths.length])!);
-    let finalParams = init;
     const feedback = new Map<number, ErrorFeedback>();
     let trainTime = 0;
     let bytesUp = 0;
     let bytesDown = 0;
     let sequence = 0;
+    let partial = 0;
 
-    const timeOf = (c: SimClient, start: number): number => {
-      const v = variantOf(c);
-      return start + 2 * c.latencyS + v.modelBytes / c.downlinkBytesPerS + (c.rows.length * s.local.epochs) / c.speed + v.updateBytes / c.uplinkBytesPerS;
+    // Download, latency and upload around the local work, which takes its examples at the client's speed.
+    const plan = (c: SimClient, start: number, deadline: number) => {
+      const v = variantOf[c.id];
+      const fixed = 2 * c.latencyS + v.modelBytes / c.downlinkBytesPerS + v.updateBytes / c.uplinkBytesPerS;
+      const perStep = examplesPerStep(local, s.local.batch, c.share) / c.speed;
+      const arrival = start + fixed + tasks.budgetSteps(local.budget, c.share, s.local.batch) * perStep;
+      if (local.partialWork !== true || arrival <= deadline) return { arrival, steps: null };
+      // FedProx's partial work: the steps that fit before the deadline (none fit: late as any other).
+      const fit = Math.floor((deadline - start - fixed) / perStep);
+      return fit < 1 ? { arrival, steps: null } : { arrival: start + fixed + fit * perStep, steps: fit };
     };
 
     /** Trains `c` from `base`, attacks if it is an attacker, encodes, and decodes what the server receives. */
-    const contribute = async (c: SimClient, base: ParamSet, baseVersion: number, round: number) => {
+    const contribute = async (c: SimClient, base: ParamSet, baseVersion: number, round: number, steps: number | null) => {
       const seed = Rng.derive(s.seed, STREAM.training, round, c.id).nextU32();
-      const v = variantOf(c);
-      // The client's copy of the model: its slice of the global one (all of it at full width).
-      const local = v.resolved === null ? base : extractSlice(base, v.resolved);
-      const trainer = v.trainer;
+      const v = variantOf[c.id];
+      // The client's copy of the model: its slice of the global one (all of it when whole).
+      const start = v.resolved === null ? base : extractSlice(base, v.resolved);
       let delta: ParamSet;
       if (c.attack?.kind === 'free-rider') {
-        delta = local.zerosLike();
+        delta = start.zerosLike();
       } else {
         const t0 = performance.now();
-        await trainer.setParams(local);
-        const ds = c.attack?.kind === 'label-flip' ? flipped : data.train;
-        const steps: Promise<number>[] = [];
-        for (let e = 0; e < s.local.epochs; e++) {
-          for (const b of batches(ds, { batchSize: s.local.batch, seed, epoch: e, indices: c.rows })) steps.push(trainer.step(b));
-        }
-        await Promise.all(steps);
-        delta = await trainer.params();
+        await v.trainer.setParams(start);
+        const share = c.attack?.kind === 'label-flip' ? flippedShare(c.share, task) : c.share;
+        await tasks.trainLocal(v.trainer, share, { budget: local.budget, batch: s.local.batch, lr: s.local.lr, schedule: local.schedule, seed, ...(steps === null ? {} : { stopAfter: steps }) });
+        if (steps !== null) partial++;
+        delta = await v.trainer.params();
         const d = delta.data;
-        const g = local.data;
+        const g = start.data;
         for (let i = 0; i < d.length; i++) d[i] -= g[i];
         trainTime += performance.now() - t0;
       }
@@ -142,22 +156,19 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
         ef = feedback.get(c.id) ?? new ErrorFeedback();
         feedback.set(c.id, ef);
       }
-      const update = encodeUpdate(
-        { runId: s.name, sender: c.name, baseVersion, round, sequence: sequence++, examples: c.rows.length },
-        v.slice,
-        delta,
-        s.codec,
-        ef,
-      );
+      const update = encodeUpdate({ runId: s.run, sender: c.name, baseVersion, round, sequence: sequence++, examples: c.share.examples }, v.slice, delta, s.codec, ef);
       const frames = updateToFrames(update);
       bytesUp += frames.reduce((n, f) => n + f.byteLength, 0);
       return clientUpdateFrom(updateFromFrames(frames), base.specs, c.name);
     };
 
+    const evaluateWhole = async (params: ParamSet) => {
+      await whole.setParams(params);
+      return tasks.evaluateOn(whole, task, s.data.testRows);
+    };
     const evaluate = async (params: ParamSet, round: number, last: boolean): Promise<{ accuracy: number | null; loss: number | null }> => {
       if (!last && round % (s.evalEvery ?? 1) !== 0) return { accuracy: null, loss: null };
-      await trainer.setParams(params);
-      const e = await trainer.evaluate(data.test);
+      const e = await evaluateWhole(params);
       return { accuracy: e.accuracy, loss: e.loss };
     };
 
@@ -168,28 +179,32 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
       opts.onRound?.(rec);
     };
 
-    finalParams = await driveStrategy(s, createStrategy(init, section), {
+    const initial = await evaluateWhole(init);
+    const finalParams = await driveStrategy(s, createStrategy(init, section, { runId: s.run }), {
       clients,
-      arrivalOf: timeOf,
+      plan,
       dispatched: (c) => {
-        bytesDown += variantOf(c).modelBytes;
+        bytesDown += variantOf[c.id].modelBytes;
       },
       contribute,
       evaluate,
       record,
     });
-    // Each width's sub-network of the final global model, on the same test rows as the full model.
-    let widthAccuracy: Record<string, number> | undefined;
-    if (widths !== undefined) {
-      widthAccuracy = {};
-      for (const v of [...byWidth.values()].sort((a, b) => b.width - a.width)) {
-        await v.trainer.setParams(v.resolved === null ? finalParams : extractSlice(finalParams, v.resolved));
-        widthAccuracy[String(v.width)] = (await v.trainer.evaluate(data.test)).accuracy;
-      }
+    // Each slice's sub-network of the final global model, on the same held-out examples as the whole model.
+    const bySlice: { accuracy: Record<string, number>; loss: Record<string, number> } = { accuracy: {}, loss: {} };
+    for (const v of variants.values()) {
+      await v.trainer.setParams(extractSlice(finalParams, v.resolved!));
+      const e = await tasks.evaluateOn(v.trainer, task, s.data.testRows);
+      bySlice.accuracy[v.label] = e.accuracy;
+      bySlice.loss[v.label] = e.loss;
     }
     const summary: SimSummary = {
       ...summarizeRun(s, opts, records, { bytesUp, bytesDown, clients: clients.length, peakRssBytes: peakRss, trainMs: trainTime, wall0 }),
-      ...(widthAccuracy === undefined ? {} : { width_accuracy: widthAccuracy }),
+      initial_accuracy: initial.accuracy,
+      initial_loss: initial.loss,
+      model_params: init.size,
+      ...(local.partialWork === true ? { partial_updates: partial } : {}),
+      ...(variants.size === 0 ? {} : { accuracy_by_slice: bySlice.accuracy, loss_by_slice: bySlice.loss }),
     };
     return { summary, records };
   } finally {
@@ -198,53 +213,18 @@ export async function simulate(scenario: Scenario, opts: SimOptions = {}): Promi
   }
 }
 
-/**
- * The one place the simulator's image clients get their local training settings.
- * The strategy's local-training needs (FedProx's proximal term) reach the trainer here.
- */
-function localTrainerOptions(s: Scenario, model: engine.ModelName | (() => engine.ModelGraph), executor: engine.Executor, training: LocalTraining): Parameters<typeof engine.Trainer.create>[0] {
-  const prox = training.proximalMu === undefined ? {} : { proximal: true, proximalMu: training.proximalMu };
-  return { model, optimizer: { kind: 'sgd', momentum: s.local.momentum ?? 0 }, seed: s.seed, lr: s.local.lr, executor, ...prox };
-}
-
-async function simulateOneShot(s: Scenario, spec: OneShotSpec, data: { train: Dataset; test: Dataset }, opts: SimOptions): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
-  const r = await runOneShot(s, spec, data);
+async function simulateOneShot(s: Scenario, spec: OneShotSpec, task: Task, opts: SimOptions, wall0: number): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
+  const r = await runOneShot(s, spec, task);
   const avg = r.rows.find((x) => x.method.startsWith('average'))!;
   const summary: SimSummary = {
-    scenario: s.name,
-    label: opts.label ?? s.name,
+    ...summarizeRun(s, opts, [], { bytesUp: 0, bytesDown: 0, clients: s.data.shares, peakRssBytes: process.memoryUsage().rss, trainMs: r.wall_time_s * 1000, wall0 }),
     final_accuracy: avg.accuracy,
     final_loss: avg.loss ?? 0,
     rounds: 1,
-    virtual_time_s: 0,
-    bytes_up: 0,
-    bytes_down: 0,
-    wall_time_s: r.wall_time_s,
-    clients: s.clients.count,
-    peak_rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
-    train_time_s: r.wall_time_s,
     overhead_share: 0,
-    time_to_target_s: null,
-    bytes_up_to_target: null,
     oneshot: r,
   };
   return { summary, records: [] };
-}
-
-const datasetCache = new Map<string, { train: Dataset; test: Dataset }>();
-
-/** The scenario's train and test sets (cached per process: sweeps reuse them). */
-export function loadData(s: Scenario): { train: Dataset; test: Dataset } {
-  const key = `${s.dataset.name}/${s.dataset.trainRows ?? 'all'}/${s.dataset.testRows ?? 'all'}`;
-  let d = datasetCache.get(key);
-  if (d === undefined) {
-    if (s.dataset.name === 'sotu') throw new SimError('SIM_RUN', 'dataset sotu is text: simulate loads it itself');
-    const splits = loadImageDataset(s.dataset.name);
-    const first = (n: number | undefined, ds: Dataset) => (n === undefined || n >= ds.count ? ds : subset(ds, Uint32Array.from({ length: n }, (_, i) => i)));
-    d = { train: first(s.dataset.trainRows, splits.train), test: first(s.dataset.testRows, splits.test) };
-    datasetCache.set(key, d);
-  }
-  return d;
 }
 
 /** Failures of the scenario's expected outcome (empty when it is met). */
@@ -254,6 +234,7 @@ export function checkExpectations(s: Scenario, summary: SimSummary): string[] {
   if (e.minFinalAccuracy !== undefined && !(summary.final_accuracy >= e.minFinalAccuracy)) {
     out.push(`final accuracy ${summary.final_accuracy.toFixed(4)} is below the expected ${e.minFinalAccuracy}`);
   }
+  if (e.maxFinalLoss !== undefined && !(summary.final_loss <= e.maxFinalLoss)) out.push(`final loss ${summary.final_loss.toFixed(4)} is above the expected ${e.maxFinalLoss}`);
   if (e.maxVirtualTimeS !== undefined && !(summary.virtual_time_s <= e.maxVirtualTimeS)) {
     out.push(`virtual time ${summary.virtual_time_s.toFixed(1)} s is over the expected ${e.maxVirtualTimeS} s`);
   }

@@ -18,8 +18,8 @@ export function summarizeRun(s: Scenario, opts: SimOptions, records: readonly Ro
   const hit = s.target === undefined ? undefined : records.find((r) => r.accuracy !== null && r.accuracy >= s.target!.accuracy);
   const wall = (performance.now() - t.wall0) / 1000;
   return {
-    scenario: s.name,
-    label: opts.label ?? s.name,
+    scenario: s.run,
+    label: opts.label ?? s.run,
     final_accuracy: last?.accuracy ?? 0,
     final_loss: last?.loss ?? 0,
     rounds: records.length,

@@ -1,4 +1,3 @@
-import type { Dataset } from '@fednode/core';
 import type { OneShotResult } from './oneshot.js';
 
 /** One line of the metrics log: the state after an aggregation. */
@@ -40,10 +39,16 @@ export interface SimSummary {
   /** First crossing of the scenario's target accuracy, when it has one and it was reached. */
   readonly time_to_target_s: number | null;
   readonly bytes_up_to_target: number | null;
-  /** Heterogeneous widths (mlp-supernet): each width's sub-network of the final global model, by width ("1", "0.5", ...). */
-  readonly width_accuracy?: Readonly<Record<string, number>>;
-  /** moe-transformer: parameters of the full global model (a client's expert-sliced update carries fewer). */
+  /** The initial global model's held-out accuracy and loss (what the run improved on). */
+  readonly initial_accuracy?: number;
+  readonly initial_loss?: number;
+  /** FedProx's partial work: updates that stopped at the deadline with part of their budget. */
+  readonly partial_updates?: number;
+  /** Parameters of the whole global model (a sliced client's update carries fewer). */
   readonly model_params?: number;
+  /** With slices: each slice's sub-network of the final global model, by its label (`width 0.5`, `experts 0,2`). */
+  readonly accuracy_by_slice?: Readonly<Record<string, number>>;
+  readonly loss_by_slice?: Readonly<Record<string, number>>;
   /** One-shot merging scenarios: every method's accuracy. */
   readonly oneshot?: OneShotResult;
 }
@@ -56,8 +61,6 @@ export interface SimOptions {
   /** A label for sweeps and reports. */
   readonly label?: string;
   readonly onRound?: (r: RoundRecord) => void;
-  /** Datasets already loaded (sweeps share them). */
-  readonly data?: { readonly train: Dataset; readonly test: Dataset };
   /** Intra-op threads for onnxruntime (default 1: small local batches run best on one). */
   readonly threads?: number;
 }
