@@ -98,3 +98,34 @@ test('transformer supernet slices on daemons: trainers at widths 1, 0.5 and 0.25
   for (const w of ['width 0.5', 'width 0.25']) assert.ok(by[rounds - 1][w] < by[0][w], `${w}: held-out loss falls over the run: ${by.map((b) => b[w]).join(', ')}`);
   for (const l of ev) assert.deepEqual(Object.keys(l.accuracy_by_slice as object).sort(), ['width 0.25', 'width 0.5']);
 });
+
+test('FedProx partial work on daemons: a trainer whose budget outlasts the deadline sends the steps it trained in time, and the round takes it', LIMIT, async () => {
+  const deadlineS = 8;
+  const { agg, trainers } = await runCluster(
+    'e2e-partial',
+    {
+      run: 'e2e-partial',
+      seed: 1,
+      task: { name: 'mlp', dataset: 'mnist' },
+      data: { trainRows: 2000, testRows: 1000, partition: { kind: 'iid' }, shares: 2 },
+      slices: { capabilities: { whole: { width: 1 } } },
+      codec: { codec: 'int8', errorFeedback: true },
+      // A million steps per round: no trainer finishes, every one stops at the deadline.
+      strategy: { kind: 'fedprox', mu: 0.01, partialWork: true, cohort: 2, minParticipants: 2, deadlineS },
+      rounds: 1,
+      local: { steps: 1_000_000, batch: 32, lr: 0.05 },
+      limits: { timeoutS: 20, pollS: 0.5, lingerS: 0.5 },
+    },
+    [{ capability: 'whole' }, { capability: 'whole' }],
+  );
+  const closed = events(agg, 'round.closed');
+  assert.equal(closed.length, 1);
+  assert.equal((closed[0].peers as string[]).length, 2, 'both partial updates are in the version');
+  for (const t of trainers) {
+    const p = events(t, 'update.partial');
+    assert.equal(p.length, 1, 'the trainer says it stopped early');
+    assert.ok((p[0].steps as number) > 0 && (p[0].steps as number) < 1_000_000 && (p[0].time_limit_s as number) < deadlineS, JSON.stringify(p[0]));
+  }
+  const ev = events(agg, 'version.evaluated');
+  assert.ok((ev[0].accuracy as number) > 0.5, `accuracy ${ev[0].accuracy}`);
+});

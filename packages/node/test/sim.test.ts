@@ -149,6 +149,20 @@ test('simulate: strategies come from the registry; FedProx with mu 0 runs exactl
   expectScenarioError({ ...QUICKSTART, sweep: [{ label: 'x', strategy: { kind: 'fedprox', mu: 0.1, cohort: 10, backupWorkers: 10 } }] }, /sweep\[0\]: strategy\.backupWorkers 10 leaves nobody of strategy\.cohort 10/);
 });
 
+test('simulate: FedProx partial work: a straggler sends the steps it trained by the deadline instead of missing the round', async () => {
+  const population = { ...tiny().population, speed: { dist: 'pareto-slowdown', value: 400, alpha: 0.7 }, availability: 1, dropout: 0 } as const;
+  const timing = { cohort: 5, minParticipants: 1, deadlineS: 1 };
+  const avg = await simulate(tiny({ population, strategy: { kind: 'fedavg', ...timing } }));
+  const prox = await simulate(tiny({ population, strategy: { kind: 'fedprox', mu: 0.1, partialWork: true, ...timing } }));
+  const sum = (r: typeof avg, k: 'late' | 'participants') => r.records.reduce((n, x) => n + x[k], 0);
+  assert.ok(sum(avg, 'late') > 0, 'FedAvg loses stragglers at the deadline');
+  assert.ok(prox.summary.partial_updates! > 0, 'stragglers stopped early');
+  assert.ok(sum(prox, 'participants') > sum(avg, 'participants'), `FedProx takes their partial work: ${sum(prox, 'participants')} updates against ${sum(avg, 'participants')}`);
+  assert.equal(sum(prox, 'participants') + sum(prox, 'late'), sum(avg, 'participants') + sum(avg, 'late'), 'the same clients were dispatched');
+  for (let i = 0; i < prox.records.length; i++) assert.ok(prox.records[i].virtual_time_s <= (i + 1) * timing.deadlineS + 1e-9, 'partial work arrives by the deadline');
+  expectScenarioError({ ...QUICKSTART, strategy: { kind: 'fedprox', mu: 0.1, cohort: 10, partialWork: true } }, /strategy\.partialWork needs strategy\.deadlineS/);
+});
+
 test('simulate: sign-flipping attackers hurt FedAvg; the coordinate-wise median resists them', async () => {
   const attacked = (strategy: Scenario['strategy']) =>
     tiny({
