@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import type { PrivateKey } from '@libp2p/interface';
 import { NodeEvents, type NodeContext, type NodeEventMap } from './context.js';
 import type { Logger } from '../runtime/log.js';
-import { createProcessShell } from '../runtime/shell.js';
-import { checkRunFile, loadRunFile, taskOf, timeoutMsOf, wireLimitsOf, type RunFile } from './run-file.js';
+import { ShellNode, createProcessShell, type ProcessShell } from '../runtime/shell.js';
+import { checkRunFile, loadRunFile, taskOf, type RunFile } from './run-file.js';
 import { AggregatorRole } from './aggregator.js';
 import { TrainerRole } from './trainer.js';
 import { LocalLink, RemoteLink, peerOfAddress } from './link.js';
@@ -76,6 +76,26 @@ function parseFault(fault: string | undefined): { killAfterAcks?: number; killAf
 }
 
 
+class FederatedNode extends ShellNode implements FedNode {
+  constructor(
+    shell: ProcessShell,
+    readonly done: Promise<void>,
+    private readonly events: NodeEvents,
+  ) {
+    super(shell);
+  }
+
+  on<K extends keyof NodeEventMap>(event: K, listener: (...args: NodeEventMap[K]) => void): this {
+    (this.events as EventEmitter).on(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+
+  off<K extends keyof NodeEventMap>(event: K, listener: (...args: NodeEventMap[K]) => void): this {
+    (this.events as EventEmitter).off(event, listener as (...args: unknown[]) => void);
+    return this;
+  }
+}
+
 /** Builds a node from its configuration; nothing listens until `start`. */
 export function createNode(config: NodeConfig): FedNode {
   const loaded = typeof config.run === 'string' ? loadRunFile(config.run) : { run: checkRunFile(config.run, 'run'), baseDir: config.runDir ?? process.cwd() };
@@ -88,8 +108,8 @@ export function createNode(config: NodeConfig): FedNode {
   if (config.role === 'trainer' && aggregatorAddr === null && (run.network?.bootstrap ?? []).length === 0) {
     throw new DaemonError('DAEMON_CONFIG', 'a trainer needs the aggregator: set network.aggregator (or network.bootstrap) in the run file, or pass --aggregator ADDR');
   }
-  const bootstrap = [...(run.network?.bootstrap ?? [])];
-  if (aggregatorAddr !== null && aggregatorAddr.startsWith('/') && !wantsAggregator) bootstrap.push(aggregatorAddr);
+  // A trainer dials its aggregator at start when it has its address (not only its peer id).
+  const dial = aggregatorAddr !== null && aggregatorAddr.startsWith('/') && !wantsAggregator ? [aggregatorAddr] : [];
   const aggregatorPeer = aggregatorAddr === null ? null : peerOfAddress(aggregatorAddr);
 
   let aggregator: AggregatorRole | null = null;
@@ -101,23 +121,7 @@ export function createNode(config: NodeConfig): FedNode {
   const expectDone = (wantsAggregator ? 1 : 0) + (wantsTrainer ? 1 : 0);
 
   const shell = createProcessShell(
-    {
-      runId: run.run,
-      role: config.role,
-      roles: config.role === 'both' ? ['aggregator', 'trainer'] : [config.role],
-      dataDir: config.dataDir,
-      key: config.key,
-      listen: config.listen ?? run.network?.listen ?? ['/ip4/127.0.0.1/tcp/0'],
-      bootstrap,
-      mdns: run.network?.mdns ?? false,
-      admission: run.admission,
-      baseDir: loaded.baseDir,
-      env: config.env,
-      limits: wireLimitsOf(run),
-      timeoutMs: timeoutMsOf(run),
-      metricsPort: config.metricsPort,
-      logger: config.logger,
-    },
+    { run, baseDir: loaded.baseDir, options: config, role: config.role, roles: config.role === 'both' ? ['aggregator', 'trainer'] : [config.role], dial },
     {
       onControl(c, from) {
         if (trainer === null) return;
@@ -128,13 +132,13 @@ export function createNode(config: NodeConfig): FedNode {
           trainer.onModelAnnounce(c.body.version);
         }
       },
-      async start({ host, peerId, admission, control }) {
-        const ctx: NodeContext = { run, host, peerId, admission, limits: wireLimitsOf(run), timeoutMs: timeoutMsOf(run), log: shell.log, metrics: shell.metrics, events, control };
+      async start({ host, peerId, admission, control, limits, timeoutMs }) {
+        const ctx: NodeContext = { run, host, peerId, admission, limits, timeoutMs, log: shell.log, metrics: shell.metrics, events, control };
         const threads = run.threads ?? 1;
         events.on('done', () => {
           if (++rolesDone >= expectDone) resolveDone();
         });
-        events.on('error', () => void node.stop());
+        events.on('error', () => void shell.stop());
         if (wantsAggregator) {
           aggregator = new AggregatorRole(ctx, { dataDir: join(config.dataDir, 'aggregator'), threads, killAfterAcks: fault.killAfterAcks });
           await aggregator.start();
@@ -171,28 +175,5 @@ export function createNode(config: NodeConfig): FedNode {
     },
   );
 
-  const node: FedNode = {
-    get peerId() {
-      return shell.peerId;
-    },
-    get addrs() {
-      return shell.addrs;
-    },
-    get metricsPort() {
-      return shell.metricsPort;
-    },
-    done,
-    on(event, listener) {
-      (events as EventEmitter).on(event, listener as (...args: unknown[]) => void);
-      return node;
-    },
-    off(event, listener) {
-      (events as EventEmitter).off(event, listener as (...args: unknown[]) => void);
-      return node;
-    },
-    start: () => shell.start(),
-    stop: () => shell.stop(),
-    status: () => shell.status(),
-  };
-  return node;
+  return new FederatedNode(shell, done, events);
 }

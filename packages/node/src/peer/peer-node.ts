@@ -9,12 +9,12 @@ import type { EventEmitter } from 'node:events';
 import type { PrivateKey } from '@libp2p/interface';
 import { serveModels } from '../net/model-protocol.js';
 import type { Logger } from '../runtime/log.js';
-import { createProcessShell } from '../runtime/shell.js';
+import { ShellNode, createProcessShell, type ProcessShell } from '../runtime/shell.js';
 import type { NodeStatus } from '../runtime/status-protocol.js';
 import { DaemonError } from '../runtime/errors.js';
 import { DemoAlgorithm, DilocoAlgorithm, type SyncAlgorithm } from './algorithms.js';
 import { PeerTask } from './peer-task.js';
-import { checkPeerRunFile, loadPeerRunFile, peerWireLimits, syncSteps, type PeerRunFile } from './peer-run-file.js';
+import { checkPeerRunFile, loadPeerRunFile, syncSteps, type PeerRunFile } from './peer-run-file.js';
 import { PeerRole, type PeerEvents, type PeerStatus } from './peer-role.js';
 import { joinSync, type SyncChannel } from './sync-channel.js';
 import { PeerLinks } from './links.js';
@@ -45,15 +45,30 @@ export interface PeerNode {
 }
 
 
+type Subscribe = (event: string, listener: (...args: unknown[]) => void) => void;
+
+class DecentralisedPeer extends ShellNode implements PeerNode {
+  constructor(
+    shell: ProcessShell,
+    readonly done: Promise<{ step: number; hash: string }>,
+    // The role is made in start(): listeners given before that wait for it.
+    private readonly subscribe: Subscribe,
+  ) {
+    super(shell);
+  }
+
+  on<K extends keyof PeerEvents>(event: K, listener: (...args: PeerEvents[K]) => void): this {
+    this.subscribe(event, listener as unknown as (...args: unknown[]) => void);
+    return this;
+  }
+}
+
 export function createPeerNode(config: PeerNodeConfig): PeerNode {
   const loaded = typeof config.run === 'string' ? loadPeerRunFile(config.run) : { run: checkPeerRunFile(config.run, 'run'), baseDir: config.runDir ?? process.cwd() };
   const run = loaded.run;
   if (!Number.isInteger(config.shard) || config.shard < 0 || config.shard >= run.data.shares) {
     throw new DaemonError('DAEMON_CONFIG', `--shard ${config.shard} is not one of the run's ${run.data.shares} shares (0..${run.data.shares - 1})`);
   }
-  const limits = peerWireLimits(run);
-  const netTimeoutMs = Math.round((run.limits?.timeoutS ?? 30) * 1000);
-  const bootstrap = [...(run.network?.bootstrap ?? []), ...(config.bootstrap ?? [])];
   const listeners: [string, (...args: unknown[]) => void][] = [];
   let role: PeerRole | null = null;
   let task: PeerTask | null = null;
@@ -69,26 +84,10 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
   done.catch(() => undefined);
 
   const shell = createProcessShell(
-    {
-      runId: run.run,
-      role: 'peer',
-      roles: ['peer'],
-      dataDir: config.dataDir,
-      key: config.key,
-      listen: config.listen ?? run.network?.listen ?? ['/ip4/127.0.0.1/tcp/0'],
-      bootstrap,
-      mdns: run.network?.mdns ?? false,
-      admission: run.admission,
-      baseDir: loaded.baseDir,
-      env: config.env,
-      limits,
-      timeoutMs: netTimeoutMs,
-      metricsPort: config.metricsPort,
-      logger: config.logger,
-    },
+    { run, baseDir: loaded.baseDir, options: config, role: 'peer', roles: ['peer'], dial: config.bootstrap },
     {
       onControl: (c, from) => role?.onControl(c, from),
-      async start({ host, peerId, admission, control, acceptFrom }) {
+      async start({ host, peerId, admission, control, acceptFrom, limits, timeoutMs: netTimeoutMs, bootstrap }) {
         const log = shell.log;
         const l = new PeerLinks(host, bootstrap, log);
         links = l;
@@ -126,7 +125,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
         r.on('done', (d) => resolveDone(d));
         r.on('error', (e) => {
           rejectDone(e);
-          void node.stop();
+          void shell.stop();
         });
         stopModels = await serveModels(host, { limits, timeoutMs: netTimeoutMs, admission, provide: (req) => r.provide(req.version) });
         l.start();
@@ -144,26 +143,8 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
     },
   );
 
-  const node: PeerNode = {
-    get peerId() {
-      return shell.peerId;
-    },
-    get addrs() {
-      return shell.addrs;
-    },
-    get metricsPort() {
-      return shell.metricsPort;
-    },
-    done,
-    on(event, listener) {
-      const l = listener as unknown as (...args: unknown[]) => void;
-      if (role !== null) (role as EventEmitter).on(event, l);
-      else listeners.push([event, l]);
-      return node;
-    },
-    start: () => shell.start(),
-    stop: () => shell.stop(),
-    status: () => shell.status(),
-  };
-  return node;
+  return new DecentralisedPeer(shell, done, (event, listener) => {
+    if (role !== null) (role as EventEmitter).on(event, listener);
+    else listeners.push([event, listener]);
+  });
 }

@@ -17,39 +17,48 @@ import { createHost, type FedHost } from '../net/host.js';
 import { nodeIdentity, peerIdOf } from '../net/identity.js';
 import { jsonLogger, type LogFields, type Logger } from './log.js';
 import { Metrics, serveMetrics } from './metrics.js';
-import { readPsk, type AdmissionSection } from './run-sections.js';
+import { readPsk, wireLimitsFrom, type AdmissionSection } from './run-sections.js';
 import { serveStatus, type NodeStatus } from './status-protocol.js';
 
 /** The sections of the status answer that belong to the roles. */
 export type RoleStatus = Pick<NodeStatus, 'aggregator' | 'trainer' | 'peer'>;
 
-export interface ShellConfig {
-  readonly runId: string;
-  /** The role as the `node.started` line names it (`both` for an aggregator with a trainer). */
-  readonly role: string;
-  /** The roles the status answer lists. */
-  readonly roles: readonly string[];
+/** The sections of a run document, federated or decentralised, that make its process. */
+export interface ProcessSections {
+  readonly run: string;
+  readonly network?: { readonly listen?: readonly string[]; readonly bootstrap?: readonly string[]; readonly mdns?: boolean };
+  readonly admission?: AdmissionSection;
+  /** `timeoutS`: the longest wait for one network step, seconds (default 30). */
+  readonly limits?: { readonly wire?: Partial<WireLimits>; readonly timeoutS?: number };
+}
+
+/** What a node's configuration says about its process; `NodeConfig` and `PeerNodeConfig` both have it. */
+export interface ProcessOptions {
   /** Created when missing; holds the identity unless `key` says otherwise. */
   readonly dataDir: string;
   /** The identity: a key, or the path of an identity file; default `<dataDir>/identity.json`, created when missing. */
   readonly key?: PrivateKey | string;
-  readonly listen: readonly string[];
-  /** Multiaddrs (with /p2p/<id>) dialled at start. */
-  readonly bootstrap: readonly string[];
-  readonly mdns: boolean;
-  /** The run document's admission section: an allowlist and/or a pre-shared key. */
-  readonly admission?: AdmissionSection;
-  /** Where a relative `admission.psk.file` resolves (the run document's directory). */
-  readonly baseDir: string;
-  /** Where `admission.psk.env` is read (default process.env). */
-  readonly env?: NodeJS.ProcessEnv;
-  readonly limits: WireLimits;
-  /** The run's network timeout, ms: status answers get all of it, handshakes and dials at most 10 s. */
-  readonly timeoutMs: number;
+  /** Multiaddrs to listen on (default the run's network.listen, else a free port on 127.0.0.1). */
+  readonly listen?: readonly string[];
   /** Serve Prometheus metrics on 127.0.0.1:port (0: a free port); absent: no endpoint. */
   readonly metricsPort?: number;
   /** Where logs go (default JSON lines on stderr). */
   readonly logger?: Logger;
+  /** Where `admission.psk.env` is read (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface ShellConfig {
+  readonly run: ProcessSections;
+  /** Where a relative `admission.psk.file` resolves (the run document's directory). */
+  readonly baseDir: string;
+  readonly options: ProcessOptions;
+  /** The role as the `node.started` line names it (`both` for an aggregator with a trainer). */
+  readonly role: string;
+  /** The roles the status answer lists. */
+  readonly roles: readonly string[];
+  /** Multiaddrs (with /p2p/<id>) dialled at start besides the run's network.bootstrap. */
+  readonly dial?: readonly string[];
 }
 
 /** What the roles get from a running shell. */
@@ -60,6 +69,11 @@ export interface ShellNet {
   readonly control: ControlChannel;
   /** Whose gossip to take (the allowlist and ourselves); undefined: anyone's. Other topics of the run use it too. */
   readonly acceptFrom: ((author: string) => boolean) | undefined;
+  readonly limits: WireLimits;
+  /** The longest wait for one network step, ms. */
+  readonly timeoutMs: number;
+  /** Everything dialled at start: the run's network.bootstrap and `dial`. */
+  readonly bootstrap: readonly string[];
 }
 
 /** The roles a shell runs: the only part in which the federated and decentralised nodes differ. */
@@ -89,16 +103,52 @@ export interface ProcessShell {
 }
 
 /**
+ * The face a node shows from its shell: who it is, where it listens, its metrics port, start,
+ * stop and status. `createNode` and `createPeerNode` add their events and `done`.
+ */
+export class ShellNode {
+  constructor(protected readonly shell: ProcessShell) {}
+
+  get peerId(): string {
+    return this.shell.peerId;
+  }
+
+  get addrs(): readonly string[] {
+    return this.shell.addrs;
+  }
+
+  get metricsPort(): number | null {
+    return this.shell.metricsPort;
+  }
+
+  start(): Promise<void> {
+    return this.shell.start();
+  }
+
+  stop(): Promise<void> {
+    return this.shell.stop();
+  }
+
+  status(): NodeStatus {
+    return this.shell.status();
+  }
+}
+
+/**
  * Builds a shell; nothing listens until `start`. The pre-shared key is read here, so a run
  * document naming a key that cannot be read fails when the node is made, not later.
  */
 export function createProcessShell(config: ShellConfig, roles: ShellRoles): ProcessShell {
-  const psk = readPsk({ admission: config.admission }, config.baseDir, config.env ?? process.env);
-  const allow = config.admission?.allow;
-  const log = config.logger ?? jsonLogger();
+  const { run, options } = config;
+  const psk = readPsk(run, config.baseDir, options.env ?? process.env);
+  const allow = run.admission?.allow;
+  const limits = wireLimitsFrom(run.limits);
+  const timeoutMs = Math.round((run.limits?.timeoutS ?? 30) * 1000);
+  const bootstrap = [...(run.network?.bootstrap ?? []), ...(config.dial ?? [])];
+  const log = options.logger ?? jsonLogger();
   const metrics = new Metrics();
   // Handshakes and dials that hang longer than this hold up a round for nothing.
-  const handshakeMs = Math.min(config.timeoutMs, 10_000);
+  const handshakeMs = Math.min(timeoutMs, 10_000);
   const startedAt = Date.now();
   let host: FedHost | null = null;
   let admission: Admission | null = null;
@@ -125,31 +175,32 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
       if (started) return;
       started = true;
       try {
-        mkdirSync(config.dataDir, { recursive: true });
-        const key = await nodeIdentity(config.key, config.dataDir);
+        mkdirSync(options.dataDir, { recursive: true });
+        const key = await nodeIdentity(options.key, options.dataDir);
         const self = peerIdOf(key);
         peerId = self;
-        const h = await createHost({ privateKey: key, listen: config.listen, bootstrap: config.bootstrap, mdns: config.mdns, dialTimeoutMs: handshakeMs });
+        const listen = options.listen ?? run.network?.listen ?? ['/ip4/127.0.0.1/tcp/0'];
+        const h = await createHost({ privateKey: key, listen, bootstrap, mdns: run.network?.mdns ?? false, dialTimeoutMs: handshakeMs });
         host = h;
         // An allowlist need not name the node itself.
         const a = new Admission(h, { allow: allow === undefined ? undefined : [...allow, self], psk }, { timeoutMs: handshakeMs });
         admission = a;
         await a.start();
         const acceptFrom = allow === undefined || allow.length === 0 ? undefined : (author: string) => author === self || allow.includes(author);
-        const c = joinControl(h, config.runId, (msg, from) => roles.onControl(msg, from), {
-          limits: config.limits,
+        const c = joinControl(h, run.run, (msg, from) => roles.onControl(msg, from), {
+          limits,
           acceptFrom,
           onDropped: (from, why) => log.log('debug', 'gossip.dropped', { from, why }),
         });
         control = c;
-        const roleFields = await roles.start({ host: h, peerId: self, admission: a, control: c, acceptFrom });
-        closers.push(await serveStatus(h, () => shell.status(), config.timeoutMs));
-        if (config.metricsPort !== undefined) {
-          const m = await serveMetrics(metrics, config.metricsPort);
+        const roleFields = await roles.start({ host: h, peerId: self, admission: a, control: c, acceptFrom, limits, timeoutMs, bootstrap });
+        closers.push(await serveStatus(h, () => shell.status(), timeoutMs));
+        if (options.metricsPort !== undefined) {
+          const m = await serveMetrics(metrics, options.metricsPort);
           metricsPort = m.port;
           closers.push(m.close);
         }
-        log.log('info', 'node.started', { peer: self, role: config.role, run: config.runId, ...roleFields, addrs: [...shell.addrs], metrics_port: metricsPort });
+        log.log('info', 'node.started', { peer: self, role: config.role, run: run.run, ...roleFields, addrs: [...shell.addrs], metrics_port: metricsPort });
       } catch (e) {
         await shell.stop();
         throw e;
@@ -169,7 +220,7 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
     },
     status(): NodeStatus {
       return {
-        runId: config.runId,
+        runId: run.run,
         peerId,
         roles: config.roles,
         addrs: shell.addrs,
