@@ -147,7 +147,7 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
   const bootstrap = [...(run.network?.bootstrap ?? []), ...(config.dial ?? [])];
   const log = options.logger ?? jsonLogger();
   const metrics = new Metrics();
-  // Handshakes and dials that hang longer than this hold up a round for nothing.
+  // Dials and admission handshakes carry no tensors: the run's timeout, but never more than 10 s.
   const handshakeMs = Math.min(timeoutMs, 10_000);
   const startedAt = Date.now();
   let host: FedHost | null = null;
