@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 /**
  * The package's shape: no import cycles among its modules (type-only imports included), and
  * the daemon roles and decentralised peers share the runtime shell (`runtime/`) instead of
- * reaching into each other.
+ * reaching into each other, and only the process shell (`runtime/shell.ts`) builds the parts of
+ * a node's process, so a runtime that copies them is caught.
  */
 
 const SRC = fileURLToPath(new URL('../src', import.meta.url));
@@ -66,4 +67,37 @@ test('peers and daemon roles share runtime/, never each other', () => {
     }
   }
   assert.deepEqual(crossing, []);
+});
+
+/** What makes a node's process; the shell is its one builder. */
+const PROCESS_PARTS = ['createHost', 'nodeIdentity', 'new Admission', 'readPsk', 'joinControl', 'serveStatus', 'serveMetrics'];
+const SHELL = 'runtime/shell.ts';
+/** `fednode status` asks a node with a throwaway host: no identity, no admission, nothing served. */
+const ELSEWHERE: Readonly<Record<string, readonly string[]>> = { createHost: ['commands/status.ts'] };
+
+/** `file: part` for each call of a process part, comments and the parts' own definitions left out. */
+function processPartCalls(): string[] {
+  const call = new RegExp(`(?<!function )\\b(${PROCESS_PARTS.join('|')})\\s*\\(`, 'g');
+  const found: string[] = [];
+  for (const file of sources(SRC)) {
+    const rel = relative(SRC, file);
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const code = line.trim();
+      if (code.startsWith('*') || code.startsWith('/*') || code.startsWith('//')) continue;
+      for (const m of code.matchAll(call)) found.push(`${rel}: ${m[1]}`);
+    }
+  }
+  return found;
+}
+
+test('only the process shell builds identity, host, admission, gossip control, status and metrics', () => {
+  const calls = processPartCalls();
+  const shell = new Set(calls.filter((c) => c.startsWith(`${SHELL}: `)).map((c) => c.slice(SHELL.length + 2)));
+  // The shell must still make every part: a renamed or moved call must not empty this test.
+  assert.deepEqual([...shell].sort(), [...PROCESS_PARTS].sort());
+  const strays = calls.filter((c) => {
+    const [file, part] = c.split(': ');
+    return file !== SHELL && !(ELSEWHERE[part] ?? []).includes(file);
+  });
+  assert.deepEqual(strays, []);
 });

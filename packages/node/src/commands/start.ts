@@ -1,22 +1,23 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createNode, type NodeRole } from '../daemon/node.js';
-import { jsonLogger, type LogLevel } from '../runtime/log.js';
-import { loadRunFile } from '../daemon/run-file.js';
-import type { FedNode } from '../daemon/node.js';
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import { isDecentralised } from '../peer/peer-run-file.js';
-import { startPeer } from './start-peer.js';
+import { createNode, type FedNode, type NodeRole } from '../daemon/node.js';
+import { checkRunFile } from '../daemon/run-file.js';
+import { createPeerNode, type PeerNode } from '../peer/peer-node.js';
+import { checkPeerRunFile, isDecentralised } from '../peer/peer-run-file.js';
+import { DaemonError } from '../runtime/errors.js';
+import { jsonLogger, type Logger } from '../runtime/log.js';
+import { readRunDocument, type RunDocument } from '../runtime/run-sections.js';
 import type { StartFlags } from './start-flags.js';
 
 export type { StartFlags };
 
 /**
- * `fednode start --config RUN.yaml --role aggregator|trainer|both`: runs a node until the run
- * completes (exit 0), a signal stops it (SIGINT/SIGTERM: clean shutdown, exit 0), or it fails
- * (one line on stderr, exit 1). Logs are JSON lines on stderr or --log FILE; on a terminal a
- * progress line on stdout follows the run.
+ * `fednode start --config RUN.yaml --role aggregator|trainer|both|peer`: runs one node until
+ * its run completes (exit 0), a signal stops it (SIGINT/SIGTERM: clean shutdown, exit 0), or
+ * it fails (one line on stderr, exit 1). Logs are JSON lines on stderr or --log FILE; on a
+ * terminal a progress line on stdout follows the run, elsewhere one JSON line on stdout gives
+ * the peer id, addresses and metrics port. Every role runs through `runNode`; a role differs
+ * only in how its node is made (`federated`, `decentralised`) and what its progress line says.
  */
 
 function shardIndex(value: string): number {
@@ -52,13 +53,39 @@ export function startCommand(): Command {
     .option('--log <file>', 'append JSON-line logs to this file instead of stderr')
     .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (flags: StartFlags) => {
-      if (flags.role === 'peer' || peekDecentralised(flags.config)) return startPeer(flags);
-      const { run } = loadRunFile(flags.config);
-      const dataDir = resolve(flags.dataDir ?? `.fednode/${run.run}/${flags.role}`);
-      const logger = jsonLogger({ file: flags.log, level: flags.logLevel });
+      const doc = readRunDocument(flags.config);
+      // A decentralised document goes to the peer whatever --role says: the peer's checks say what is wrong.
+      await runNode(flags.role === 'peer' || isDecentralised(doc.value) ? decentralised(flags, doc) : federated(flags, flags.role, doc), flags);
+    });
+}
+
+/** What `runNode` needs of a node, whichever runtime made it. */
+interface RunningNode {
+  readonly node: Pick<FedNode, 'peerId' | 'addrs' | 'metricsPort' | 'start' | 'stop'>;
+  /** Resolves when the run is over for this node; rejects with the failure that stopped it. */
+  readonly finished: Promise<void>;
+  /** The text of the progress line. */
+  progress(): string;
+}
+
+/** How one kind of run document makes its node. */
+interface NodePlan {
+  readonly runId: string;
+  /** The data directory's default name under `.fednode/<run>/`. */
+  readonly dirName: string;
+  make(dataDir: string, logger: Logger): RunningNode;
+}
+
+function federated(flags: StartFlags, role: NodeRole, doc: RunDocument): NodePlan {
+  const run = checkRunFile(doc.value, flags.config);
+  return {
+    runId: run.run,
+    dirName: role,
+    make(dataDir, logger) {
       const node = createNode({
-        run: flags.config,
-        role: flags.role as NodeRole,
+        run,
+        runDir: doc.baseDir,
+        role,
         dataDir,
         listen: flags.listen,
         key: flags.key,
@@ -70,65 +97,106 @@ export function startCommand(): Command {
         logger,
         fault: process.env.FEDNODE_FAULT,
       });
-      const progress = process.stdout.isTTY === true ? progressLine(node, run.rounds) : null;
-      let failure: Error | null = null;
-      node.on('error', (e) => (failure ??= e));
-      const stopped = new Promise<string>((resolveStop) => {
-        for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolveStop(sig));
-        node.on('error', () => resolveStop('error'));
-        void node.done.then(() => resolveStop('done'));
+      // The aggregator lingers after the last version so trainers can hear of it.
+      const lingerMs = role === 'trainer' ? 0 : Math.round((run.limits?.lingerS ?? 3) * 1000);
+      const finished = new Promise<void>((resolveFinished, reject) => {
+        node.on('error', reject);
+        void node.done.then(() => setTimeout(resolveFinished, lingerMs));
       });
-      try {
-        await node.start();
-        if (process.stdout.isTTY !== true) process.stdout.write(JSON.stringify({ peerId: node.peerId, addrs: node.addrs, metricsPort: node.metricsPort }) + '\n');
-        const why = await stopped;
-        // The aggregator lingers after the last version so trainers can hear of it.
-        if (why === 'done' && flags.role !== 'trainer') await new Promise((r) => setTimeout(r, Math.round((run.limits?.lingerS ?? 3) * 1000)));
-      } finally {
-        progress?.stop();
-        await node.stop();
-        logger.close();
-        // Whatever libp2p or a worker still holds open must not keep a finished daemon alive.
-        setTimeout(() => process.exit(process.exitCode ?? 1), 5000).unref();
-      }
-      if (failure !== null) throw failure;
-      // libp2p may leave sockets closing; the run is over and everything is on disk.
-      process.exit(0);
-    });
+      return { node, finished, progress: () => federatedProgress(node, run.rounds) };
+    },
+  };
 }
 
-/** A decentralised run file (mode: decentralised) goes to the peer role whatever --role says; the peer role checks the rest. */
-function peekDecentralised(path: string): boolean {
+function decentralised(flags: StartFlags, doc: RunDocument): NodePlan {
+  const run = checkPeerRunFile(doc.value, flags.config);
+  if (flags.role !== 'peer') throw new DaemonError('DAEMON_CONFIG', `${flags.config} is a decentralised run (mode: decentralised): it has no ${flags.role}; start it with --role peer`);
+  const shard = flags.shard;
+  if (shard === undefined) throw new DaemonError('DAEMON_CONFIG', `a peer needs --shard (0..${run.data.shares - 1}): which share of the speakers it trains on`);
+  return {
+    runId: run.run,
+    // Several peers of one run often share a machine: each keeps its own directory.
+    dirName: `peer-${shard}`,
+    make(dataDir, logger) {
+      const node = createPeerNode({ run, runDir: doc.baseDir, shard, dataDir, listen: flags.listen, bootstrap: flags.bootstrap, key: flags.key, metricsPort: flags.metricsPort, logger });
+      return { node, finished: node.done.then(() => undefined), progress: () => peerProgress(node) };
+    },
+  };
+}
+
+/** Runs a node until its run is over, a signal or a failure; stops it cleanly in every case. */
+async function runNode(plan: NodePlan, flags: StartFlags): Promise<void> {
+  const dataDir = resolve(flags.dataDir ?? `.fednode/${plan.runId}/${plan.dirName}`);
+  const logger = jsonLogger({ file: flags.log, level: flags.logLevel });
+  let running: RunningNode;
   try {
-    return isDecentralised(parseYaml(readFileSync(path, 'utf8')));
-  } catch {
-    return false;
+    running = plan.make(dataDir, logger);
+  } catch (e) {
+    logger.close();
+    throw e;
   }
+  const { node } = running;
+  const progress = process.stdout.isTTY === true ? progressLine(() => running.progress()) : null;
+  let failure: Error | null = null;
+  const stopped = new Promise<void>((resolveStop) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolveStop());
+    running.finished.then(
+      () => resolveStop(),
+      (e: Error) => {
+        failure ??= e;
+        resolveStop();
+      },
+    );
+  });
+  try {
+    await node.start();
+    if (process.stdout.isTTY !== true) process.stdout.write(JSON.stringify({ peerId: node.peerId, addrs: node.addrs, metricsPort: node.metricsPort }) + '\n');
+    await stopped;
+  } finally {
+    progress?.stop();
+    await node.stop();
+    logger.close();
+    // Whatever libp2p or a worker still holds open must not keep a finished node alive.
+    setTimeout(() => process.exit(process.exitCode ?? 1), 5000).unref();
+  }
+  if (failure !== null) throw failure;
+  // libp2p may leave sockets closing; the run is over and everything is on disk.
+  process.exit(0);
 }
 
 /** One line on the terminal that follows the run. */
-function progressLine(node: FedNode, rounds: number): { stop: () => void } {
-  let text = 'starting';
-  const draw = (): void => void process.stdout.write(`\r\x1b[2K${text}`);
-  const update = (): void => {
-    const s = node.status();
-    const a = s.aggregator;
-    const t = s.trainer;
-    const parts = [`${s.runId}`, `${s.peers.length} peer(s)`];
-    if (a !== undefined) {
-      const acc = a.lastMetrics?.accuracy;
-      parts.push(`version ${a.version}/${rounds}`, `round ${a.round}: ${a.received}${a.cohort === null ? '' : `/${a.cohort}`} updates`);
-      if (acc !== undefined) parts.push(`accuracy ${acc.toFixed(4)}`);
-    }
-    if (t !== undefined) parts.push(`trainer ${t.state}`, `last round ${t.lastRound}`);
-    text = parts.join(' | ');
-    draw();
-  };
-  const timer = setInterval(update, 500);
+function progressLine(text: () => string): { stop: () => void } {
+  const timer = setInterval(() => void process.stdout.write(`\r\x1b[2K${text()}`), 500);
   return {
     stop: () => {
       clearInterval(timer);
       process.stdout.write('\n');
     },
   };
+}
+
+function federatedProgress(node: FedNode, rounds: number): string {
+  const s = node.status();
+  const a = s.aggregator;
+  const t = s.trainer;
+  const parts = [`${s.runId}`, `${s.peers.length} peer(s)`];
+  if (a !== undefined) {
+    const acc = a.lastMetrics?.accuracy;
+    parts.push(`version ${a.version}/${rounds}`, `round ${a.round}: ${a.received}${a.cohort === null ? '' : `/${a.cohort}`} updates`);
+    if (acc !== undefined) parts.push(`accuracy ${acc.toFixed(4)}`);
+  }
+  if (t !== undefined) parts.push(`trainer ${t.state}`, `last round ${t.lastRound}`);
+  return parts.join(' | ');
+}
+
+function peerProgress(node: PeerNode): string {
+  const s = node.status();
+  const p = s.peer;
+  const parts = [s.runId, `${s.peers.length} connection(s)`];
+  if (p !== undefined) {
+    parts.push(`${p.algorithm} ${p.state}`, `step ${p.step}/${p.steps}`, `${p.lastContributors} contributors`);
+    if (p.lastLoss !== null) parts.push(`loss ${p.lastLoss.toFixed(4)}`);
+    if (p.bytesSentPerStep !== null) parts.push(`${p.bytesSentPerStep} B/step sent (${(p.denseBytesPerStep / p.bytesSentPerStep).toFixed(0)}x below fp32)`);
+  }
+  return parts.join(' | ');
 }

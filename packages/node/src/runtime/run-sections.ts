@@ -1,12 +1,14 @@
 /**
  * The sections every run document shares, whatever runs it (daemons, decentralised peers):
- * the task, the partition, wire limits and admission, with their schemas, and reading the
- * pre-shared key the admission section names.
+ * the task, the partition, wire limits and admission, with their schemas, reading the
+ * pre-shared key the admission section names, and reading a document before its `mode` says
+ * which runtime checks it.
  */
 import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULT_WIRE_LIMITS, tasks, type WireLimits } from '@fednode/core';
 import { int, obj, pos } from '../schema-parts.js';
+import { parseYamlText } from '../schema-errors.js';
 import { DaemonError } from './errors.js';
 
 export type PartitionSpec = tasks.PartitionSpec;
@@ -91,4 +93,24 @@ export function readPsk(run: { readonly admission?: AdmissionSection }, baseDir:
   }
   if (Buffer.byteLength(key, 'utf8') < 16) throw new DaemonError('RUN_FILE', `admission.psk: the key has ${Buffer.byteLength(key, 'utf8')} bytes; use at least 16`);
   return key;
+}
+
+/** A run document parsed but not yet checked, and the directory its relative paths resolve against. */
+export interface RunDocument {
+  readonly value: unknown;
+  readonly baseDir: string;
+}
+
+/**
+ * Reads and parses a run document of either kind, so that a caller that must first see its
+ * `mode` (`fednode start`) reads the file once and hands the checker the parsed value.
+ */
+export function readRunDocument(path: string): RunDocument {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DaemonError('RUN_FILE', `cannot read run file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return { value: parseYamlText(text, path, (m) => new DaemonError('RUN_FILE', m)), baseDir: dirname(resolve(path)) };
 }
