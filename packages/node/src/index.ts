@@ -6,3 +6,4 @@
 export * from './net/index.js';
 export * from './daemon/index.js';
 export * from './peer/index.js';
+export { RUN_DOCUMENT_SCHEMA, checkRunDocument, loadRunDocument, type RunDocument } from './run-document.js';

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readPsk, runFileFromYaml, loadRunFile } from '../src/daemon/index.js';
 import { loadPeerRunFile } from '../src/peer/peer-run-file.js';
+import { RUN_DOCUMENT_SCHEMA, loadRunDocument } from '../src/run-document.js';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
 
 /** Run files: the shipped examples load; every kind of mistake is one line naming its path. */
 
@@ -39,6 +42,30 @@ test('the example run files in scenarios/ load', () => {
       assert.throws(() => loadRunFile(join(dir, f)), /decentralised run.*--role peer/, f);
     } else assert.doesNotThrow(() => loadRunFile(join(dir, f)), f);
   }
+});
+
+test('one run document: every shipped file passes its JSON schema, and the one loader picks the runtime by mode', () => {
+  const dir = fileURLToPath(new URL('../../../scenarios/', import.meta.url));
+  const validate = new Ajv({ allErrors: true, strict: false, discriminator: true }).compile(RUN_DOCUMENT_SCHEMA);
+  const modes: Record<string, string> = {};
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml'))) {
+    const value = parseYaml(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
+    // One-shot merging is the simulator's own strategy kind, outside the daemons' schema.
+    if ((value.strategy as { kind?: string } | undefined)?.kind === 'oneshot') continue;
+    assert.ok(validate(value), `${f}: ${JSON.stringify(validate.errors)}`);
+    if (f.startsWith('run-')) modes[f] = loadRunDocument(join(dir, f)).mode;
+  }
+  assert.deepEqual(modes, {
+    'run-mnist-fedavg.yaml': 'federated',
+    'run-mnist-fedbuff-psk.yaml': 'federated',
+    'run-mnist-heterofl.yaml': 'federated',
+    'run-sotu-demo.yaml': 'decentralised',
+    'run-sotu-diloco.yaml': 'decentralised',
+    'run-sotu-moe.yaml': 'federated',
+  });
+  // The schema is a real check: a decentralised document with a federated strategy, or a typo, fails it.
+  assert.ok(!validate({ ...(parseYaml(readFileSync(join(dir, 'run-sotu-demo.yaml'), 'utf8')) as object), strategy: { kind: 'fedavg' } }));
+  assert.ok(!validate({ ...(parseYaml(readFileSync(join(dir, 'run-mnist-fedavg.yaml'), 'utf8')) as object), rounds: 'five' }));
 });
 
 test('every federated scenario in scenarios/ is also a run document a daemon reads (it ignores the population)', () => {

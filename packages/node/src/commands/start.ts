@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createNode, type FedNode, type NodeRole } from '../daemon/node.js';
-import { checkRunFile } from '../daemon/run-file.js';
+import type { RunFile } from '../daemon/run-file.js';
 import { createPeerNode, type PeerNode } from '../peer/peer-node.js';
-import { checkPeerRunFile, isDecentralised } from '../peer/peer-run-file.js';
+import type { PeerRunFile } from '../peer/peer-run-file.js';
 import { DaemonError } from '../runtime/errors.js';
 import { jsonLogger, type Logger } from '../runtime/log.js';
-import { readRunDocument, type RunDocument } from '../runtime/run-sections.js';
+import { loadRunDocument } from '../run-document.js';
 import type { StartFlags } from './start-flags.js';
 
 export type { StartFlags };
@@ -53,9 +53,10 @@ export function startCommand(): Command {
     .option('--log <file>', 'append JSON-line logs to this file instead of stderr')
     .addOption(new Option('--log-level <level>', 'least severe level logged').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .action(async (flags: StartFlags) => {
-      const doc = readRunDocument(flags.config);
-      // A decentralised document goes to the peer whatever --role says: the peer's checks say what is wrong.
-      await runNode(flags.role === 'peer' || isDecentralised(doc.value) ? decentralised(flags, doc) : federated(flags, flags.role, doc), flags);
+      const doc = loadRunDocument(flags.config);
+      if (doc.mode === 'decentralised') return runNode(decentralised(flags, doc.run, doc.baseDir), flags);
+      if (flags.role === 'peer') throw new DaemonError('DAEMON_CONFIG', `${flags.config} is a federated run (no mode: decentralised): start it with --role aggregator, trainer or both`);
+      return runNode(federated(flags, flags.role, doc.run, doc.baseDir), flags);
     });
 }
 
@@ -76,15 +77,14 @@ interface NodePlan {
   make(dataDir: string, logger: Logger): RunningNode;
 }
 
-function federated(flags: StartFlags, role: NodeRole, doc: RunDocument): NodePlan {
-  const run = checkRunFile(doc.value, flags.config);
+function federated(flags: StartFlags, role: NodeRole, run: RunFile, baseDir: string): NodePlan {
   return {
     runId: run.run,
     dirName: role,
     make(dataDir, logger) {
       const node = createNode({
         run,
-        runDir: doc.baseDir,
+        runDir: baseDir,
         role,
         dataDir,
         listen: flags.listen,
@@ -108,8 +108,7 @@ function federated(flags: StartFlags, role: NodeRole, doc: RunDocument): NodePla
   };
 }
 
-function decentralised(flags: StartFlags, doc: RunDocument): NodePlan {
-  const run = checkPeerRunFile(doc.value, flags.config);
+function decentralised(flags: StartFlags, run: PeerRunFile, baseDir: string): NodePlan {
   if (flags.role !== 'peer') throw new DaemonError('DAEMON_CONFIG', `${flags.config} is a decentralised run (mode: decentralised): it has no ${flags.role}; start it with --role peer`);
   const shard = flags.shard;
   if (shard === undefined) throw new DaemonError('DAEMON_CONFIG', `a peer needs --shard (0..${run.data.shares - 1}): which share of the speakers it trains on`);
@@ -118,7 +117,7 @@ function decentralised(flags: StartFlags, doc: RunDocument): NodePlan {
     // Several peers of one run often share a machine: each keeps its own directory.
     dirName: `peer-${shard}`,
     make(dataDir, logger) {
-      const node = createPeerNode({ run, runDir: doc.baseDir, shard, dataDir, listen: flags.listen, bootstrap: flags.bootstrap, key: flags.key, metricsPort: flags.metricsPort, logger });
+      const node = createPeerNode({ run, runDir: baseDir, shard, dataDir, listen: flags.listen, bootstrap: flags.bootstrap, key: flags.key, metricsPort: flags.metricsPort, logger });
       return { node, finished: node.done.then(() => undefined), progress: () => peerProgress(node) };
     },
   };

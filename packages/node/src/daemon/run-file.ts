@@ -4,15 +4,13 @@
  * strategy, the limits and who may join. Validated with ajv; every problem is one line that
  * names its path (`strategy.cohort: must be >= 1`).
  */
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
 import { CODEC_SCHEMA, int, obj, pos, strategySchema } from '../schema-parts.js';
 import { DEFAULT_WIRE_LIMITS, createTask, tasks, type CodecOptions, type Task, type WireLimits, type engine } from '@fednode/core';
 import { localTrainingOf as strategyLocalTraining, strategyEntry, type StrategySection } from '@fednode/aggregator';
 import { DaemonError } from '../runtime/errors.js';
-import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
+import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, readRunDocument, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
 
 export { PARTITION_SCHEMA, TASK_SCHEMA, readPsk, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
 import { SLICES_SCHEMA, checkSlices, type RunSlices } from './slices.js';
@@ -275,13 +273,8 @@ export interface LoadedRunFile {
 }
 
 export function loadRunFile(path: string): LoadedRunFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new DaemonError('RUN_FILE', `cannot read run file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  return { run: runFileFromYaml(text, path), baseDir: dirname(resolve(path)) };
+  const doc = readRunDocument(path);
+  return { run: checkRunFile(doc.value, path), baseDir: doc.baseDir };
 }
 
 /** The run's wire limits: the defaults with the run file's overrides. */

@@ -4,14 +4,12 @@
  * DeMo (every step) or DiLoCo (every H inner steps) over gossip. Validated with ajv; every
  * problem is one line naming its path.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import type { WireLimits } from '@fednode/core';
-import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
+import { describeSchemaErrors } from '../schema-errors.js';
 import { int, obj, pos } from '../schema-parts.js';
 import { DaemonError } from '../runtime/errors.js';
-import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
+import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, readRunDocument, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
 import { tasks } from '@fednode/core';
 
 export interface DemoSection {
@@ -164,14 +162,8 @@ export function isDecentralised(value: unknown): boolean {
 }
 
 export function loadPeerRunFile(path: string): { run: PeerRunFile; baseDir: string } {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new DaemonError('RUN_FILE', `cannot read run file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const value = parseYamlText(text, path, (m) => new DaemonError('RUN_FILE', m));
-  return { run: checkPeerRunFile(value, path), baseDir: dirname(resolve(path)) };
+  const doc = readRunDocument(path);
+  return { run: checkPeerRunFile(doc.value, path), baseDir: doc.baseDir };
 }
 
 export function peerWireLimits(run: PeerRunFile): WireLimits {
