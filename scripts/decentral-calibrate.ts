@@ -19,6 +19,8 @@ const d = num('d', 64);
 const run: PeerRunFile = checkPeerRunFile({
   run: 'calibrate',
   mode: 'decentralised',
+  // In-process only: nothing listens, so nobody could join.
+  admission: 'open',
   seed: 1,
   task: { name: 'transformer', dataset: 'sotu', model: { seqLen: num('seq', 64), dModel: d, heads: 2, headDim: d / 2, ffDim: 4 * d, layers: num('layers', 2) } },
   data: { partition: { kind: 'natural' }, shares: peers, evalSamples: num('eval', 2048) },

@@ -7,6 +7,7 @@
  *   node --import tsx scripts/decentral-check.ts scenarios/run-sotu-demo.yaml [--no-baseline] [--baseline-lrs 0.003,0.006]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,11 +36,14 @@ async function waitFor<T>(log: string, find: (ls: Line[]) => T | undefined, ms: 
   }
 }
 
+// The shipped run files take their key from FEDNODE_PSK: a fresh one when none is set.
+const psk = process.env.FEDNODE_PSK ?? randomBytes(32).toString('hex');
+
 function start(i: number, bootstrap: string | null): string {
   const log = join(dir, `p${i}.log`);
   const args = [CLI, 'start', '--config', file, '--role', 'peer', '--shard', String(i), '--data-dir', join(dir, `p${i}`), '--log', log];
   if (bootstrap !== null) args.push('--bootstrap', bootstrap);
-  children.push(spawn(process.execPath, args, { stdio: 'ignore' }));
+  children.push(spawn(process.execPath, args, { stdio: 'ignore', env: { ...process.env, FEDNODE_PSK: psk } }));
   return log;
 }
 

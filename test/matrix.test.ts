@@ -83,6 +83,7 @@ async function demoPeers(c: Case): Promise<number> {
     const file = cl.writeRun('run', {
       run: `matrix-${c.name}-demo`,
       mode: 'decentralised',
+      admission: 'open',
       seed: SEED,
       task: taskSection(c),
       data: { partition: c.partition, shares: 3, evalSamples: TEST_ROWS },

@@ -22,8 +22,12 @@ function peerRun(name: string, sync: Record<string, unknown>, shares: number, mo
     data: { partition: { kind: 'natural' }, shares, evalSamples: 512 },
     sync: { batch: 8, lr: 3e-3, warmupSteps: 5, timeoutS: 15, hashEvery: 10, ...sync },
     limits: { lingerS: 2, timeoutS: 10 },
+    // A run of members: the key makes a private network only they can connect to.
+    admission: { psk: { env: 'FEDNODE_TEST_PSK' } },
   };
 }
+
+process.env.FEDNODE_TEST_PSK ??= 'peer-e2e-pre-shared-key-0123456789';
 
 const steps = (lines: LogLine[]) => lines.filter((l) => l.event === 'sync.step');
 const hashesOf = (lines: LogLine[]) => new Map(lines.filter((l) => l.event === 'peer.hash').map((l) => [l.step as number, l.hash as string]));

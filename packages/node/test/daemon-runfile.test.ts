@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runFileProblem } from './runfile-helpers.js';
-import { readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readPsk, runFileFromYaml, loadRunFile } from '../src/daemon/index.js';
@@ -102,7 +103,20 @@ test('the pre-shared key comes from a file or a variable, and must be long enoug
   const withFile = runFileFromYaml(GOOD + 'admission: { psk: { file: missing.psk } }\n');
   assert.throws(() => readPsk(withFile, '/nonexistent'), /admission\.psk\.file: cannot read/);
   assert.equal(readPsk(runFileFromYaml(GOOD), '.'), undefined);
-  void readFileSync;
+  // A key file others can read is refused, as ssh refuses such a private key; 0600 is read.
+  const dir = mkdtempSync(join(tmpdir(), 'fednode-psk-'));
+  try {
+    const named = runFileFromYaml(GOOD + 'admission: { psk: { file: run.psk } }\n');
+    writeFileSync(join(dir, 'run.psk'), 'a-key-of-enough-bytes\n', { mode: 0o644 });
+    chmodSync(join(dir, 'run.psk'), 0o644);
+    assert.throws(() => readPsk(named, dir), /admission\.psk\.file: .*run\.psk can be read by group or others \(mode 0644\); run chmod 600/);
+    chmodSync(join(dir, 'run.psk'), 0o640);
+    assert.throws(() => readPsk(named, dir), /mode 0640/);
+    chmodSync(join(dir, 'run.psk'), 0o600);
+    assert.equal(readPsk(named, dir), 'a-key-of-enough-bytes');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('strategy sections: the kind is checked first, then only that kind’s keys; fedprox comes from the registry', () => {

@@ -44,6 +44,16 @@ test('bad decentralised run files are refused with the path of each problem', ()
   }, /fewer than one outer step/);
 });
 
+test('a decentralised run says who may join: a key or a list, or admission: open in so many words', () => {
+  const without = ok();
+  delete (without as { admission?: unknown }).admission;
+  assert.throws(() => checkPeerRunFile(without), /admission: say who may take part \(admission: \{ psk: \{ env: NAME \} \} and\/or \{ allow: \[peer ids\] \}\), or write "admission: open"/);
+  assert.throws(() => checkPeerRunFile({ ...ok(), admission: {} }), /admission: say who may take part/);
+  assert.deepEqual(checkPeerRunFile({ ...ok(), admission: 'open' }).admission, {}, 'open: no list, no key');
+  assert.throws(() => checkPeerRunFile({ ...ok(), admission: 'anyone' }), /admission/);
+  assert.deepEqual(checkPeerRunFile(ok()).admission, { psk: { env: 'FEDNODE_PSK' } }, 'the shipped example uses a key');
+});
+
 test('a decentralised run trains any task: an MLP on MNIST shares', () => {
   const r = ok();
   r.task = { name: 'mlp', dataset: 'mnist', model: {} };

@@ -1,21 +1,40 @@
 import { Command } from 'commander';
 import { createHost } from '../net/host.js';
+import { Admission } from '../net/admission.js';
+import { loadIdentity } from '../net/identity.js';
+import { networkKeyOf } from '../net/private-network.js';
+import { readPsk } from '../runtime/run-sections.js';
 import { fetchStatus, type NodeStatus } from '../runtime/status-protocol.js';
+import { loadRunDocument } from '../run-document.js';
 import { positiveInt } from '../cli-support.js';
 
-/** `fednode status --connect ADDR`: a running node's run, roles, peers, round, version and last metrics. */
+/**
+ * `fednode status --connect ADDR`: a running node's run, roles, peers, round, version and last
+ * metrics. A node answers members only: with `--config` the run's key admits this client (and
+ * lets it into the run's private network); in an allowlisted run, ask with the node's own `--key`.
+ */
 export function statusCommand(): Command {
   return new Command('status')
-    .description("show a running node's run, roles, peers, round, version and last metrics")
+    .description("show a running node's run, roles, peers, round, version and last metrics (members only)")
     .requiredOption('--connect <addr>', 'the node, as a multiaddr with /p2p/<peer id>')
+    .option('--config <file>', "the run document: its pre-shared key proves this client a member")
+    .option('--key <file>', "the identity to ask with (the node's own key file, for a run with an allowlist)")
     .option('--json', 'print the status as one JSON object', false)
     .option('--timeout <s>', 'seconds to wait for the node', positiveInt, 10)
-    .action(async (flags: { connect: string; json: boolean; timeout: number }) => {
-      const host = await createHost();
+    .action(async (flags: { connect: string; config?: string; key?: string; json: boolean; timeout: number }) => {
+      const doc = flags.config === undefined ? null : loadRunDocument(flags.config);
+      const psk = doc === null ? undefined : readPsk(doc.run, doc.baseDir);
+      const host = await createHost({
+        ...(flags.key === undefined ? {} : { privateKey: loadIdentity(flags.key) }),
+        ...(psk === undefined || doc === null ? {} : { networkKey: networkKeyOf(psk, doc.run.run) }),
+      });
+      const admission = psk === undefined ? undefined : new Admission(host, { psk });
       try {
-        const s = await fetchStatus(host, flags.connect, flags.timeout * 1000);
+        await admission?.start();
+        const s = await fetchStatus(host, flags.connect, flags.timeout * 1000, admission);
         process.stdout.write(flags.json ? JSON.stringify(s) + '\n' : describe(s));
       } finally {
+        await admission?.stop();
         await Promise.resolve(host.stop()).catch(() => undefined);
       }
     });

@@ -44,13 +44,6 @@ export class RemoteLink implements AggregatorLink {
     if (address !== null) toDialTarget(address); // a bad address fails now, with NET_CONFIG
   }
 
-  /** Learns the aggregator from the author of a round announcement (runs with bootstrap peers only). */
-  learn(peer: string): void {
-    if (this.target !== null) return;
-    this.target = peer;
-    this.peer = peer;
-  }
-
   private where(): string {
     if (this.target === null) throw new NetError('NET_CLOSED', 'the aggregator is not known yet (no address in the run file, no round announcement heard)');
     return this.target;

@@ -105,8 +105,12 @@ export function createNode(config: NodeConfig): FedNode {
   const aggregatorAddr = config.aggregator ?? run.network?.aggregator ?? null;
   const wantsTrainer = config.role === 'trainer' || config.role === 'both';
   const wantsAggregator = config.role === 'aggregator' || config.role === 'both';
-  if (config.role === 'trainer' && aggregatorAddr === null && (run.network?.bootstrap ?? []).length === 0) {
-    throw new DaemonError('DAEMON_CONFIG', 'a trainer needs the aggregator: set network.aggregator (or network.bootstrap) in the run file, or pass --aggregator ADDR');
+  // Round announcements are obeyed from the aggregator alone, so a trainer must know its peer id.
+  if (config.role === 'trainer' && (aggregatorAddr === null || peerOfAddress(aggregatorAddr) === null)) {
+    throw new DaemonError(
+      'DAEMON_CONFIG',
+      `a trainer needs the aggregator's peer id: set network.aggregator in the run file (a multiaddr ending /p2p/<id>, or the peer id alone with network.bootstrap) or pass --aggregator ADDR${aggregatorAddr === null ? '' : `; "${aggregatorAddr}" has no /p2p/<id>`}`,
+    );
   }
   // A trainer dials its aggregator at start when it has its address (not only its peer id).
   const dial = aggregatorAddr !== null && aggregatorAddr.startsWith('/') && !wantsAggregator ? [aggregatorAddr] : [];
@@ -121,14 +125,19 @@ export function createNode(config: NodeConfig): FedNode {
   const expectDone = (wantsAggregator ? 1 : 0) + (wantsTrainer ? 1 : 0);
 
   const shell = createProcessShell(
-    { run, baseDir: loaded.baseDir, options: config, role: config.role, roles: config.role === 'both' ? ['aggregator', 'trainer'] : [config.role], dial },
+    { run, baseDir: loaded.baseDir, options: config, role: config.role, roles: config.role === 'both' ? ['aggregator', 'trainer'] : [config.role], dial, members: aggregatorPeer === null ? [] : [aggregatorPeer] },
     {
       onControl(c, from) {
         if (trainer === null) return;
+        // Only the aggregator opens rounds and announces versions: the one configured, or this node itself.
+        const aggregatorId = wantsAggregator ? shell.peerId : aggregatorPeer;
+        if ((c.body.kind === 'roundOpen' || c.body.kind === 'modelAnnounce') && from !== aggregatorId) {
+          shell.log.log('debug', 'gossip.ignored', { from, kind: c.body.kind, why: 'only the aggregator sends it' });
+          return;
+        }
         if (c.body.kind === 'roundOpen') {
-          if (link instanceof RemoteLink) link.learn(from);
           trainer.onRoundOpen({ round: c.body.round, version: c.body.modelVersion, deadlineUnixMs: c.body.deadlineUnixMs === 0 ? null : c.body.deadlineUnixMs }, from);
-        } else if (c.body.kind === 'modelAnnounce' && (aggregatorPeer === null || from === aggregatorPeer)) {
+        } else if (c.body.kind === 'modelAnnounce') {
           trainer.onModelAnnounce(c.body.version);
         }
       },

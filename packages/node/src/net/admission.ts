@@ -132,6 +132,8 @@ export class Admission {
     try {
       stream = await connection.newStream(AUTH_PROTOCOL, { signal });
     } catch (e) {
+      // A run with an allowlist closes a connection from anyone off it as soon as noise proves who it is.
+      if (connection.status !== 'open') throw new NetError('NET_CLOSED', `peer ${connection.remotePeer.toString()} closed the connection (is this node a member of its run?)`, { remoteCode: NOT_ADMITTED, cause: e });
       throw new NetError('NET_REFUSED', `peer ${connection.remotePeer.toString()} does not take ${AUTH_PROTOCOL} (is it in a run with a pre-shared key?): ${(e as Error).message}`, { remoteCode: NOT_ADMITTED, cause: e });
     }
     const reader = new FrameReader(stream, { maxFrameBytes: 256, timeoutMs: this.timeoutMs });

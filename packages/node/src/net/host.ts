@@ -13,7 +13,8 @@ import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
 import { bootstrap } from '@libp2p/bootstrap';
 import { mdns } from '@libp2p/mdns';
 import { multiaddr } from '@multiformats/multiaddr';
-import type { Libp2p, PrivateKey } from '@libp2p/interface';
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
+import { privateNetwork } from './private-network.js';
 import { generateIdentity } from './identity.js';
 import { NetError } from './errors.js';
 
@@ -53,6 +54,13 @@ export interface HostOptions {
   readonly maxStreamWindowBytes?: number;
   /** Dial timeout, ms (default 10 s). */
   readonly dialTimeoutMs?: number;
+  /**
+   * The run's private-network key (`networkKeyOf`, 64 hex characters): only hosts with the same
+   * key can connect at all. Absent: an open network (admission then works per protocol).
+   */
+  readonly networkKey?: string;
+  /** Peer ids that may connect, in either direction (the node's own allowlist); absent: any. */
+  readonly allowPeers?: readonly string[];
 }
 
 const YAMUX_SPEC_WINDOW = 256 * 1024;
@@ -69,6 +77,7 @@ export async function createHost(options: HostOptions = {}): Promise<FedHost> {
     peerDiscovery.push(bootstrap({ list: [...options.bootstrap], timeout: 0 }));
   }
   if (options.mdns === true) peerDiscovery.push(mdns());
+  const allow = options.allowPeers === undefined || options.allowPeers.length === 0 ? null : new Set(options.allowPeers);
   const config: Libp2pOptions<HostServices> = {
     privateKey,
     addresses: { listen },
@@ -92,6 +101,9 @@ export async function createHost(options: HostOptions = {}): Promise<FedHost> {
         },
       }),
     ],
+    ...(options.networkKey === undefined ? {} : { connectionProtector: privateNetwork(options.networkKey) }),
+    // An allowlisted run closes every other connection once noise has proven the peer id.
+    ...(allow === null ? {} : { connectionGater: { denyInboundEncryptedConnection: (p: PeerId) => !allow.has(p.toString()), denyOutboundEncryptedConnection: (p: PeerId) => !allow.has(p.toString()) } }),
     peerDiscovery,
     connectionManager: {
       maxConnections: options.maxConnections ?? 512,

@@ -11,6 +11,7 @@ export { createHost, hostAddr, hostPeerId, type FedHost, type HostOptions, type 
 export { FrameReader, drained, encodeLength, expectFrame, writeFrame, type FrameReaderOptions, type WriteOptions } from './frames.js';
 export { openStream, toDialTarget, type OpenOptions, type PeerTarget } from './dial.js';
 export { AUTH_PROTOCOL, Admission, NOT_ADMITTED, type AdmissionOptions, type AdmissionPolicy } from './admission.js';
+export { networkKeyOf } from './private-network.js';
 export { UPDATE_PROTOCOL, pushUpdate, serveUpdates, type PushOptions, type UpdateServerOptions } from './update-protocol.js';
 export {
   MODEL_NOT_FOUND,

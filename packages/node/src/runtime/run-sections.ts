@@ -4,7 +4,7 @@
  * pre-shared key the admission section names, and reading a document before its `mode` says
  * which runtime checks it.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULT_WIRE_LIMITS, tasks, type WireLimits } from '@fednode/core';
 import { int, obj, pos } from '../schema-parts.js';
@@ -59,10 +59,31 @@ export const WIRE_SCHEMA = obj([], {
   maxSliceIndices: int(1),
 });
 
-export const ADMISSION_SCHEMA = obj([], {
-  allow: { type: 'array', items: str, uniqueItems: true },
-  psk: { oneOf: [obj(['file'], { file: str }), obj(['env'], { env: str })] },
-});
+/** `admission`: who may join, or `open` (anyone: said explicitly, never by leaving it out of a decentralised run). */
+export const ADMISSION_SCHEMA = {
+  oneOf: [
+    { const: 'open' },
+    obj([], {
+      allow: { type: 'array', items: str, uniqueItems: true },
+      psk: { oneOf: [obj(['file'], { file: str }), obj(['env'], { env: str })] },
+    }),
+  ],
+};
+
+/** A validated document with `admission: open` read as what it means: no list and no key. */
+export function withOpenAdmission(value: object): object {
+  return (value as { admission?: unknown }).admission === 'open' ? { ...value, admission: {} } : value;
+}
+
+/** A decentralised run says who may join, or that anyone may: no admission at all is a mistake, not a default. */
+export function admissionProblems(value: object): string[] {
+  const a = (value as { admission?: { allow?: readonly string[]; psk?: unknown } | 'open' }).admission;
+  if (a === 'open') return [];
+  if (a === undefined || ((a.allow ?? []).length === 0 && a.psk === undefined)) {
+    return ['admission: say who may take part (admission: { psk: { env: NAME } } and/or { allow: [peer ids] }), or write "admission: open" for a run anyone may join'];
+  }
+  return [];
+}
 
 /** What the schema cannot say about `limits.wire`, one line a problem. */
 export function wireProblems(limits: { readonly wire?: Partial<WireLimits> } | undefined): string[] {
@@ -83,8 +104,12 @@ export function readPsk(run: { readonly admission?: AdmissionSection }, baseDir:
   if ('file' in psk) {
     const p = isAbsolute(psk.file) ? psk.file : resolve(baseDir, psk.file);
     try {
+      // As ssh does with private keys: a key others can read is no longer a secret.
+      const mode = statSync(p).mode & 0o777;
+      if ((mode & 0o077) !== 0) throw new DaemonError('RUN_FILE', `admission.psk.file: ${p} can be read by group or others (mode ${mode.toString(8).padStart(4, '0')}); run chmod 600 ${p}`);
       key = readFileSync(p, 'utf8').trim();
     } catch (e) {
+      if (e instanceof DaemonError) throw e;
       throw new DaemonError('RUN_FILE', `admission.psk.file: cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   } else {

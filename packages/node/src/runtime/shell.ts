@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Control, WireLimits } from '@fednode/core';
 import { Admission } from '../net/admission.js';
+import { networkKeyOf } from '../net/private-network.js';
 import { joinControl, type ControlChannel } from '../net/control.js';
 import { createHost, type FedHost } from '../net/host.js';
 import { nodeIdentity, peerIdOf } from '../net/identity.js';
@@ -59,6 +60,8 @@ export interface ShellConfig {
   readonly roles: readonly string[];
   /** Multiaddrs (with /p2p/<id>) dialled at start besides the run's network.bootstrap. */
   readonly dial?: readonly string[];
+  /** Peer ids this node counts as members besides the allowlist: a trainer's configured aggregator. */
+  readonly members?: readonly string[];
 }
 
 /** What the roles get from a running shell. */
@@ -180,13 +183,23 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
         const self = peerIdOf(key);
         peerId = self;
         const listen = options.listen ?? run.network?.listen ?? ['/ip4/127.0.0.1/tcp/0'];
-        const h = await createHost({ privateKey: key, listen, bootstrap, mdns: run.network?.mdns ?? false, dialTimeoutMs: handshakeMs });
+        // Membership at the connection: with a key only hosts holding it connect at all (a private
+        // network), with an allowlist only listed peer ids; so every gossip author and relay is a member.
+        const h = await createHost({
+          privateKey: key,
+          listen,
+          bootstrap,
+          mdns: run.network?.mdns ?? false,
+          dialTimeoutMs: handshakeMs,
+          ...(psk === undefined ? {} : { networkKey: networkKeyOf(psk, run.run) }),
+          ...(allow === undefined || allow.length === 0 ? {} : { allowPeers: [...allow, self, ...(config.members ?? [])] }),
+        });
         host = h;
         // An allowlist need not name the node itself.
-        const a = new Admission(h, { allow: allow === undefined ? undefined : [...allow, self], psk }, { timeoutMs: handshakeMs });
+        const a = new Admission(h, { allow: allow === undefined ? undefined : [...allow, self, ...(config.members ?? [])], psk }, { timeoutMs: handshakeMs });
         admission = a;
         await a.start();
-        const acceptFrom = allow === undefined || allow.length === 0 ? undefined : (author: string) => author === self || allow.includes(author);
+        const acceptFrom = allow === undefined || allow.length === 0 ? undefined : (author: string) => author === self || allow.includes(author) || (config.members ?? []).includes(author);
         const c = joinControl(h, run.run, (msg, from) => roles.onControl(msg, from), {
           limits,
           acceptFrom,
@@ -194,7 +207,7 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
         });
         control = c;
         const roleFields = await roles.start({ host: h, peerId: self, admission: a, control: c, acceptFrom, limits, timeoutMs, bootstrap });
-        closers.push(await serveStatus(h, () => shell.status(), timeoutMs));
+        closers.push(await serveStatus(h, () => shell.status(), timeoutMs, a));
         if (options.metricsPort !== undefined) {
           const m = await serveMetrics(metrics, options.metricsPort);
           metricsPort = m.port;

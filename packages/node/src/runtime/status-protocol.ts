@@ -1,12 +1,14 @@
 /**
  * `/fednode/status/1`: the requester opens a stream and reads one frame, a JSON object with
- * the node's run, roles, peers, round, version and last metrics. It carries no tensors and
- * changes nothing, so it answers any peer (the same facts travel on the run's gossip topic).
+ * the node's run, roles, peers, round, version and last metrics. It names the run's members
+ * and their addresses, so it answers members only (admitted by the run's allowlist or key; a
+ * node's operator asks with the node's own key): anyone else reads `{ refused, reason }`.
  */
 import type { FedHost } from '../net/host.js';
 import { FrameReader, abortQuietly, expectFrame, writeFrame } from '../net/frames.js';
 import { openStream, type PeerTarget } from '../net/dial.js';
 import { NetError } from '../net/errors.js';
+import { NOT_ADMITTED, type Admission } from '../net/admission.js';
 
 
 /** What a decentralised peer reports (`fednode status` on a peer). */
@@ -71,12 +73,15 @@ export interface NodeStatus {
   readonly peer?: PeerStatus;
 }
 
-export async function serveStatus(host: FedHost, snapshot: () => NodeStatus, timeoutMs: number): Promise<() => Promise<void>> {
+export async function serveStatus(host: FedHost, snapshot: () => NodeStatus, timeoutMs: number, admission: Admission): Promise<() => Promise<void>> {
   await host.handle(
     STATUS_PROTOCOL,
-    async (stream) => {
+    async (stream, connection) => {
       try {
-        await writeFrame(stream, Buffer.from(JSON.stringify(snapshot()), 'utf8'), { timeoutMs });
+        // The run id, members and addresses are for members: anyone else gets the refusal alone.
+        const verdict = admission.check(connection);
+        const answer = verdict.admitted ? snapshot() : { refused: NOT_ADMITTED, reason: verdict.reason };
+        await writeFrame(stream, Buffer.from(JSON.stringify(answer), 'utf8'), { timeoutMs });
         await stream.close({ signal: AbortSignal.timeout(timeoutMs) });
       } catch (e) {
         abortQuietly(stream, e as Error);
@@ -90,17 +95,20 @@ export async function serveStatus(host: FedHost, snapshot: () => NodeStatus, tim
 }
 
 /** Asks `target` for its status. */
-export async function fetchStatus(host: FedHost, target: PeerTarget, timeoutMs: number): Promise<NodeStatus> {
-  const { stream, connection } = await openStream(host, target, STATUS_PROTOCOL, { timeoutMs });
+export async function fetchStatus(host: FedHost, target: PeerTarget, timeoutMs: number, admission?: Admission): Promise<NodeStatus> {
+  const { stream, connection } = await openStream(host, target, STATUS_PROTOCOL, { timeoutMs, ...(admission === undefined ? {} : { admission }) });
   const reader = new FrameReader(stream, { maxFrameBytes: MAX_STATUS_BYTES, timeoutMs });
   try {
     await stream.close({ signal: AbortSignal.timeout(timeoutMs) }).catch(() => undefined);
     const bytes = await expectFrame(reader, 'status');
+    let answer: NodeStatus | { refused: string; reason: string };
     try {
-      return JSON.parse(Buffer.from(bytes).toString('utf8')) as NodeStatus;
+      answer = JSON.parse(Buffer.from(bytes).toString('utf8')) as NodeStatus | { refused: string; reason: string };
     } catch (e) {
       throw new NetError('NET_PROTOCOL', `${connection.remotePeer.toString()} sent a status that is not JSON`, { cause: e });
     }
+    if ('refused' in answer) throw new NetError('NET_REFUSED', `${connection.remotePeer.toString()} refused the status request: ${answer.reason}`, { remoteCode: answer.refused });
+    return answer;
   } catch (e) {
     abortQuietly(stream, e as Error);
     throw e;

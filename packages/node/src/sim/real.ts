@@ -60,7 +60,7 @@ export function trainerCount(s: Scenario): number {
  * aggregator listens, and the strategy's cohort fitted to the trainer processes there are.
  * `notes` says what the real run cannot reproduce.
  */
-export function realRunDocument(s: Scenario, o: { trainers: number; allow: readonly string[]; aggregator: string; threads?: number }): { run: RunFile; notes: string[] } {
+export function realRunDocument(s: Scenario, o: { trainers: number; allow: readonly string[]; aggregator: string; threads?: number }): { run: RunFile; document: Record<string, unknown>; notes: string[] } {
   const notes: string[] = [];
   const n = o.trainers;
   const st = s.strategy;
@@ -87,7 +87,8 @@ export function realRunDocument(s: Scenario, o: { trainers: number; allow: reado
     network: { aggregator: o.aggregator, mdns: false },
     ...(o.threads === undefined ? {} : { threads: o.threads }),
   };
-  return { run: checkRunFile(JSON.parse(JSON.stringify(doc)) as unknown, `${s.run} as a run document`), notes };
+  const document = JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
+  return { run: checkRunFile(document, `${s.run} as a run document`), document, notes };
 }
 
 type LogLine = { readonly t: string; readonly event: string } & Readonly<Record<string, unknown>>;
@@ -183,10 +184,10 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
   for (let i = 0; i < n; i++) trainers.push(await key(`trainer-${i}`));
   const port = await freePort();
   const aggAddr = `/ip4/127.0.0.1/tcp/${port}/p2p/${agg.peerId}`;
-  const { run, notes } = realRunDocument(s, { trainers: n, allow: [agg.peerId, ...trainers.map((t) => t.peerId)], aggregator: aggAddr, threads: opts.threads });
+  const { document, notes } = realRunDocument(s, { trainers: n, allow: [agg.peerId, ...trainers.map((t) => t.peerId)], aggregator: aggAddr, threads: opts.threads });
   for (const line of notes) opts.note?.(`--real: ${line}`);
   const runPath = join(dir, 'run.yaml');
-  writeFileSync(runPath, stringify(run));
+  writeFileSync(runPath, stringify(document));
 
   const children: Child[] = [];
   const killAll = (): void => {
