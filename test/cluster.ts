@@ -12,6 +12,7 @@ import { stringify } from 'yaml';
 import { generateIdentity, saveIdentity } from '@fednode/node';
 
 export const CLI = fileURLToPath(new URL('../packages/node/dist/cli.js', import.meta.url));
+const FAULT_CLI = fileURLToPath(new URL('./fault-fednode.ts', import.meta.url));
 
 export type LogLine = { t: string; level: string; event: string } & Record<string, unknown>;
 
@@ -64,7 +65,9 @@ export class Cluster {
   /** Starts `fednode start ...`; its JSON-line log goes to <dir>/<name>.log (appended across restarts). */
   start(name: string, args: string[], env: Record<string, string> = {}): Proc {
     const log = join(this.dir, `${name}.log`);
-    const child = spawn(process.execPath, [CLI, 'start', ...args, '--log', log], {
+    // FEDNODE_FAULT reaches only the test build of the CLI (test/fault-fednode.ts).
+    const cli = env.FEDNODE_FAULT === undefined ? [CLI] : ['--import', 'tsx', FAULT_CLI];
+    const child = spawn(process.execPath, [...cli, 'start', ...args, '--log', log], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...env },
     });

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ParamSet, encodeUpdate, fullSlice, type Update } from '../../packages/core/src/index.js';
-import { createHost, pushUpdate, type FedHost, type HostOptions } from '../../packages/node/src/net/index.js';
+import { createHost, networkKeyOf, pushUpdate, type FedHost, type HostOptions } from '../../packages/node/src/net/index.js';
 import { fillSignal, median, round, type Bench, type BenchResult } from '../harness.js';
 import { tcpSender, type TcpSender } from './tcp.js';
 
@@ -188,9 +188,28 @@ export async function measurePushInChild(repeats = 7, hostOptions: HostOptions =
 let measured: Promise<PushResults> | undefined;
 const results = (): Promise<PushResults> => (measured ??= measurePushInChild());
 
+/**
+ * `p2p.update.push.private_network`: the same push inside a run's private network (the key
+ * derived from a pre-shared key: XSalsa20 under noise, what keeps non-members from connecting)
+ * against the open network's figure of this run: the ratio is what membership costs.
+ */
+async function privateNetwork(): Promise<BenchResult> {
+  const open = (await results()).framed;
+  const priv = (await measurePushInChild(7, { networkKey: networkKeyOf('bench-pre-shared-key-0123456789', 'bench') })).framed;
+  return {
+    name: 'p2p.update.push.private_network',
+    value: priv.value,
+    unit: 'MB/s',
+    baseline: { name: 'the same push on an open network (p2p.update.push)', value: open.value, unit: 'MB/s' },
+    ratio: round(priv.value / open.value),
+    detail: { ...priv.detail, raw_tcp_mbps: priv.baseline.value, ratio_to_raw_tcp: priv.ratio },
+  };
+}
+
 export const p2pBenches: Bench[] = [
   { group: 'p2p', name: 'p2p.update.push', run: async () => (await results()).framed },
   { group: 'p2p', name: 'p2p.update.push.bytes_only', run: async () => (await results()).bytesOnly },
+  { group: 'p2p', name: 'p2p.update.push.private_network', run: privateNetwork },
 ];
 
 // `node --import tsx bench/p2p/index.ts [HOST_OPTIONS_JSON]` runs it alone (for tuning; REPEATS=n).

@@ -72,8 +72,8 @@ test('peers and daemon roles share runtime/, never each other', () => {
 /** What makes a node's process; the shell is its one builder. */
 const PROCESS_PARTS = ['createHost', 'nodeIdentity', 'new Admission', 'readPsk', 'joinControl', 'serveStatus', 'serveMetrics'];
 const SHELL = 'runtime/shell.ts';
-/** `fednode status` asks a node with a throwaway host: no identity, no admission, nothing served. */
-const ELSEWHERE: Readonly<Record<string, readonly string[]>> = { createHost: ['commands/status.ts'] };
+/** `fednode status` asks a node as a throwaway client: its own host, and the run's key to prove it a member; nothing served. */
+const ELSEWHERE: Readonly<Record<string, readonly string[]>> = { createHost: ['commands/status.ts'], readPsk: ['commands/status.ts'], 'new Admission': ['commands/status.ts'] };
 
 /** `file: part` for each call of a process part, comments and the parts' own definitions left out. */
 function processPartCalls(): string[] {
@@ -100,4 +100,9 @@ test('only the process shell builds identity, host, admission, gossip control, s
     return file !== SHELL && !(ELSEWHERE[part] ?? []).includes(file);
   });
   assert.deepEqual(strays, []);
+});
+
+test('fault injection is out of reach of the installed CLI: nothing under src reads FEDNODE_FAULT', () => {
+  const readers = sources(SRC).filter((f) => /env(\.|\[['"])FEDNODE_FAULT/.test(readFileSync(f, 'utf8'))).map((f) => relative(SRC, f));
+  assert.deepEqual(readers, []);
 });

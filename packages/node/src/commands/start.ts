@@ -36,7 +36,12 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-export function startCommand(): Command {
+/** Test builds only: a fault to inject (see `NodeConfig.fault`); the installed CLI never sets it. */
+export interface StartOptions {
+  readonly fault?: string;
+}
+
+export function startCommand(options: StartOptions = {}): Command {
   return new Command('start')
     .description('run a fednode daemon (aggregator, trainer, both, or a decentralised peer) for a run file')
     .requiredOption('--config <file>', 'the run file (YAML)')
@@ -56,7 +61,7 @@ export function startCommand(): Command {
       const doc = loadRunDocument(flags.config);
       if (doc.mode === 'decentralised') return runNode(decentralised(flags, doc.run, doc.baseDir), flags);
       if (flags.role === 'peer') throw new DaemonError('DAEMON_CONFIG', `${flags.config} is a federated run (no mode: decentralised): start it with --role aggregator, trainer or both`);
-      return runNode(federated(flags, flags.role, doc.run, doc.baseDir), flags);
+      return runNode(federated(flags, flags.role, doc.run, doc.baseDir, options.fault), flags);
     });
 }
 
@@ -77,7 +82,7 @@ interface NodePlan {
   make(dataDir: string, logger: Logger): RunningNode;
 }
 
-function federated(flags: StartFlags, role: NodeRole, run: RunFile, baseDir: string): NodePlan {
+function federated(flags: StartFlags, role: NodeRole, run: RunFile, baseDir: string, fault: string | undefined): NodePlan {
   return {
     runId: run.run,
     dirName: role,
@@ -95,7 +100,7 @@ function federated(flags: StartFlags, role: NodeRole, run: RunFile, baseDir: str
         aggregator: flags.aggregator,
         metricsPort: flags.metricsPort,
         logger,
-        fault: process.env.FEDNODE_FAULT,
+        fault,
       });
       // The aggregator lingers after the last version so trainers can hear of it.
       const lingerMs = role === 'trainer' ? 0 : Math.round((run.limits?.lingerS ?? 3) * 1000);

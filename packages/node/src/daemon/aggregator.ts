@@ -52,7 +52,7 @@ interface DaemonMeta {
 export interface AggregatorOptions {
   readonly dataDir: string;
   readonly threads: number;
-  /** Test hook: SIGKILL this process right after the n-th acknowledged update (FEDNODE_FAULT=kill-after-ack:n). */
+  /** Test hook: SIGKILL this process right after the n-th acknowledged update (the test build of the CLI: FEDNODE_FAULT=kill-after-ack:n). */
   readonly killAfterAcks?: number;
 }
 

@@ -46,7 +46,7 @@ export interface TrainerOptions {
   readonly slice: AssignedSlice;
   readonly threads: number;
   readonly pollMs: number;
-  /** Test hook: SIGKILL this process right after pulling the model of this round (FEDNODE_FAULT=kill-after-pull:r). */
+  /** Test hook: SIGKILL this process right after pulling the model of this round (the test build of the CLI: FEDNODE_FAULT=kill-after-pull:r). */
   readonly killAfterPullRound?: number;
 }
 
