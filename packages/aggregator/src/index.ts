@@ -10,6 +10,7 @@ export {
   defineStrategy,
   hasStrategy,
   localTrainingOf,
+  strategyWarnings,
   registerStrategy,
   strategyEntry,
   strategyKinds,

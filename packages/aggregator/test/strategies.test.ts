@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParamSet } from '@fednode/core';
-import { FedAvg, FedBuff, canonicalOrder, stalenessWeight, restoreStrategy, strategyEntry, type FedAvgConfig, type ServerOptimizerConfig } from '../src/index.js';
+import { FedAvg, FedBuff, canonicalOrder, stalenessWeight, restoreStrategy, strategyEntry, strategyWarnings, type FedAvgConfig, type ServerOptimizerConfig } from '../src/index.js';
 import { close, params, sliceUpdate, update } from './helpers.js';
 
 const V2 = [{ name: 'x', shape: [2] }];
@@ -146,16 +146,44 @@ test('robust aggregation inside FedAvg (spec 9 vectors) and DP-FedAvg sigma', ()
   close(run({ robust: { kind: 'multi-krum', f: 1, m: 3 } }), [0, 1].map((i) => (tied[0][i] + tied[1][i] + tied[2][i]) / 3));
   close(run({ robust: { kind: 'median' } }), [0.1, 0.1]);
   close(run({ robust: { kind: 'trimmed-mean', beta: 0.2 } }), [0.0666667, 0.0666667]);
-  const dp = new FedAvg(params(V2, [0, 0]), { dp: { noiseMultiplier: 1, clipNorm: 0.5, seed: 7 } });
+  const dp = new FedAvg(params(V2, [0, 0]), { dp: { noiseMultiplier: 1, clipNorm: 0.5, testSeed: 7 } });
   for (let i = 0; i < 10; i++) dp.offer(update(V2, [3, 4], { sender: `p${i}` }));
   const r = dp.aggregate();
   close([r.metrics.dp_sigma], [0.05]);
   assert.equal(r.metrics.clipped, 10);
   // Every update clipped to [0.3, 0.4]; the mean plus noise of sigma 0.05 stays near it.
   assert.ok(Math.abs(r.params.data[0] - 0.3) < 0.25 && Math.abs(r.params.data[1] - 0.4) < 0.25);
-  const again = new FedAvg(params(V2, [0, 0]), { dp: { noiseMultiplier: 1, clipNorm: 0.5, seed: 7 } });
+  const again = new FedAvg(params(V2, [0, 0]), { dp: { noiseMultiplier: 1, clipNorm: 0.5, testSeed: 7 } });
   for (let i = 0; i < 10; i++) again.offer(update(V2, [3, 4], { sender: `p${i}` }));
-  assert.deepEqual(again.aggregate().params.data, r.params.data, 'seeded noise');
+  assert.deepEqual(again.aggregate().params.data, r.params.data, 'seeded noise (tests only)');
+});
+
+test('DP noise comes from the cryptographic source unless a test seed is named, which the registry warns about', () => {
+  const N = 200_000;
+  const big = (v: number) => params([{ name: 'w', shape: [N] }], new Array<number>(N).fill(v));
+  const run = () => {
+    const f = new FedAvg(big(0), { dp: { noiseMultiplier: 1, clipNorm: 1 } });
+    for (let i = 0; i < 4; i++) f.offer(update([{ name: 'w', shape: [N] }], new Array<number>(N).fill(0), { sender: `p${i}` }));
+    return f.aggregate();
+  };
+  const a = run();
+  const b = run();
+  // sigma = z·C/m = 0.25; zero updates, so the model is the noise itself.
+  const stats = (d: Float32Array) => {
+    let s = 0;
+    let q = 0;
+    for (const x of d) {
+      s += x;
+      q += x * x;
+    }
+    return { mean: s / d.length, sd: Math.sqrt(q / d.length - (s / d.length) ** 2) };
+  };
+  const sa = stats(a.params.data);
+  assert.ok(Math.abs(sa.mean) < 0.005 && Math.abs(sa.sd - 0.25) < 0.005, `noise mean ${sa.mean}, sd ${sa.sd} (want 0, 0.25)`);
+  assert.notDeepEqual(Array.from(a.params.data.subarray(0, 8)), Array.from(b.params.data.subarray(0, 8)), 'nobody can predict it: two runs differ');
+  assert.deepEqual(strategyWarnings({ kind: 'fedavg', dp: { noiseMultiplier: 1, clipNorm: 1 } }), []);
+  assert.match(strategyWarnings({ kind: 'fedprox', mu: 0.1, dp: { noiseMultiplier: 1, clipNorm: 1, testSeed: 3 } })[0], /NO differential privacy/);
+  assert.deepEqual(strategyEntry('fedavg').check({ kind: 'fedavg', dp: { noiseMultiplier: 1, clipNorm: 1 } }, { path: 'strategy' }).filter((p) => /seed/.test(p)), [], 'no seed is needed');
 });
 
 test('refusals: wrong round, base version, duplicate sender, norm bound, staleness, slices under robust rules', () => {

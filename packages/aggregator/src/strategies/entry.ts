@@ -53,6 +53,8 @@ export interface TypedStrategyEntry<S extends StrategySection> {
   forTrainers(section: S, o: { readonly trainers: number; readonly perEpoch: number }): FittedSection;
   /** The longest an epoch waits on its own by this section (a deadline), seconds; undefined: it waits for updates. */
   waitS(section: S): number | undefined;
+  /** What an operator must hear before the run starts (a setting that voids a guarantee); absent: nothing. */
+  warnings?(section: S): string[];
 }
 
 /** An entry as runtimes hold it: any section of its kind. */

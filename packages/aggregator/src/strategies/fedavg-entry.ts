@@ -13,7 +13,7 @@ export const FEDAVG_PROPERTIES = {
   weighting: { enum: ['examples', 'uniform'] },
   server: SERVER_SCHEMA,
   robust: obj(['kind'], { kind: { enum: ['median', 'trimmed-mean', 'krum', 'multi-krum'] }, beta: num, f: int(0), m: int(1) }),
-  dp: obj(['noiseMultiplier', 'clipNorm', 'seed'], { noiseMultiplier: nonNegative, clipNorm: pos, seed: { type: 'integer' } }),
+  dp: obj(['noiseMultiplier', 'clipNorm'], { noiseMultiplier: nonNegative, clipNorm: pos, testSeed: { type: 'integer' } }),
   ...GUARDS_SCHEMA,
 } as const;
 
@@ -51,6 +51,12 @@ export function fedAvgForTrainers<S extends FedAvgLike>(s: S, o: { readonly trai
 }
 
 /** The FedAvg config of a section (its keys less `kind`), guarding `runId` when the runtime names one. */
+/** DP with a seeded noise source is a test setting: the noise can be recomputed and subtracted. */
+export function fedAvgWarnings<S extends FedAvgLike>(s: S): string[] {
+  const dp = (s as { readonly dp?: { readonly testSeed?: number } }).dp;
+  return dp?.testSeed === undefined ? [] : ['strategy.dp.testSeed is set: the DP noise comes from a seed, not a cryptographic source, so anyone who knows the seed can remove it; this run has NO differential privacy (tests only)'];
+}
+
 export function fedAvgConfigOf<S extends FedAvgLike>(s: S, runId: string | undefined): Omit<S, 'kind'> & { runId?: string } {
   const { kind: _kind, ...config } = s;
   return runId === undefined ? config : { ...config, runId };
@@ -66,4 +72,5 @@ export const FEDAVG_ENTRY = defineStrategy<FedAvgSection>({
   localTraining: () => ({}),
   forTrainers: fedAvgForTrainers,
   waitS: (s) => s.deadlineS,
+  warnings: fedAvgWarnings,
 });

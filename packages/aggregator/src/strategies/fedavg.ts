@@ -1,4 +1,3 @@
-import { Rng } from '@fednode/kernels';
 import type { ParamSet } from '@fednode/core';
 import { AggregatorError, type Refusal } from '../errors.js';
 import { isFullModel } from '../accumulator.js';
@@ -8,13 +7,18 @@ import { decodeState, encodeState, requireArray } from '../state.js';
 import { ServerModel, type ModelJson } from './server-model.js';
 import { HeldUpdates, type HeldJson } from './held.js';
 import type { Acceptance, AggregateResult, ClientUpdate, EpochOpening, Strategy, UpdateHeader } from '../types.js';
+import { dpNoise } from './dp-noise.js';
 import { ACCEPTED, checkGuards, clipped, guard, guardHeader, refusal, refuse, type UpdateGuards } from './common.js';
 
 /** DP-FedAvg with fixed clipping (spec 9): clip each delta to C, average, add N(0, σ²), σ = z·C/m. */
 export interface DpConfig {
   readonly noiseMultiplier: number;
   readonly clipNorm: number;
-  readonly seed: number;
+  /**
+   * Tests only: draw the noise from this seed instead of the cryptographic source. Anyone who
+   * knows the seed can subtract the noise, so a run with it has no privacy (the runtime warns).
+   */
+  readonly testSeed?: number;
 }
 
 export interface FedAvgConfig extends UpdateGuards {
@@ -181,11 +185,11 @@ export class FedAvg implements Strategy {
   /** DP-FedAvg or a robust rule over the stashed whole-model deltas. */
   private combineStash(mean: Float32Array, metrics: Record<string, number>): void {
     if (this.config.dp !== undefined) {
-      const { noiseMultiplier: z, clipNorm: c, seed } = this.config.dp;
+      const { noiseMultiplier: z, clipNorm: c, testSeed } = this.config.dp;
       const m = this.stash.length;
       for (const s of this.stash) for (let i = 0; i < mean.length; i++) mean[i] += s.delta[i] / m;
       const sigma = (z * c) / m;
-      const noise = Rng.derive(seed, this._round).fillNormal(new Float32Array(mean.length), 0, sigma);
+      const noise = dpNoise(mean.length, sigma, this._round, testSeed);
       for (let i = 0; i < mean.length; i++) mean[i] += noise[i];
       metrics.dp_sigma = sigma;
     } else if (this.config.robust !== undefined) {
@@ -304,9 +308,9 @@ export function checkFedAvg(c: FedAvgConfig): void {
   if (c.robust) checkRobust(c.robust);
   if (c.robust && c.dp) throw new AggregatorError('AGG_CONFIG', 'choose robust aggregation or DP-FedAvg, not both');
   if (c.dp) {
-    const { noiseMultiplier: z, clipNorm: cl, seed } = c.dp;
-    if (!(Number.isFinite(z) && z >= 0) || !(Number.isFinite(cl) && cl > 0) || !Number.isInteger(seed)) {
-      throw new AggregatorError('AGG_CONFIG', `dp needs noiseMultiplier >= 0, clipNorm > 0 and an integer seed (got ${z}, ${cl}, ${seed})`);
+    const { noiseMultiplier: z, clipNorm: cl, testSeed } = c.dp;
+    if (!(Number.isFinite(z) && z >= 0) || !(Number.isFinite(cl) && cl > 0) || (testSeed !== undefined && !Number.isInteger(testSeed))) {
+      throw new AggregatorError('AGG_CONFIG', `dp needs noiseMultiplier >= 0, clipNorm > 0 and, if given, an integer testSeed (got ${z}, ${cl}, ${testSeed})`);
     }
   }
 }

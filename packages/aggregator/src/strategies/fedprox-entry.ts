@@ -1,5 +1,5 @@
 import { FedProx, type FedProxConfig } from './fedprox.js';
-import { FEDAVG_PROPERTIES, checkFedAvgSection, fedAvgConfigOf, fedAvgForTrainers } from './fedavg-entry.js';
+import { FEDAVG_PROPERTIES, checkFedAvgSection, fedAvgConfigOf, fedAvgForTrainers, fedAvgWarnings } from './fedavg-entry.js';
 import { defineStrategy } from './entry.js';
 import { nonNegative, section } from './schema.js';
 
@@ -17,4 +17,5 @@ export const FEDPROX_ENTRY = defineStrategy<FedProxSection>({
   localTraining: (s) => ({ proximalMu: s.mu, ...(s.partialWork === true ? { partialWork: true } : {}) }),
   forTrainers: fedAvgForTrainers,
   waitS: (s) => s.deadlineS,
+  warnings: fedAvgWarnings,
 });

@@ -36,6 +36,11 @@ export function createStrategy(global: ParamSet, section: StrategySection, ctx: 
 }
 
 /** What the section's strategy asks of a trainer's local loop: how trainers learn it (`{}` for most). */
+/** The section's warnings for the operator (runtimes log them loudly at start). */
+export function strategyWarnings(section: StrategySection): string[] {
+  return strategyEntry(section.kind).warnings?.(section) ?? [];
+}
+
 export function localTrainingOf(section: StrategySection): LocalTraining {
   return strategyEntry(section.kind).localTraining(section);
 }

@@ -19,7 +19,7 @@ import {
   type Update,
   type UpdateHeaderInfo,
 } from '@fednode/core';
-import { clientUpdateFrom, createStrategy, restoreStrategy, savedStrategyKind, type AggregateResult, type Strategy } from '@fednode/aggregator';
+import { clientUpdateFrom, createStrategy, restoreStrategy, savedStrategyKind, strategyWarnings, type AggregateResult, type Strategy } from '@fednode/aggregator';
 import { Refused, refusalOf } from '../net/errors.js';
 import { serveUpdates } from '../net/update-protocol.js';
 import { serveModels, type ProvidedModel } from '../net/model-protocol.js';
@@ -101,6 +101,7 @@ export class AggregatorRole {
 
   async start(): Promise<void> {
     const { run, log } = this.ctx;
+    for (const warning of strategyWarnings(run.strategy)) log.log('warn', 'strategy.warning', { warning });
     this.evaluator = await VersionEvaluator.create(run, this.opts.threads);
     this.testSet = loadTestSet(run);
     const latest = this.store.latestVersion();

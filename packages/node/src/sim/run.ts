@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { writeFileAtomic } from '@fednode/core';
-import { checkScenario, type Scenario } from './scenario.js';
+import { strategyWarnings } from '@fednode/aggregator';
+import { checkScenario, isOneShot, type Scenario } from './scenario.js';
 import { checkExpectations, simulate, type RoundRecord, type SimSummary } from './simulator.js';
 import { renderReport, type ReportRun } from './report.js';
 import { runIdOf, simulateReal } from './real.js';
@@ -54,6 +55,10 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
       }))
     : [{ label: scenario.run, scenario }];
   const rounds = o.rounds ?? scenario.rounds;
+  for (const v of variants) {
+    const st = v.scenario.strategy;
+    if (!isOneShot(st)) for (const w of strategyWarnings(st)) (o.json === true ? (line: string) => process.stderr.write(line + '\n') : log)(`warning (${v.label}): ${w}`);
+  }
   // Real daemons run on the wall clock; the report's "virtual" columns then hold wall seconds.
   const clock = o.real ? 'wall (--real)' : 'virtual';
   const tty = process.stdout.isTTY === true && o.json !== true;
