@@ -142,6 +142,50 @@ test('checkpoint store: versions, strategy state, LATEST, pruning and verificati
   }
 });
 
+test('checkpoint store: bytes flipped inside a tensor or a truncated latest file are named, and the newest intact version is loaded instead', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fednode-ckpt-damage-'));
+  try {
+    const store = new CheckpointStore(dir);
+    // Large enough that the middle of the file is tensor data, not the header.
+    const big = (seed: number) => {
+      const p = ParamSet.zeros([{ name: 'w', shape: [64, 64] }]);
+      for (let i = 0; i < p.size; i++) p.data[i] = Math.sin(seed * 7 + i);
+      return p;
+    };
+    const a = big(1);
+    const b = big(2);
+    store.save({ runId: 'r', version: 1, params: a, strategyState: new Uint8Array([1, 2, 3]) });
+    store.save({ runId: 'r', version: 2, params: b, strategyState: new Uint8Array([4, 5, 6]) });
+    const latest = store.tensorPath(2);
+    const good = readFileSync(latest);
+    // 100 bytes overwritten in the middle of the tensor data: still a well-formed safetensors file.
+    const flipped = Buffer.from(good);
+    const mid = Math.floor(flipped.length / 2);
+    for (let i = mid; i < mid + 100; i++) flipped[i] ^= 0xa5;
+    writeFileSync(latest, flipped);
+    assert.throws(() => store.load(2), (e: unknown) => e instanceof CoreError && e.code === 'CHECKPOINT_CORRUPT' && e.message.includes(latest) && /SHA-256/.test(e.message));
+    let r = store.loadNewestIntact();
+    assert.equal(r.checkpoint?.version, 1, 'fell back to version 1');
+    assert.deepEqual(r.checkpoint?.params.data, a.data);
+    assert.deepEqual(r.damaged.map((d) => [d.version, d.path]), [[2, latest]]);
+    // Truncated: the error names the file, and the fallback is the same.
+    writeFileSync(latest, good.subarray(0, good.length - 50));
+    assert.throws(() => store.load(2), (e: unknown) => e instanceof CoreError && e.code === 'CHECKPOINT_TRUNCATED' && e.message.startsWith(latest));
+    r = store.loadNewestIntact();
+    assert.equal(r.checkpoint?.version, 1);
+    // Nothing intact: no checkpoint, and every damaged file listed.
+    writeFileSync(store.tensorPath(1), Buffer.alloc(10));
+    r = store.loadNewestIntact();
+    assert.equal(r.checkpoint, null);
+    assert.deepEqual(r.damaged.map((d) => d.version), [2, 1]);
+    // Intact again: loads as before.
+    writeFileSync(latest, good);
+    assert.deepEqual(store.load(2).params.data, b.data);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('checkpoint store: fp16 storage round-trips within half precision', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fednode-ckpt-'));
   try {

@@ -109,7 +109,9 @@ export class CheckpointStore {
       metadata[`${META_PREFIX}state_bytes`] = String(ckpt.strategyState.byteLength);
       metadata[`${META_PREFIX}state_sha256`] = sha256(ckpt.strategyState);
     }
-    writeFileAtomic(this.tensorPath(ckpt.version), encodeSafetensors(paramSetToSafetensors(ckpt.params, this.dtype), metadata));
+    const tensors = paramSetToSafetensors(ckpt.params, this.dtype);
+    metadata[`${META_PREFIX}tensors_sha256`] = tensorsDigest(tensors);
+    writeFileAtomic(this.tensorPath(ckpt.version), encodeSafetensors(tensors, metadata));
     writeFileAtomic(join(this.dir, 'LATEST'), [new TextEncoder().encode(`${ckpt.version}\n`)]);
     this.prune(ckpt.version);
   }
@@ -139,8 +141,19 @@ export class CheckpointStore {
     if (v === null) throw new CoreError('CHECKPOINT_MISSING', `no checkpoint in ${this.dir}`);
     const path = this.tensorPath(v);
     if (!existsSync(path)) throw new CoreError('CHECKPOINT_MISSING', `no checkpoint for version ${v} (${path})`);
-    const file = parseSafetensors(readFileSync(path));
+    let file;
+    try {
+      file = parseSafetensors(readFileSync(path));
+    } catch (e) {
+      if (e instanceof CoreError) throw new CoreError(e.code, e.message, path);
+      throw e;
+    }
     const meta = file.metadata;
+    // Bytes flipped inside a tensor leave a well-formed file: only a digest tells.
+    const digest = meta[`${META_PREFIX}tensors_sha256`];
+    if (digest !== undefined && tensorsDigest(file.tensors) !== digest) {
+      throw new CoreError('CHECKPOINT_CORRUPT', 'the tensors do not match their recorded SHA-256 (the file was damaged after it was written)', path);
+    }
     const runId = meta[`${META_PREFIX}run_id`];
     if (runId === undefined || meta[`${META_PREFIX}version`] !== String(v)) {
       throw new CoreError('CHECKPOINT_CORRUPT', `${path} lacks fednode metadata for version ${v}`, '__metadata__');
@@ -162,6 +175,31 @@ export class CheckpointStore {
     return strategyState === undefined ? { runId, version: v, params, extra } : { runId, version: v, params, extra, strategyState };
   }
 
+  /**
+   * The newest version that loads intact: LATEST, else the versions before it, newest first.
+   * `damaged` lists each one passed over, with its file and what was wrong, for the caller to say.
+   */
+  loadNewestIntact(): { checkpoint: Checkpoint | null; damaged: { version: number; path: string; reason: string }[] } {
+    const damaged: { version: number; path: string; reason: string }[] = [];
+    let latest: number | null;
+    try {
+      latest = this.latestVersion();
+    } catch (e) {
+      damaged.push({ version: -1, path: join(this.dir, 'LATEST'), reason: (e as Error).message });
+      latest = null;
+    }
+    const candidates = [...new Set([...(latest === null ? [] : [latest]), ...this.versions().filter((v) => latest === null || v < latest).reverse()])];
+    for (const v of candidates) {
+      try {
+        return { checkpoint: this.load(v), damaged };
+      } catch (e) {
+        if (!(e instanceof CoreError)) throw e;
+        damaged.push({ version: v, path: this.tensorPath(v), reason: e.message });
+      }
+    }
+    return { checkpoint: null, damaged };
+  }
+
   tensorPath(version: number): string {
     return join(this.dir, `v${String(version).padStart(8, '0')}.safetensors`);
   }
@@ -177,6 +215,13 @@ export class CheckpointStore {
       for (const p of [this.tensorPath(v), this.statePath(v)]) if (existsSync(p)) unlinkSync(p);
     }
   }
+}
+
+/** SHA-256 over every tensor's stored bytes, in file order. */
+function tensorsDigest(tensors: readonly SafeTensor[]): string {
+  const h = createHash('sha256');
+  for (const t of tensors) h.update(t.bytes);
+  return h.digest('hex');
 }
 
 function sha256(b: Uint8Array): string {

@@ -5,7 +5,7 @@
  * closes rounds into checkpointed versions. On restart it resumes from the last checkpoint
  * and replays the log, so an acknowledged update is applied once, never twice or not at all.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import {
@@ -104,15 +104,19 @@ export class AggregatorRole {
     for (const warning of strategyWarnings(run.strategy)) log.log('warn', 'strategy.warning', { warning });
     this.evaluator = await VersionEvaluator.create(run, this.opts.threads);
     this.testSet = loadTestSet(run);
-    const latest = this.store.latestVersion();
-    if (latest === null) {
+    const { checkpoint: ck, damaged } = this.store.loadNewestIntact();
+    for (const d of damaged) log.log('warn', 'checkpoint.damaged', { version: d.version, file: d.path, reason: d.reason });
+    if (ck === null && damaged.length > 0) {
+      throw new DaemonError('DAEMON_STATE', `no intact checkpoint in ${this.store.dir}: ${damaged.map((d) => `${d.path} (${d.reason})`).join('; ')}`);
+    }
+    if (ck === null) {
       this.strategy = createStrategy(await this.evaluator.initialParams(), run.strategy, { runId: run.run });
       this.checkpoint();
       log.log('info', 'aggregator.initialised', { version: 0, parameters: this.strategy.global.size, strategy: this.kind });
     } else {
-      const ck = this.store.load(latest);
+      if (damaged.length > 0) log.log('warn', 'checkpoint.fallback', { version: ck.version, file: this.store.tensorPath(ck.version), passed_over: damaged.map((d) => d.path) });
       if (ck.runId !== run.run) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} holds run "${ck.runId}", not "${run.run}": use another --data-dir`);
-      if (ck.strategyState === undefined) throw new DaemonError('DAEMON_STATE', `checkpoint v${latest} in ${this.store.dir} has no strategy state`);
+      if (ck.strategyState === undefined) throw new DaemonError('DAEMON_STATE', `checkpoint v${ck.version} in ${this.store.dir} has no strategy state`);
       const saved = savedStrategyKind(ck.strategyState);
       if (saved !== this.kind) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} was run with strategy ${saved}, the run file says ${this.kind}`);
       // The run file's section brings the deadline policy; the aggregation state is the checkpoint's.
@@ -120,6 +124,8 @@ export class AggregatorRole {
       const meta = JSON.parse(ck.extra?.daemon ?? '{"sequences":{}}') as DaemonMeta;
       this.sequences = new Map(Object.entries(meta.sequences));
       log.log('info', 'aggregator.resumed', { version: this.strategy.version, epoch: this.epoch, strategy: this.kind });
+      // A crash while the newest version was being scored leaves it unscored: score it now.
+      if (ck.version > 0 && !this.evaluatedVersions().has(ck.version)) this.evaluate(this.strategy.global.clone(), ck.version, []);
     }
     this.slices = new SlicePolicy(run, taskOf(run), this.strategy.global.specs);
     this.evaluator.scoreSlices(this.slices.partial());
@@ -390,6 +396,21 @@ export class AggregatorRole {
     } finally {
       this.closing = false;
     }
+  }
+
+  /** Versions the history file records as evaluated (a torn last line is not one). */
+  private evaluatedVersions(): Set<number> {
+    if (!existsSync(this.historyPath)) return new Set();
+    const out = new Set<number>();
+    for (const line of readFileSync(this.historyPath, 'utf8').split('\n')) {
+      try {
+        const r = JSON.parse(line) as { version?: unknown };
+        if (typeof r.version === 'number') out.add(r.version);
+      } catch {
+        // a line cut short by the crash: that version was not recorded
+      }
+    }
+    return out;
   }
 
   /** Evaluations run one after another, off the update path. */
