@@ -115,6 +115,9 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
         role = r;
         sync = joinSync(host, run.run, {
           limits,
+          // A dense fp32 update of the whole model, plus room for headers: no codec sends more.
+          maxContributionBytes: Math.ceil(init.size * 4 * 1.1) + 1024 * 1024,
+          modelTensors: init.specs.length,
           acceptFrom,
           window: () => r.window(),
           onContribution: (from, step, update, bytes) => r.onContribution(from, step, update, bytes),

@@ -4,7 +4,7 @@
  * and reassemble what their peers send. gossipsub signs every message with its author's
  * key, so the author is authenticated; only admitted authors' parts are accepted.
  */
-import { CoreError, decodeSyncPart, encodeSyncParts, updateFromSyncParts, type SyncPart, type Update, type WireLimits } from '@fednode/core';
+import { CoreError, MAX_SYNC_PART_BYTES, decodeSyncPart, encodeSyncParts, updateFromSyncParts, type SyncPart, type Update, type WireLimits } from '@fednode/core';
 import { TopicValidatorResult, type GossipSub, type Message } from '@libp2p/gossipsub';
 import type { PeerId } from '@libp2p/interface';
 import type { FedHost } from '../net/host.js';
@@ -18,6 +18,13 @@ export interface SyncChannelOptions {
   readonly limits: WireLimits;
   /** Authors whose parts are accepted (the admitted peers). */
   readonly acceptFrom?: (author: string) => boolean;
+  /**
+   * The most one contribution may weigh on the wire: what the model's dense fp32 update takes,
+   * with room for framing (every codec sends less). Bounds each author's parts and their count.
+   */
+  readonly maxContributionBytes: number;
+  /** Tensors of the model: each starts a part of its own, so they bound the part count too. */
+  readonly modelTensors: number;
   /** Steps outside [low, high] are dropped on arrival (stale or implausibly far ahead). */
   readonly window: () => { low: number; high: number };
   /** A contribution fully received: the author (authenticated), the step, the update and its bytes on the wire. */
@@ -33,6 +40,8 @@ export interface SyncChannel {
   peers(): string[];
   /** Forgets partial contributions for steps below `step`. */
   prune(step: number): void;
+  /** Bytes held for partial contributions now. */
+  pendingBytes(): number;
   leave(): void;
 }
 
@@ -42,8 +51,18 @@ interface Pending {
   bytes: number;
 }
 
+/** Steps one author may have partly received at once: honest peers are a step or two ahead at most. */
+export const MAX_PENDING_STEPS_PER_AUTHOR = 4;
+
 export function joinSync(host: FedHost, runId: string, options: SyncChannelOptions): SyncChannel {
   const pubsub: GossipSub = host.services.pubsub;
+  // Memory held for partial contributions is bounded by design: members (only they can publish)
+  // x MAX_PENDING_STEPS_PER_AUTHOR x one contribution's size, whatever anyone sends.
+  const maxBytes = Math.min(options.limits.maxTotalBytes, options.maxContributionBytes);
+  // A header part, then each tensor's chunks: at most one short chunk per tensor beyond the full ones.
+  const maxParts = 1 + options.modelTensors + Math.ceil(maxBytes / (MAX_SYNC_PART_BYTES - 1024));
+  /** Author -> steps it has partial contributions for. */
+  const stepsOf = new Map<string, Set<number>>();
   const topic = syncTopic(runId);
   /** Step -> author -> the parts received so far. */
   const pending = new Map<number, Map<string, Pending>>();
@@ -73,6 +92,15 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
     return TopicValidatorResult.Reject;
   });
 
+  const forget = (step: number, from: string): void => {
+    const byAuthor = pending.get(step);
+    byAuthor?.delete(from);
+    if (byAuthor?.size === 0) pending.delete(step);
+    const steps = stepsOf.get(from);
+    steps?.delete(step);
+    if (steps?.size === 0) stepsOf.delete(from);
+  };
+
   const onMessage = (evt: CustomEvent<Message>): void => {
     const msg = evt.detail;
     if (msg.topic !== topic || msg.type !== 'signed') return;
@@ -91,11 +119,23 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
     }
     let p = byAuthor.get(from);
     if (p === undefined) {
+      // The first part says how many follow: refuse before holding anything for a count the model cannot need.
+      if (part.parts > maxParts) {
+        options.onDropped?.(from, `step ${part.step}: declares ${part.parts} parts, more than a contribution to this model needs (${maxParts})`);
+        return;
+      }
+      const steps = stepsOf.get(from) ?? new Set<number>();
+      if (steps.size >= MAX_PENDING_STEPS_PER_AUTHOR) {
+        options.onDropped?.(from, `step ${part.step}: already ${steps.size} steps partly received from this author`);
+        return;
+      }
+      steps.add(part.step);
+      stepsOf.set(from, steps);
       p = { parts: new Array<SyncPart | undefined>(part.parts), received: 0, bytes: 0 };
       byAuthor.set(from, p);
     }
     if (p.parts.length !== part.parts) {
-      byAuthor.delete(from);
+      forget(part.step, from);
       options.onDropped?.(from, `step ${part.step}: parts disagree on the count (${p.parts.length} and ${part.parts})`);
       return;
     }
@@ -103,13 +143,13 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
     p.parts[part.part] = part;
     p.received++;
     p.bytes += msg.data.byteLength;
-    if (p.bytes > options.limits.maxTotalBytes + p.parts.length * 1024) {
-      byAuthor.delete(from);
-      options.onDropped?.(from, `step ${part.step}: over ${options.limits.maxTotalBytes} bytes`);
+    if (p.bytes > maxBytes + p.parts.length * 1024) {
+      forget(part.step, from);
+      options.onDropped?.(from, `step ${part.step}: over ${maxBytes} bytes`);
       return;
     }
     if (p.received < p.parts.length) return;
-    byAuthor.delete(from);
+    forget(part.step, from);
     let update: Update;
     try {
       update = updateFromSyncParts(p.parts as SyncPart[], options.limits);
@@ -135,7 +175,12 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
     },
     peers: () => pubsub.getSubscribers(topic).map((p) => p.toString()),
     prune(step: number): void {
-      for (const s of pending.keys()) if (s < step) pending.delete(s);
+      for (const [s, byAuthor] of pending) if (s < step) for (const from of [...byAuthor.keys()]) forget(s, from);
+    },
+    pendingBytes(): number {
+      let n = 0;
+      for (const byAuthor of pending.values()) for (const p of byAuthor.values()) n += p.bytes;
+      return n;
     },
     leave(): void {
       if (left) return;
@@ -144,6 +189,7 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
       pubsub.topicValidators.delete(topic);
       pubsub.unsubscribe(topic);
       pending.clear();
+      stepsOf.clear();
     },
   };
 }
