@@ -6,6 +6,7 @@ import { demoCommand, simulateCommand } from './commands/simulate.js';
 import { startCommand } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { keygenCommand } from './commands/keygen.js';
+import { mergeCommand } from './commands/merge.js';
 
 /**
  * The `fednode` command. Every failure is one line on stderr: a bad command line exits with
@@ -27,6 +28,7 @@ function program(): Command {
   p.addCommand(demoCommand().exitOverride().configureOutput({ outputError: errorLine('fednode demo') }));
   p.addCommand(simulateCommand().exitOverride().configureOutput({ outputError: errorLine('fednode simulate') }));
   p.addCommand(trainCommand().exitOverride().configureOutput({ outputError: errorLine('fednode train') }));
+  p.addCommand(mergeCommand().exitOverride().configureOutput({ outputError: errorLine('fednode merge') }));
   p.addCommand(startCommand().exitOverride().configureOutput({ outputError: errorLine('fednode start') }));
   p.addCommand(statusCommand().exitOverride().configureOutput({ outputError: errorLine('fednode status') }));
   p.addCommand(keygenCommand().exitOverride().configureOutput({ outputError: errorLine('fednode keygen') }));
