@@ -1,4 +1,4 @@
-import { cnnSpec, dare, mergeAverage, mlpLayers, mlpSpec, slerp, taskArithmetic, ties, transformerSpec, weightMatchingBySpec, type PermutationSpec, type TiesScope, type DareRescale } from '@fednode/aggregator';
+import { cnnSpec, dare, mergeAverage, mlpSpec, slerp, taskArithmetic, ties, transformerSpec, weightMatchingBySpec, type PermutationSpec, type TiesScope, type DareRescale } from '@fednode/aggregator';
 import type { ParamSet, Task } from '@fednode/core';
 import { MergeCommandError } from './errors.js';
 import type { MethodOptions, Recipe } from './recipe.js';
@@ -16,8 +16,9 @@ export type Progress = (line: string) => void;
 export function permutationSpecOf(task: Task): PermutationSpec {
   switch (task.name) {
     case 'mlp': {
-      const dense = task.specs.filter((s) => s.name.endsWith('.weight'));
-      return mlpSpec(mlpLayers(dense.length), task.specs);
+      // Dense layers in layout order (fc1 … fcN, head): each weight with its bias.
+      const layers = task.specs.filter((s) => s.name.endsWith('.weight')).map((s) => ({ weight: s.name, bias: s.name.replace(/\.weight$/, '.bias') }));
+      return mlpSpec(layers, task.specs);
     }
     case 'cnn':
       return cnnSpec(task.specs);
