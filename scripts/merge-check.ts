@@ -7,8 +7,8 @@
  *            plain averaging.
  *   rebasin  two CNNs and two character transformers from different seeds on the same data:
  *            plain averaging against weight matching then averaging.
- *   moe      Branch-Train-MiX on SOTU: a dense base, 4 specialists (one per group of
- *            presidents), assembled into a mixture whose router is trained briefly.
+ *   moe      Branch-Train-MiX on SOTU: a dense base, 4 specialists (one per era: the presidents
+ *            cut into 4 chronological groups), assembled into a mixture whose router is trained briefly.
  *   node --import tsx scripts/merge-check.ts <ties|rebasin|moe|all> [--dir D] [--threads N]
  *     [--cnn-rows N] [--lm-steps N] [--base-steps N] [--expert-steps N] [--router-steps N]
  * Prints each CLI run's table and a JSON line of figures per part.
@@ -18,6 +18,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tasks, type ParamSet, type Task } from '@fednode/core';
+import { eraShares } from '../packages/node/src/merge/era-shares.js';
 import { saveTaskCheckpoint, trainFrom } from '../packages/node/src/merge/train-checkpoint.js';
 
 const CLI = fileURLToPath(new URL('../packages/node/dist/cli.js', import.meta.url));
@@ -122,8 +123,9 @@ async function moePart(): Promise<void> {
   const { readCheckpoint } = await import('../packages/node/src/merge/checkpoint-file.js');
   const baseParams = readCheckpoint(base).params;
   const experts: string[] = [];
+  const eras = eraShares(task, 4);
   for (let i = 0; i < 4; i++) {
-    const share = task.share(4, i, { kind: 'natural' }, 0);
+    const share = eras[i];
     log(`specialist ${i}: ${share.description}`);
     experts.push(
       await checkpoint(join(dir, `sotu-expert${i}.safetensors`), task, LM, () =>
