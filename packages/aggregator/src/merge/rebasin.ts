@@ -1,10 +1,7 @@
 import type { ParamSet } from '@fednode/core';
-import { Rng } from '@fednode/kernels';
-import { linearAssignment } from './assignment.js';
 import { expectSameLayout } from './checks.js';
-import { MergeError } from './errors.js';
 import { axisPerms, gatherAxes, permuteBySpec, resolveSpec, type PermutationSpec, type TensorAxes } from './permutation-spec.js';
-import type { WeightMatchingOptions } from './weight-matching.js';
+import { addRowProducts, coordinateAscent, type WeightMatchingOptions } from './coordinate-ascent.js';
 
 export interface SpecMatchingOptions extends WeightMatchingOptions {
   /** Called after each group is solved: sweep, the group's name, groups done in the sweep. */
@@ -20,8 +17,6 @@ export interface SpecMatchingResult {
   /** True when a sweep improved no group by more than 1e-12 (false: maxSweeps ran out). */
   readonly converged: boolean;
 }
-
-const PROGRESS_EPS = 1e-12;
 
 /**
  * Weight matching (git re-basin) for any network described by a {@link PermutationSpec}:
@@ -40,34 +35,14 @@ const PROGRESS_EPS = 1e-12;
 export function weightMatchingBySpec(a: ParamSet, b: ParamSet, spec: PermutationSpec, opts: SpecMatchingOptions = {}): SpecMatchingResult {
   expectSameLayout(a, b, 'b');
   const tensors = [...resolveSpec(a, spec).values()];
-  const maxSweeps = opts.maxSweeps ?? 100;
-  const seed = opts.seed ?? 0;
-  if (!Number.isSafeInteger(maxSweeps) || maxSweeps < 1) throw new MergeError('MERGE_ARGUMENT', `is ${maxSweeps}, expected an integer >= 1`, 'maxSweeps');
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new MergeError('MERGE_ARGUMENT', `is ${seed}, expected an integer in [0, 2^32 - 1]`, 'seed');
   const groups = spec.groups;
-  const perms: Int32Array[] = groups.map((g) => Int32Array.from({ length: g.size }, (_, i) => i));
   const byGroup = groups.map((_, gi) => tensors.filter((t) => t.groupOf.includes(gi)));
-  const rng = new Rng(seed);
-  const order = groups.map((_, gi) => gi);
-  let sweeps = 0;
-  let converged = false;
-  while (!converged && sweeps < maxSweeps) {
-    sweeps++;
-    rng.shuffle(order);
-    let progress = false;
-    order.forEach((gi, done) => {
-      const n = groups[gi].size;
-      const s = groupSimilarity(a, b, byGroup[gi], perms, gi, n);
-      const old = perms[gi];
-      let oldValue = 0;
-      for (let i = 0; i < n; i++) oldValue += s[i * n + old[i]];
-      const best = linearAssignment(s, n, { maximize: true });
-      if (best.value > oldValue + PROGRESS_EPS) progress = true;
-      perms[gi] = best.cols;
-      opts.onGroup?.(sweeps, groups[gi].name, done + 1, groups.length);
-    });
-    converged = !progress;
-  }
+  const { perms, sweeps, converged } = coordinateAscent(
+    groups.map((g) => g.size),
+    opts,
+    (gi, current) => groupSimilarity(a, b, byGroup[gi], current, gi, groups[gi].size),
+    (sweep, gi, done) => opts.onGroup?.(sweep, groups[gi].name, done, groups.length),
+  );
   return { permutations: perms, permuted: permuteBySpec(b, spec, perms), sweeps, converged };
 }
 
@@ -82,16 +57,7 @@ function groupSimilarity(a: ParamSet, b: ParamSet, tensors: readonly TensorAxes[
     const axis = t.groupOf.indexOf(gi);
     const x = rowsAlong(a.tensor(t.name), t.view, axis);
     const y = rowsAlong(gatherAxes(b.tensor(t.name), t.view, axisPerms(t, perms, gi)), t.view, axis);
-    const rest = x.length / n;
-    for (let i = 0; i < n; i++) {
-      const xi = i * rest;
-      for (let j = 0; j < n; j++) {
-        const yj = j * rest;
-        let acc = 0;
-        for (let k = 0; k < rest; k++) acc += x[xi + k] * y[yj + k];
-        s[i * n + j] += acc;
-      }
-    }
+    addRowProducts(x, y, n, x.length / n, s);
   }
   return s;
 }

@@ -113,34 +113,44 @@ function printHuman(s: MergeSummary): void {
   if (s.evaluation !== null) out(formatTable(s.evaluation));
 }
 
+function opt<T>(flags: string, description: string, parse?: (value: string, previous: T) => T): Option {
+  return parse === undefined ? new Option(flags, description) : new Option(flags, description).argParser(parse);
+}
+
+/** The options without choices or defaults, as a table so the help reads in one place. */
+const PLAIN_OPTIONS: readonly Option[] = [
+  opt('--recipe <file>', 'YAML recipe: task, inputs, base, method, options, align, output (flags override it)'),
+  opt('--base <file>', 'the checkpoint the inputs were trained from (task-arithmetic, ties, dare)'),
+  opt('--weights <list>', 'per-input weights, e.g. 1,2,1 (average, task-arithmetic, dare)', numberList),
+  opt('-o, --out <file>', 'write the merge here (safetensors, with the recipe in its metadata)'),
+  opt('--task <name>', "the inputs' task, when their metadata does not say it"),
+  opt('--dataset <name>', "the task's dataset (with --task)"),
+  opt('--model-size <key=n>', 'a model size of the task (repeatable), e.g. dModel=64', modelSize),
+  opt('--align', 'weight-match every input to the first before merging (models from different initialisations; average, slerp)'),
+  opt('--density <x>', 'ties: fraction of each task vector kept', finite),
+  opt('--lambda <x>', 'task-arithmetic, ties, dare: scale of the merged task vector', finite),
+  opt('--p <x>', 'dare: drop probability', finite),
+  opt('--t <x>', 'slerp: interpolation from the first (0) to the second (1)', finite),
+  opt('--seed <n>', 'dare masks, weight-matching order, moe router init and batches', seed),
+  opt('--align-sweeps <n>', 'weight matching: most sweeps', positiveInt),
+  opt('--top-k <k>', 'moe: experts per token (1 or 2)', positiveInt),
+  opt('--router-steps <n>', 'moe: router training steps on mixed data (0: untrained)', nonNegativeInt),
+  opt('--router-lr <x>', 'moe: router learning rate (AdamW)', positiveNumber),
+  opt('--router-batch <n>', 'moe: windows per router step', positiveInt),
+  opt('--eval-limit <n>', 'evaluate on the first n held-out examples', positiveInt),
+  opt('--onnx <file>', 'also export the merge as a standalone ONNX inference file (opset 17)'),
+];
+
 export function mergeCommand(): Command {
-  return new Command('merge')
+  const cmd = new Command('merge')
     .description('merge safetensors checkpoints of one task (average, task arithmetic, TIES, DARE, SLERP, or experts into a mixture) and evaluate the result')
-    .argument('[inputs...]', 'checkpoints to merge (safetensors; fednode\'s own or any with the same tensor names and shapes)')
-    .option('--recipe <file>', 'YAML recipe: task, inputs, base, method, options, align, output (flags override it)')
+    .argument('[inputs...]', "checkpoints to merge (safetensors; fednode's own or any with the same tensor names and shapes)")
     .addOption(new Option('--method <name>', 'merge method').choices([...MERGE_METHODS]))
-    .option('--base <file>', 'the checkpoint the inputs were trained from (task-arithmetic, ties, dare)')
-    .option('--weights <list>', 'per-input weights, e.g. 1,2,1 (average, task-arithmetic, dare)', numberList)
-    .option('-o, --out <file>', 'write the merge here (safetensors, with the recipe in its metadata)')
-    .option('--task <name>', 'the inputs\' task, when their metadata does not say it')
-    .option('--dataset <name>', 'the task\'s dataset (with --task)')
-    .option('--model-size <key=n>', 'a model size of the task (repeatable), e.g. dModel=64', modelSize)
-    .option('--align', 'weight-match every input to the first before merging (models from different initialisations; average, slerp)')
-    .option('--density <x>', 'ties: fraction of each task vector kept', finite)
-    .option('--lambda <x>', 'task-arithmetic, ties, dare: scale of the merged task vector', finite)
     .addOption(new Option('--scope <s>', 'ties: rank magnitudes per tensor or over the model').choices(['tensor', 'model']))
-    .option('--p <x>', 'dare: drop probability', finite)
-    .option('--t <x>', 'slerp: interpolation from the first (0) to the second (1)', finite)
-    .addOption(new Option('--rescale <r>', 'dare: rescaling of the kept entries').choices(['inverse', 'l1']))
-    .option('--seed <n>', 'dare masks, weight-matching order, moe router init and batches', seed)
-    .option('--align-sweeps <n>', 'weight matching: most sweeps', positiveInt)
-    .option('--top-k <k>', 'moe: experts per token (1 or 2)', positiveInt)
-    .option('--router-steps <n>', 'moe: router training steps on mixed data (0: untrained)', nonNegativeInt)
-    .option('--router-lr <x>', 'moe: router learning rate (AdamW)', positiveNumber)
-    .option('--router-batch <n>', 'moe: windows per router step', positiveInt)
-    .option('--eval', 'print each input\'s, the plain average\'s and the merge\'s held-out accuracy and loss', false)
-    .option('--eval-limit <n>', 'evaluate on the first n held-out examples', positiveInt)
-    .option('--onnx <file>', 'also export the merge as a standalone ONNX inference file (opset 17)')
+    .addOption(new Option('--rescale <r>', 'dare: rescaling of the kept entries').choices(['inverse', 'l1']));
+  for (const o of PLAIN_OPTIONS) cmd.addOption(o);
+  return cmd
+    .option('--eval', "print each input's, the plain average's and the merge's held-out accuracy and loss", false)
     .option('--json', 'print a summary as one JSON object on the last line of stdout', false)
     .option('--threads <n>', 'onnxruntime intra-op threads (router training, evaluation)', positiveInt, availableParallelism())
     .action(async (inputs: string[], flags: MergeFlags) => {
