@@ -146,6 +146,14 @@ test('fednode merge: mismatched names, shapes, dtypes or tasks and bad recipes a
   const renamed = join(dir, 'renamed.safetensors');
   const { ParamSet } = await import('@fednode/core');
   writeCheckpoint(renamed, ParamSet.fromTensors(params[1].specs.map((s) => ({ name: s.name.replace('head', 'out'), shape: s.shape, data: params[1].tensor(s.name) }))), {});
+  // Files from elsewhere: the same tensors without fednode's metadata.
+  const bare = [0, 1].map((i) => {
+    const path = join(dir, `bare${i}.safetensors`);
+    writeCheckpoint(path, params[i], {});
+    return path;
+  });
+  const named = summary(fednode('merge', ...bare, '--method', 'average', '--task', 'mlp', '--model-size', 'hidden=64', '--eval', '--eval-limit', '500', '--json', '--threads', '1'));
+  assert.equal(named.evaluation.length, 3);
   for (const [args, status, pattern] of [
     [[paths[0], other, '--method', 'average', '--eval'], 1, /tensor "fc1.weight" is \[32, 784\] in narrow.safetensors but \[64, 784\]/],
     [[paths[0], f16, '--method', 'average', '--eval'], 1, /f16.safetensors stores F16 but shard0.safetensors stores F32/],
@@ -157,6 +165,7 @@ test('fednode merge: mismatched names, shapes, dtypes or tasks and bad recipes a
     [[paths[0], paths[1], '--method', 'average'], 2, /nothing to do/],
     [[paths[0], paths[1], '--method', 'blend', '--eval'], 2, /argument 'blend' is invalid/],
     [[paths[0], join(dir, 'missing.safetensors'), '--method', 'average', '--eval'], 1, /cannot read checkpoint .*missing.safetensors: ENOENT/],
+    [[bare[0], bare[1], '--method', 'average', '--eval'], 1, /names no task and its layout is none of the registered tasks/],
   ] as const) {
     const r = fednode('merge', ...args);
     assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`);

@@ -53,11 +53,11 @@ test('--method moe on SOTU: 4 specialists from one base assembled into a mixture
   const dir = mkdtempSync(join(tmpdir(), 'fednode-btx-'));
   try {
     const task = tasks.createTask('transformer', { dataset: 'sotu', model: LM });
-    const base = await trainFrom(task, task.initialParams(7), task.share(1, null, { kind: 'iid' }, 0), { budget: { steps: 150 }, seed: 7 });
+    const base = await trainFrom(task, task.initialParams(7), task.share(1, null, { kind: 'iid' }, 0), { budget: { steps: 300 }, seed: 7 });
     const inputs: string[] = [];
     const eras = eraShares(task, 4);
     for (let i = 0; i < 4; i++) {
-      const p = await trainFrom(task, base, eras[i], { budget: { steps: 80 }, seed: 10 + i });
+      const p = await trainFrom(task, base, eras[i], { budget: { steps: 100 }, seed: 10 + i });
       inputs.push(join(dir, `expert${i}.safetensors`));
       saveTaskCheckpoint(inputs[i], task, LM, p);
     }
@@ -66,7 +66,6 @@ test('--method moe on SOTU: 4 specialists from one base assembled into a mixture
     assert.equal(s.merged_task, 'moe-transformer');
     assert.deepEqual(s.model, { ...LM, experts: 4, topK: 2, expertFfDim: LM.ffDim });
     assert.equal(s.router?.examples, 60 * 16);
-    console.log(JSON.stringify(s.router), JSON.stringify(s.evaluation));
     const rows = s.evaluation!;
     const moe = rows.find((r) => r.role === 'merge')!;
     const average = rows.find((r) => r.role === 'reference')!;
