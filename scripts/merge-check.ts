@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tasks, type ParamSet, type Task } from '@fednode/core';
 import { eraShares } from '../packages/node/src/merge/era-shares.js';
+import { META_SPEAKERS } from '../packages/node/src/merge/expert-mixture.js';
 import { saveTaskCheckpoint, trainFrom } from '../packages/node/src/merge/train-checkpoint.js';
 
 const CLI = fileURLToPath(new URL('../packages/node/dist/cli.js', import.meta.url));
@@ -58,13 +59,13 @@ function merge(...argv: string[]): { evaluation: Row[]; router: unknown } {
   return summary;
 }
 
-async function checkpoint(path: string, task: Task, model: Record<string, number>, make: () => Promise<ParamSet> | ParamSet): Promise<string> {
+async function checkpoint(path: string, task: Task, model: Record<string, number>, make: () => Promise<ParamSet> | ParamSet, extra: Record<string, string> = {}): Promise<string> {
   if (existsSync(path)) {
     log(`reusing ${path}`);
     return path;
   }
   const t0 = performance.now();
-  saveTaskCheckpoint(path, task, model, await make());
+  saveTaskCheckpoint(path, task, model, await make(), extra);
   log(`wrote ${path} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   return path;
 }
@@ -125,11 +126,12 @@ async function moePart(): Promise<void> {
   const experts: string[] = [];
   const eras = eraShares(task, 4);
   for (let i = 0; i < 4; i++) {
-    const share = eras[i];
+    const { share, speakers } = eras[i];
     log(`specialist ${i}: ${share.description}`);
     experts.push(
       await checkpoint(join(dir, `sotu-expert${i}.safetensors`), task, LM, () =>
         trainFrom(task, baseParams, share, { budget: { steps: expertSteps }, seed: 100 + i, threads, onStep: progress(`specialist ${i}`) }),
+      { [META_SPEAKERS]: JSON.stringify(speakers) },
       ),
     );
   }

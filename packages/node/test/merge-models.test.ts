@@ -7,6 +7,7 @@ import { permuteBySpec } from '@fednode/aggregator';
 import { tasks, type ParamSet, type Task } from '@fednode/core';
 import { Rng } from '@fednode/kernels';
 import { eraShares } from '../src/merge/era-shares.js';
+import { META_SPEAKERS } from '../src/merge/expert-mixture.js';
 import { permutationSpecOf } from '../src/merge/methods.js';
 import { recipeFromDocument } from '../src/merge/recipe.js';
 import { runMerge } from '../src/merge/run.js';
@@ -57,15 +58,16 @@ test('--method moe on SOTU: 4 specialists from one base assembled into a mixture
     const inputs: string[] = [];
     const eras = eraShares(task, 4);
     for (let i = 0; i < 4; i++) {
-      const p = await trainFrom(task, base, eras[i], { budget: { steps: 100 }, seed: 10 + i });
+      const p = await trainFrom(task, base, eras[i].share, { budget: { steps: 100 }, seed: 10 + i });
       inputs.push(join(dir, `expert${i}.safetensors`));
-      saveTaskCheckpoint(inputs[i], task, LM, p);
+      saveTaskCheckpoint(inputs[i], task, LM, p, { [META_SPEAKERS]: JSON.stringify(eras[i].speakers) });
     }
     const recipe = recipeFromDocument({ inputs, method: 'moe', options: { routerSteps: 60, routerBatch: 16, routerLr: 0.01, topK: 2 } }, 'test', dir);
     const s = await runMerge(recipe, { evaluate: true, evalLimit: 512, threads: 1, progress: () => undefined });
     assert.equal(s.merged_task, 'moe-transformer');
     assert.deepEqual(s.model, { ...LM, experts: 4, topK: 2, expertFfDim: LM.ffDim });
     assert.equal(s.router?.examples, 60 * 16);
+    assert.equal(s.router?.domainRouted, true);
     const rows = s.evaluation!;
     const moe = rows.find((r) => r.role === 'merge')!;
     const average = rows.find((r) => r.role === 'reference')!;

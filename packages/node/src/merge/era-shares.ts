@@ -9,13 +9,27 @@ import { MergeCommandError } from './errors.js';
  * (president i to share i mod n), which gives every share every era: specialists of
  * nearly the same distribution, with nothing for experts to specialise in.
  */
-export function eraShares(task: Task, groups: number): tasks.DataShare[] {
+export function eraShares(task: Task, groups: number): { share: tasks.DataShare; speakers: string[] }[] {
   if (task.dataset !== 'sotu') throw new MergeCommandError(`era shares are cut from SOTU's presidents; ${task.name} trains on ${task.dataset}`);
-  const presidents = tasks.textData('sotu').train.segments.length;
-  if (!Number.isInteger(groups) || groups < 1 || groups > presidents) throw new MergeCommandError(`${groups} groups of ${presidents} presidents`);
-  // share(presidents, i, natural) is president i alone.
-  const one = Array.from({ length: presidents }, (_, i) => task.share(presidents, i, { kind: 'natural' }, 0));
-  return Array.from({ length: groups }, (_, g) => unionShare(one.slice(Math.floor((g * presidents) / groups), Math.floor(((g + 1) * presidents) / groups))));
+  const names = tasks.textData('sotu').train.segments.map((g) => g.name);
+  if (!Number.isInteger(groups) || groups < 1 || groups > names.length) throw new MergeCommandError(`${groups} groups of ${names.length} presidents`);
+  return Array.from({ length: groups }, (_, g) => {
+    const speakers = names.slice(Math.floor((g * names.length) / groups), Math.floor(((g + 1) * names.length) / groups));
+    return { share: speakerShare(task, speakers), speakers };
+  });
+}
+
+/** The training text of the named speakers (of a text task's dataset) as one share. */
+export function speakerShare(task: Task, speakers: readonly string[]): tasks.DataShare {
+  const names = tasks.textData(task.dataset as tasks.TextDatasetName).train.segments.map((g) => g.name);
+  // share(n, i, natural) with n = every speaker is speaker i alone.
+  return unionShare(
+    speakers.map((name) => {
+      const i = names.indexOf(name);
+      if (i < 0) throw new MergeCommandError(`${task.dataset} has no speaker "${name}"`);
+      return task.share(names.length, i, { kind: 'natural' }, 0);
+    }),
+  );
 }
 
 /**

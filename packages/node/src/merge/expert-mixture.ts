@@ -1,6 +1,7 @@
 import { assembleExperts } from '@fednode/aggregator';
-import { tasks, type ParamSet, type Task } from '@fednode/core';
-import { adamwStep } from '@fednode/kernels';
+import { engine, models, tasks, type ParamSet, type Task } from '@fednode/core';
+import { Rng, adamwStep } from '@fednode/kernels';
+import { speakerShare } from './era-shares.js';
 import { MergeCommandError } from './errors.js';
 import type { Progress } from './methods.js';
 import type { MethodOptions } from './recipe.js';
@@ -23,6 +24,8 @@ export interface RouterTraining {
   /** Mean training loss of the first and the last tenth of the steps (null with no steps). */
   readonly firstLoss: number | null;
   readonly lastLoss: number | null;
+  /** Whether each batch came from one expert's domain with a routing loss (the inputs named their speakers). */
+  readonly domainRouted: boolean;
 }
 
 export interface ExpertMixture {
@@ -34,7 +37,31 @@ export interface ExpertMixture {
 /** Router defaults: a few hundred AdamW steps at a rate that moves a 0.02-scale init quickly. */
 export const ROUTER_DEFAULTS = { steps: 200, batch: 16, lr: 0.01, topK: 2 } as const;
 
-export async function assembleMixture(dense: MergeTask, specialists: readonly ParamSet[], o: MethodOptions, threads: number, progress: Progress): Promise<ExpertMixture> {
+/** Metadata key of the speakers a text checkpoint was trained on (a JSON list of names). */
+export const META_SPEAKERS = 'fednode.speakers';
+
+/**
+ * Each specialist's speakers when every input's metadata says them (fednode's era
+ * specialists do), else null: the router then learns from the language-model loss alone.
+ */
+export function domainsOf(metadata: readonly Readonly<Record<string, string>>[]): string[][] | null {
+  const lists = metadata.map((m) => m[META_SPEAKERS]);
+  if (lists.some((l) => l === undefined)) return null;
+  return lists.map((l, i) => {
+    const v: unknown = JSON.parse(l!);
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new MergeCommandError(`input ${i + 1}: metadata ${META_SPEAKERS} is not a list of names`);
+    return v as string[];
+  });
+}
+
+export async function assembleMixture(
+  dense: MergeTask,
+  specialists: readonly ParamSet[],
+  domains: readonly (readonly string[])[] | null,
+  o: MethodOptions,
+  threads: number,
+  progress: Progress,
+): Promise<ExpertMixture> {
   if (dense.task.name !== 'transformer') throw new MergeCommandError(`--method moe assembles dense transformer specialists; these are checkpoints of ${dense.task.name}`);
   const shape = transformerShapeOf(dense.task);
   const topK = typeof o.topK === 'number' ? o.topK : ROUTER_DEFAULTS.topK;
@@ -56,6 +83,7 @@ export async function assembleMixture(dense: MergeTask, specialists: readonly Pa
     seed,
     threads,
     progress,
+    domains: domains === null ? null : domains.map((d) => speakerShare(task, d)),
   });
   return { merged: { task, model }, params, router };
 }
@@ -67,6 +95,34 @@ interface RouterOptions {
   readonly seed: number;
   readonly threads: number;
   readonly progress: Progress;
+  /** Expert e's own data, when known: each batch comes from one domain and also trains the routers to send its tokens to that domain's expert. */
+  readonly domains: readonly tasks.DataShare[] | null;
+}
+
+/** The mixture's full configuration (vocabulary and experts included), to rebuild its graph with a routing loss. */
+function moeConfigOf(task: Task): models.TransformerConfig {
+  const c = (task as Task & { readonly config?: models.TransformerConfig }).config;
+  if (c === undefined || c.moe === undefined) throw new MergeCommandError(`task ${task.name} is not a mixture of experts`);
+  return c;
+}
+
+/**
+ * The mixture's graph whose loss adds, per MoE layer, the cross-entropy of the router's
+ * probabilities against each token's domain (input `domain` [N, T]): the routers learn to
+ * send a domain's text to the expert trained on it, as with domain-routed mixtures (DEMix).
+ */
+function domainRoutedModel(c: models.TransformerConfig): engine.TrainableModel {
+  const m = models.transformerLM(c);
+  const g = m.graph;
+  const domain = g.input('domain', [engine.BATCH, c.seqLen], 'int64');
+  const experts = c.moe!.experts;
+  let loss = m.loss;
+  for (const layer of m.moeLayers) {
+    // log(p + 1e-6): a probability that underflows to 0 must not make the loss infinite.
+    const logp = engine.log(engine.add(layer.probs, g.scalar(1e-6)));
+    loss = engine.add(loss, engine.softmaxCrossEntropy(engine.reshape(logp, [-1, experts]), engine.reshape(domain, [-1])));
+  }
+  return { graph: g, loss, evaluation: models.lmEvalOutputs(m) };
 }
 
 /**
@@ -81,17 +137,18 @@ export async function trainRouters(task: Task, start: ParamSet, o: RouterOptions
   const moments = routers.map((n) => ({ name: n, m: new Float32Array(params.tensor(n).length), v: new Float32Array(params.tensor(n).length) }));
   const losses: number[] = [];
   if (o.steps > 0) {
-    const trainer = await tasks.createLearner(task.subnet(), { optimizer: { kind: 'adamw', weightDecay: 0 }, lr: o.lr, seed: o.seed, returnGradients: true, threads: o.threads });
+    const domains = o.domains;
+    const trainer =
+      domains === null
+        ? await tasks.createLearner(task.subnet(), { optimizer: { kind: 'adamw', weightDecay: 0 }, lr: o.lr, seed: o.seed, returnGradients: true, threads: o.threads })
+        : await engine.Trainer.create({ model: () => domainRoutedModel(moeConfigOf(task)), optimizer: { kind: 'adamw', weightDecay: 0 }, lr: o.lr, seed: o.seed, returnGradients: true, intraOpThreads: o.threads });
     try {
-      const mixed = task.share(1, null, { kind: 'iid' }, o.seed);
-      let step = 0;
-      for (const batch of mixed.draw(o.batch, o.seed, o.steps)) {
+      for (const [step, batch] of routerBatches(task, o).entries()) {
         await trainer.setParams(params);
         const { loss, grads } = await trainer.gradients(batch);
-        step++;
-        for (const r of moments) adamwStep(params.tensor(r.name), grads.tensor(r.name), r.m, r.v, { lr: o.lr, weightDecay: 0, step });
+        for (const r of moments) adamwStep(params.tensor(r.name), grads.tensor(r.name), r.m, r.v, { lr: o.lr, weightDecay: 0, step: step + 1 });
         losses.push(loss);
-        if (step % 20 === 0 || step === o.steps) o.progress(`router training: step ${step}/${o.steps}, loss ${loss.toFixed(4)}`);
+        if ((step + 1) % 20 === 0 || step + 1 === o.steps) o.progress(`router training: step ${step + 1}/${o.steps}, loss ${loss.toFixed(4)}`);
       }
     } finally {
       await trainer.close();
@@ -101,6 +158,29 @@ export async function trainRouters(task: Task, start: ParamSet, o: RouterOptions
   const mean = (xs: number[]): number | null => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
   return {
     params,
-    router: { steps: o.steps, batch: o.batch, lr: o.lr, examples: o.steps * o.batch, firstLoss: mean(losses.slice(0, tenth)), lastLoss: mean(losses.slice(-tenth)) },
+    router: { steps: o.steps, batch: o.batch, lr: o.lr, examples: o.steps * o.batch, firstLoss: mean(losses.slice(0, tenth)), lastLoss: mean(losses.slice(-tenth)), domainRouted: o.domains !== null },
   };
+}
+
+/**
+ * The router's mixed set: `steps` batches drawn from all the task's training text, or, with
+ * domains, each from one domain picked in proportion to its size, with its tokens' domain fed.
+ */
+function routerBatches(task: Task, o: RouterOptions): engine.FeedBatch[] {
+  if (o.domains === null) return [...task.share(1, null, { kind: 'iid' }, o.seed).draw(o.batch, o.seed, o.steps)];
+  const domains = o.domains;
+  const total = domains.reduce((n, d) => n + d.examples, 0);
+  const rng = Rng.derive(o.seed, 4);
+  const picks = Array.from({ length: o.steps }, () => {
+    let u = rng.uniform() * total;
+    let e = 0;
+    while (e < domains.length - 1 && u >= domains[e].examples) u -= domains[e++].examples;
+    return e;
+  });
+  const streams = domains.map((d, e) => d.draw(o.batch, Rng.derive(o.seed, 5, e).nextU32(), picks.filter((p) => p === e).length)[Symbol.iterator]());
+  return picks.map((e) => {
+    const b = streams[e].next().value as engine.FeedBatch;
+    const x = b.feeds.x;
+    return { size: b.size, feeds: { ...b.feeds, domain: { dtype: 'int64', dims: x.dims, data: new BigInt64Array(x.dims.reduce((a, k) => a * k, 1)).fill(BigInt(e)) } } };
+  });
 }

@@ -146,7 +146,6 @@ export function checkRecipe(r: Recipe, source: string): void {
   if (r.align === 'weights' && !TAKES_ALIGN.includes(r.method)) throw new MergeCommandError(`${source}: align: weights is for ${TAKES_ALIGN.join(' and ')} (models from different initialisations); ${r.method} merges task vectors of one base`);
   if (r.method === 'slerp' && r.inputs.length !== 2) throw new MergeCommandError(`${source}: slerp interpolates two models; ${r.inputs.length} inputs given`);
   if (r.method === 'moe' && r.inputs.length < 2) throw new MergeCommandError(`${source}: moe assembles at least two specialists into experts; ${r.inputs.length} given`);
-  if (r.method !== 'moe' && r.inputs.length < 2 && r.method !== 'task-arithmetic' && r.method !== 'ties' && r.method !== 'dare') {
-    throw new MergeCommandError(`${source}: method ${r.method} needs at least two inputs`);
-  }
+  // Task-vector methods may take one input (θ₀ + λ·τ: scaling a fine-tune); averaging one model is a copy.
+  if (r.method === 'average' && r.inputs.length < 2) throw new MergeCommandError(`${source}: average needs at least two inputs`);
 }

@@ -4,7 +4,7 @@ import { writeFileAtomic, type ParamSet } from '@fednode/core';
 import { META_RECIPE, expectCompatible, inLayout, readCheckpoint, taskMetadata, writeCheckpoint, type CheckpointFile } from './checkpoint-file.js';
 import { MergeCommandError } from './errors.js';
 import { evaluateModels, type EvalRow, type ToEvaluate } from './evaluate.js';
-import { assembleMixture, type RouterTraining } from './expert-mixture.js';
+import { assembleMixture, domainsOf, type RouterTraining } from './expert-mixture.js';
 import { mergeInWeightSpace, type Progress } from './methods.js';
 import type { Recipe } from './recipe.js';
 import { resolveTask, type MergeTask } from './task-of.js';
@@ -74,7 +74,7 @@ export async function runMerge(r: Recipe, o: MergeRunOptions): Promise<MergeSumm
   let params: ParamSet;
   let router: RouterTraining | null = null;
   if (r.method === 'moe') {
-    const m = await assembleMixture(source, models, r.options, o.threads, o.progress);
+    const m = await assembleMixture(source, models, domainsOf(files.map((f) => f.metadata)), r.options, o.threads, o.progress);
     merged = m.merged;
     params = m.params;
     router = m.router;
