@@ -116,7 +116,7 @@ async function rebasinPart(): Promise<void> {
 
 async function moePart(): Promise<void> {
   const task = tasks.createTask('transformer', { dataset: 'sotu', model: LM });
-  const baseSteps = flag('base-steps', 400);
+  const baseSteps = flag('base-steps', 1500);
   const expertSteps = flag('expert-steps', 400);
   const base = await checkpoint(join(dir, 'sotu-base.safetensors'), task, LM, () =>
     trainFrom(task, task.initialParams(7), task.share(1, null, { kind: 'iid' }, 0), { budget: { steps: baseSteps }, seed: 7, threads, onStep: progress('dense base') }),
@@ -135,7 +135,7 @@ async function moePart(): Promise<void> {
       ),
     );
   }
-  const routerSteps = flag('router-steps', 150);
+  const routerSteps = flag('router-steps', 300);
   const s = merge(...experts, '--method', 'moe', '--router-steps', String(routerSteps), '--router-batch', '16', '--router-lr', '0.01', '--top-k', '2', '-o', join(dir, 'sotu-moe.safetensors'), '--onnx', join(dir, 'sotu-moe.onnx'));
   const by = (role: string) => s.evaluation.filter((r) => r.role === role).map((r) => [r.accuracy, r.loss]);
   process.stdout.write(JSON.stringify({ part: 'moe', baseSteps, expertSteps, router: s.router, specialists: by('input'), average: by('reference')[0], moe: by('merge')[0] }) + '\n');
