@@ -5,6 +5,7 @@ import { demoCommand, simulateCommand } from './commands/simulate.js';
 import { startCommand, type StartOptions } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { keygenCommand } from './commands/keygen.js';
+import { mergeCommand } from './commands/merge.js';
 
 export type CliOptions = StartOptions;
 
@@ -28,6 +29,7 @@ function program(options: CliOptions): Command {
   p.addCommand(demoCommand().exitOverride().configureOutput({ outputError: errorLine('fednode demo') }));
   p.addCommand(simulateCommand().exitOverride().configureOutput({ outputError: errorLine('fednode simulate') }));
   p.addCommand(trainCommand().exitOverride().configureOutput({ outputError: errorLine('fednode train') }));
+  p.addCommand(mergeCommand().exitOverride().configureOutput({ outputError: errorLine('fednode merge') }));
   p.addCommand(startCommand(options).exitOverride().configureOutput({ outputError: errorLine('fednode start') }));
   p.addCommand(statusCommand().exitOverride().configureOutput({ outputError: errorLine('fednode status') }));
   p.addCommand(keygenCommand().exitOverride().configureOutput({ outputError: errorLine('fednode keygen') }));

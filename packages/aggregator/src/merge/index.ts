@@ -1,6 +1,8 @@
 /**
  * One-shot merging of whole models (spec section 8): weighted average, task arithmetic,
- * TIES, DARE, SLERP, and git re-basin weight matching for MLPs. Pure and deterministic:
+ * TIES, DARE, SLERP, git re-basin weight matching (MLPs, and any network through a permutation
+ * spec: the CNN's channels, the transformer's heads, feed-forward units and residual stream), and
+ * Branch-Train-MiX expert assembly. Pure and deterministic:
  * the same inputs give the same bits.
  */
 export { MergeError, type MergeErrorCode } from './errors.js';
@@ -17,3 +19,16 @@ export {
   type WeightMatchingOptions,
   type WeightMatchingResult,
 } from './weight-matching.js';
+export {
+  axisPerms,
+  gatherAxes,
+  permuteBySpec,
+  resolveSpec,
+  type PermutationGroup,
+  type PermutationSpec,
+  type PermutedAxis,
+  type TensorAxes,
+} from './permutation-spec.js';
+export { weightMatchingBySpec, type SpecMatchingOptions, type SpecMatchingResult } from './rebasin.js';
+export { cnnSpec, mlpSpec, transformerSpec, type TransformerShape } from './model-specs.js';
+export { assembleExperts, type ExpertAssemblyOptions } from './moe-assembly.js';

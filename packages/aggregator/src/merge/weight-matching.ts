@@ -1,16 +1,9 @@
 import type { ParamSet } from '@fednode/core';
-import { Rng } from '@fednode/kernels';
-import { linearAssignment } from './assignment.js';
 import { expectSameLayout } from './checks.js';
-import { MergeError } from './errors.js';
+import { addRowProducts, coordinateAscent, type WeightMatchingOptions } from './coordinate-ascent.js';
 import { layerShapes, permuteMlp, type LayerShape, type MlpLayer } from './permutation.js';
 
-export interface WeightMatchingOptions {
-  /** Most sweeps over the layers (git re-basin's max_iter), default 100. */
-  maxSweeps?: number;
-  /** Seed of the per-sweep random layer order, default 0. */
-  seed?: number;
-}
+export type { WeightMatchingOptions } from './coordinate-ascent.js';
 
 export interface WeightMatchingResult {
   /** One per hidden layer: unit i of π(B)'s layer l is unit permutations[l][i] of B's. */
@@ -22,9 +15,6 @@ export interface WeightMatchingResult {
   /** True when a sweep improved no layer by more than 1e-12 (false: maxSweeps ran out). */
   readonly converged: boolean;
 }
-
-/** The improvement a layer must show for the sweep to count as progress (git re-basin). */
-const PROGRESS_EPS = 1e-12;
 
 /**
  * Weight matching (git re-basin, spec section 8) for an MLP described by `layers` in order:
@@ -48,36 +38,12 @@ export function weightMatching(
 ): WeightMatchingResult {
   expectSameLayout(a, b, 'b');
   const shapes = layerShapes(a, layers);
-  const maxSweeps = opts.maxSweeps ?? 100;
-  const seed = opts.seed ?? 0;
-  if (!Number.isSafeInteger(maxSweeps) || maxSweeps < 1) {
-    throw new MergeError('MERGE_ARGUMENT', `is ${maxSweeps}, expected an integer >= 1`, 'maxSweeps');
-  }
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw new MergeError('MERGE_ARGUMENT', `is ${seed}, expected an integer in [0, 2^32 - 1]`, 'seed');
-  }
   const hidden = layers.length - 1;
-  const perms = Array.from({ length: hidden }, (_, l) => identity(shapes[l].out));
-  const rng = new Rng(seed);
-  const order = Array.from({ length: hidden }, (_, l) => l);
-  let sweeps = 0;
-  let converged = hidden === 0;
-  while (!converged && sweeps < maxSweeps) {
-    sweeps++;
-    rng.shuffle(order);
-    let progress = false;
-    for (const l of order) {
-      const n = shapes[l].out;
-      const s = similarity(a, b, layers, shapes, perms, l);
-      const old = perms[l];
-      let oldValue = 0;
-      for (let i = 0; i < n; i++) oldValue += s[i * n + old[i]];
-      const best = linearAssignment(s, n, { maximize: true });
-      if (best.value > oldValue + PROGRESS_EPS) progress = true;
-      perms[l] = best.cols;
-    }
-    converged = !progress;
-  }
+  const { perms, sweeps, converged } = coordinateAscent(
+    Array.from({ length: hidden }, (_, l) => shapes[l].out),
+    opts,
+    (l, current) => similarity(a, b, layers, shapes, current, l),
+  );
   return { permutations: perms, permuted: permuteMlp(b, layers, perms), sweeps, converged };
 }
 
@@ -100,11 +66,6 @@ export function mergeWithWeightMatching(
   return out;
 }
 
-function identity(n: number): Int32Array {
-  const p = new Int32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  return p;
-}
 
 /**
  * S[i, j] = Σ_d X[i, d]·Y[j, d] for hidden layer l, where row i of X gathers everything of A
@@ -153,14 +114,6 @@ function similarity(
     }
   }
   const s = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    const xi = i * width;
-    for (let j = 0; j < n; j++) {
-      const yj = j * width;
-      let acc = 0;
-      for (let k = 0; k < width; k++) acc += x[xi + k] * y[yj + k];
-      s[i * n + j] = acc;
-    }
-  }
+  addRowProducts(x, y, n, width, s);
   return s;
 }
