@@ -217,7 +217,13 @@ export class AggregatorRole {
     if (h.runId !== this.ctx.run.run) throw new Refused('WRONG_RUN', `run "${h.runId}", this aggregator serves "${this.ctx.run.run}"`);
     if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
     if (this.closing) throw new Refused('ROUND_CLOSED', `epoch ${s.epoch} is closing`);
-    const refusal = s.precheck({ sender: peer, runId: h.runId, round: h.round, baseVersion: h.baseVersion, examples: h.examples });
+    // A ready epoch (a full FedBuff buffer) waits for the next tick to be aggregated: close it
+    // now, so a header arriving in between is judged by the next epoch, not refused as full.
+    if (this.strategy.ready(Date.now())) {
+      this.closeEpoch(Date.now());
+      if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
+    }
+    const refusal = this.strategy.precheck({ sender: peer, runId: h.runId, round: h.round, baseVersion: h.baseVersion, examples: h.examples });
     if (refusal !== null) throw new Refused(refusal.code, refusal.reason);
     const last = this.sequences.get(peer);
     if (last !== undefined && h.sequence <= last) throw new Refused(REPLAYED_SEQUENCE, `sequence ${h.sequence} from ${peer} is not after its last accepted ${last}`);
