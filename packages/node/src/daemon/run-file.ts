@@ -10,7 +10,7 @@ import { CODEC_SCHEMA, int, obj, pos, strategySchema } from '../schema-parts.js'
 import { DEFAULT_WIRE_LIMITS, createTask, tasks, type CodecOptions, type Task, type WireLimits, type engine } from '@fednode/core';
 import { localTrainingOf as strategyLocalTraining, strategyEntry, type StrategySection } from '@fednode/aggregator';
 import { DaemonError } from '../runtime/errors.js';
-import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, readRunDocument, withOpenAdmission, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
+import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, readRunDocument, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
 
 export { PARTITION_SCHEMA, TASK_SCHEMA, readPsk, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
 import { SLICES_SCHEMA, checkSlices, type RunSlices } from './slices.js';
@@ -70,7 +70,8 @@ export interface RunFile {
     /** How long the aggregator keeps serving after the last version, seconds (default 3). */
     readonly lingerS?: number;
   };
-  readonly admission?: AdmissionSection;
+  /** Who may join; `open`: anyone, said in so many words. */
+  readonly admission?: AdmissionSection | 'open';
   readonly network?: {
     /** The aggregator: a multiaddr with /p2p/<id>, or a peer id found through bootstrap peers. */
     readonly aggregator?: string;
@@ -150,7 +151,7 @@ export function checkRunFile(value: unknown, source = 'run file'): RunFile {
   if (old.length > 0) throw new DaemonError('RUN_FILE', `${source} is in the old run-file form: ${old.join('; ')}`);
   const doc = withoutSimulation(value);
   if (!validate(doc)) throw new DaemonError('RUN_FILE', `${source} is not a valid run file: ${describeSchemaErrors(validate.errors ?? []).join('; ')}`);
-  const r = withOpenAdmission(doc as object) as RunFile;
+  const r = doc as unknown as RunFile;
   const problems = runDocumentProblems(r);
   if (problems.length > 0) throw new DaemonError('RUN_FILE', `${source}: ${problems.join('; ')}`);
   return r;

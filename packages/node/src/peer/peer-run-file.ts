@@ -9,7 +9,7 @@ import type { WireLimits } from '@fednode/core';
 import { describeSchemaErrors } from '../schema-errors.js';
 import { int, obj, pos } from '../schema-parts.js';
 import { DaemonError } from '../runtime/errors.js';
-import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, admissionProblems, readRunDocument, withOpenAdmission, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
+import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, admissionProblems, readRunDocument, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
 import { tasks } from '@fednode/core';
 
 export interface DemoSection {
@@ -68,7 +68,8 @@ export interface PeerRunFile {
     readonly diloco?: DilocoSection;
   };
   readonly limits?: { readonly wire?: Partial<WireLimits>; readonly timeoutS?: number; readonly lingerS?: number };
-  readonly admission?: AdmissionSection;
+  /** Who may join; `open`: anyone, said in so many words (required: a decentralised run names its admission). */
+  readonly admission?: AdmissionSection | 'open';
   readonly network?: { readonly bootstrap?: readonly string[]; readonly listen?: readonly string[]; readonly mdns?: boolean };
   readonly threads?: number;
 }
@@ -134,7 +135,7 @@ export function checkPeerRunFile(value: unknown, source = 'run file'): PeerRunFi
   const old = oldPeerForm(value);
   if (old !== null) throw new DaemonError('RUN_FILE', `${source} is in the old decentralised run-file form: ${old}`);
   if (!validate(value)) throw new DaemonError('RUN_FILE', `${source} is not a valid decentralised run file: ${describeSchemaErrors(validate.errors ?? []).join('; ')}`);
-  const r = withOpenAdmission(value as object) as PeerRunFile;
+  const r = value as unknown as PeerRunFile;
   const problems: string[] = admissionProblems(value as object);
   const s = r.sync;
   if (s.algorithm === 'diloco' && s.diloco === undefined) problems.push('sync.diloco (with innerSteps) is required for algorithm diloco');

@@ -70,9 +70,9 @@ export const ADMISSION_SCHEMA = {
   ],
 };
 
-/** A validated document with `admission: open` read as what it means: no list and no key. */
-export function withOpenAdmission(value: object): object {
-  return (value as { admission?: unknown }).admission === 'open' ? { ...value, admission: {} } : value;
+/** The section an `admission` field means: `open` (or none) is no list and no key. */
+export function admissionSection(a: AdmissionSection | 'open' | undefined): AdmissionSection {
+  return a === undefined || a === 'open' ? {} : a;
 }
 
 /** A decentralised run says who may join, or that anyone may: no admission at all is a mistake, not a default. */
@@ -97,8 +97,8 @@ export function wireLimitsFrom(limits: { readonly wire?: Partial<WireLimits> } |
 }
 
 /** The pre-shared key the admission section names, read from its file or variable; undefined when none. */
-export function readPsk(run: { readonly admission?: AdmissionSection }, baseDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const psk = run.admission?.psk;
+export function readPsk(run: { readonly admission?: AdmissionSection | 'open' }, baseDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const psk = admissionSection(run.admission).psk;
   if (psk === undefined) return undefined;
   let key: string | undefined;
   if ('file' in psk) {

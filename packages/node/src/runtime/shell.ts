@@ -18,7 +18,7 @@ import { createHost, type FedHost } from '../net/host.js';
 import { nodeIdentity, peerIdOf } from '../net/identity.js';
 import { jsonLogger, type LogFields, type Logger } from './log.js';
 import { Metrics, serveMetrics } from './metrics.js';
-import { readPsk, wireLimitsFrom, type AdmissionSection } from './run-sections.js';
+import { readPsk, wireLimitsFrom, type AdmissionSection, admissionSection } from './run-sections.js';
 import { serveStatus, type NodeStatus } from './status-protocol.js';
 
 /** The sections of the status answer that belong to the roles. */
@@ -28,7 +28,7 @@ export type RoleStatus = Pick<NodeStatus, 'aggregator' | 'trainer' | 'peer'>;
 export interface ProcessSections {
   readonly run: string;
   readonly network?: { readonly listen?: readonly string[]; readonly bootstrap?: readonly string[]; readonly mdns?: boolean };
-  readonly admission?: AdmissionSection;
+  readonly admission?: AdmissionSection | 'open';
   /** `timeoutS`: the longest wait for one network step, seconds (default 30). */
   readonly limits?: { readonly wire?: Partial<WireLimits>; readonly timeoutS?: number };
 }
@@ -144,7 +144,7 @@ export class ShellNode {
 export function createProcessShell(config: ShellConfig, roles: ShellRoles): ProcessShell {
   const { run, options } = config;
   const psk = readPsk(run, config.baseDir, options.env ?? process.env);
-  const allow = run.admission?.allow;
+  const allow = admissionSection(run.admission).allow;
   const limits = wireLimitsFrom(run.limits);
   const timeoutMs = Math.round((run.limits?.timeoutS ?? 30) * 1000);
   const bootstrap = [...(run.network?.bootstrap ?? []), ...(config.dial ?? [])];
