@@ -8,9 +8,9 @@
  *
  *   FUZZ_FRAMES=1000 node --import tsx --test scripts/fuzz-check.ts
  *
- * Not yet part of `npm test`: it fails today. update/1 refuses every mutated frame by name;
- * auth/1 closes malformed responses without its refusal byte (40 of 50 closed, 10 refused);
- * model/1 stops negotiating after a few hundred probes ("could not negotiate"), to be found.
+ * Not part of `npm test` (13 min 50 s of its 15-minute budget are used): run it by hand. At
+ * 1000 frames a protocol every frame is refused by name (a model request whose mutation left
+ * it valid is answered with the model) and the run completes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +24,7 @@ import { Cluster, freePort, mnistRun, readLog, waitForLog, within } from '../tes
 const FRAMES = Number(process.env.FUZZ_FRAMES ?? 1000);
 const PSK = 'fuzz-suite-pre-shared-key-0123456789';
 const LIMIT = { timeout: 600_000 };
+const ROUNDS = 8;
 
 /** One mutation of `frame` (its payload, without the length prefix): the wire bytes to send. */
 function mutate(frame: Uint8Array, rng: Rng): Uint8Array {
@@ -86,7 +87,7 @@ test(`fuzz: ${FRAMES} mutated frames on each of update/1, model/1 and auth/1 aga
     writeFileSync(join(c.dir, 'psk'), PSK + '\n', { mode: 0o600 });
     const port = await freePort();
     const aggAddr = `/ip4/127.0.0.1/tcp/${port}/p2p/${agg.peerId}`;
-    const run = c.writeRun('run', mnistRun('fuzz', 2, { rounds: 4, data: { trainRows: 2000, testRows: 500, partition: { kind: 'iid' }, shares: 2 }, admission: { psk: { file: 'psk' } }, network: { aggregator: aggAddr } }));
+    const run = c.writeRun('run', mnistRun('fuzz', 2, { rounds: ROUNDS, data: { trainRows: 2000, testRows: 500, partition: { kind: 'iid' }, shares: 2 }, admission: { psk: { file: 'psk' } }, network: { aggregator: aggAddr } }));
     const a = c.start('agg', ['--config', run, '--role', 'aggregator', '--key', agg.path, '--data-dir', c.dataDir('agg'), '--listen', `/ip4/127.0.0.1/tcp/${port}`]);
     await waitForLog(a.log, (ls) => ls.find((l) => l.event === 'node.started'), 60_000, 'the aggregator');
     host = await createHost({ privateKey: loadIdentity(fuzzer.path), networkKey: networkKeyOf(PSK, 'fuzz') });
@@ -102,11 +103,13 @@ test(`fuzz: ${FRAMES} mutated frames on each of update/1, model/1 and auth/1 aga
       [MODEL_PROTOCOL, request],
       [AUTH_PROTOCOL, auth],
     ];
-    // The trainers start with the fuzzing: the run has to go on through it.
-    const ts = [0, 1].map((i) => c.start(`t${i}`, ['--config', run, '--role', 'trainer', '--data-dir', c.dataDir(`t${i}`), '--shard', String(i)]));
+    // The trainers join for the last protocol's frames: the run goes on through them and completes
+    // (a run that finished first would stop serving before the fuzzing is done).
+    let ts: ReturnType<typeof c.start>[] = [];
     const counts: Record<string, Record<Verdict, number>> = {};
     const t0 = performance.now();
     for (const [protocol, seed] of seeds) {
+      if (protocol === AUTH_PROTOCOL) ts = [0, 1].map((i) => c.start(`t${i}`, ['--config', run, '--role', 'trainer', '--data-dir', c.dataDir(`t${i}`), '--shard', String(i)]));
       const rng = new Rng(protocol.length * 7919);
       const tally: Record<Verdict, number> = { named: 0, closed: 0, accepted: 0 };
       // Below the protocols' own limit of inbound streams per connection (4), so none is turned away for that.
@@ -130,13 +133,15 @@ test(`fuzz: ${FRAMES} mutated frames on each of update/1, model/1 and auth/1 aga
     const seconds = (performance.now() - t0) / 1000;
     process.stdout.write(`# fuzz: ${JSON.stringify(counts)} in ${seconds.toFixed(1)} s\n`);
     for (const [protocol, tally] of Object.entries(counts)) {
-      assert.equal(tally.named, FRAMES, `${protocol}: every mutated frame refused by name (${JSON.stringify(tally)})`);
+      // No stream ends without an answer. A model request whose mutation left it valid is answered with the model.
+      assert.equal(tally.closed, 0, `${protocol}: ${JSON.stringify(tally)}`);
+      assert.equal(tally.named + (protocol === MODEL_PROTOCOL ? tally.accepted : 0), FRAMES, `${protocol}: ${JSON.stringify(tally)}`);
     }
     assert.equal(a.child.exitCode, null, 'the aggregator is alive');
     assert.equal((await within(a.exited, 180_000, 'the run to complete')).code, 0);
     for (const t of ts) await within(t.exited, 30_000, t.name);
     const versions = readLog(a.log).filter((l) => l.event === 'round.closed').map((l) => l.version);
-    assert.deepEqual(versions, [1, 2, 3, 4], 'the run completed');
+    assert.deepEqual(versions, Array.from({ length: ROUNDS }, (_, i) => i + 1), 'the run completed');
   } finally {
     if (host !== null) await Promise.resolve(host.stop()).catch(() => undefined);
     await c.close();

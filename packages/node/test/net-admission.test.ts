@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Admission, NetError, hostAddr, pullModel, pushUpdate, serveModels, serveUpdates, type FedHost } from '../src/net/index.js';
+import { AUTH_PROTOCOL, Admission, FrameReader, NetError, encodeLength, hostAddr, pullModel, pushUpdate, serveModels, serveUpdates, type FedHost } from '../src/net/index.js';
 import { sampleModel, sampleUpdate, withHosts } from './net-helpers.js';
 
 async function serveBoth(server: FedHost, admission: Admission, seen: string[]): Promise<void> {
@@ -69,4 +69,31 @@ test('admission: a client refuses a server that does not know the key', async ()
 
 test('admission: keys shorter than 16 bytes are refused', () => {
   assert.throws(() => new Admission({} as FedHost, { psk: 'short' }), (e) => e instanceof NetError && e.code === 'NET_CONFIG');
+});
+
+test('admission: a malformed, oversized or cut-short proof is answered with the refusal byte, like a wrong one', async () => {
+  await withHosts(2, async ([server, client]) => {
+    const admission = new Admission(server, { psk: 'a-key-of-enough-bytes-0123' });
+    await admission.start();
+    const { multiaddr } = await import('@multiformats/multiaddr');
+    const conn = await client.dial(multiaddr(hostAddr(server)));
+    const sends = [
+      Buffer.concat([encodeLength(10), Buffer.alloc(10, 1)]), // the wrong size
+      Buffer.concat([encodeLength(2 ** 31 - 1), Buffer.alloc(8)]), // a prefix over any limit
+      Buffer.concat([encodeLength(64), Buffer.alloc(20, 2)]), // cut short, then closed
+    ];
+    for (const bytes of sends) {
+      const stream = await conn.newStream(AUTH_PROTOCOL);
+      const reader = new FrameReader(stream, { maxFrameBytes: 256, timeoutMs: 5000 });
+      try {
+        assert.equal((await reader.next())?.byteLength, 32, "the server's nonce");
+        stream.send(bytes);
+        await stream.close().catch(() => undefined);
+        assert.deepEqual(Array.from((await reader.next()) ?? []), [1], 'refused, by the refusal byte');
+      } finally {
+        reader.dispose();
+      }
+    }
+    await admission.stop();
+  });
 });

@@ -181,6 +181,8 @@ export class Admission {
       }
       await stream.close().catch(() => undefined);
     } catch (e) {
+      // A malformed, oversized or cut-short proof is refused like a wrong one, when the stream can still say so.
+      if (stream.writeStatus === 'writable') await writeFrame(stream, Buffer.of(1), { timeoutMs: this.timeoutMs }).catch(() => undefined);
       abortQuietly(stream, e as Error);
     } finally {
       reader.dispose();
