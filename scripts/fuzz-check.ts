@@ -1,9 +1,9 @@
 /**
- * A fuzz run against a live aggregator daemon over real streams, while its run goes on: an
+ * A fuzz run against a live aggregator daemon over real streams, its run open: an
  * admitted member sends mutated frames on `/fednode/update/1`, `/fednode/model/1` and
  * `/fednode/auth/1` (bytes flipped, cut short, length prefixes changed, garbage), each on a
  * stream of its own. Every one must be refused with a named code (the protocol's answer frame;
- * for auth the refusal byte), nothing may hang or crash the daemon, and the run completes.
+ * for auth the refusal byte), nothing may hang or crash the daemon, and its run then completes.
  * FUZZ_FRAMES sets the frames per protocol (default 1000; the issue asks for 10000).
  *
  *   FUZZ_FRAMES=1000 node --import tsx --test scripts/fuzz-check.ts
