@@ -4,7 +4,6 @@
  * aggregator and trainers) or `decentralised` (peers, no aggregator). A simulator scenario is
  * a federated document plus its population (`sim/scenario.ts`), which daemons ignore.
  */
-import { Ajv } from 'ajv';
 import { RUN_FILE_SCHEMA, SIMULATION_KEYS, checkRunFile, type RunFile } from './daemon/run-file.js';
 import { PEER_RUN_FILE_SCHEMA, checkPeerRunFile, isDecentralised, type PeerRunFile } from './peer/peer-run-file.js';
 import { readRunDocument } from './runtime/run-sections.js';
@@ -24,9 +23,6 @@ export const RUN_DOCUMENT_SCHEMA = {
   then: PEER_RUN_FILE_SCHEMA,
   else: { ...RUN_FILE_SCHEMA, properties: { ...RUN_FILE_SCHEMA.properties, ...Object.fromEntries(SIMULATION_KEYS.map((k) => [k, {}])) } },
 };
-
-// Compiled once so a schema that ajv cannot take fails at load, not when a user first asks for it.
-new Ajv({ allErrors: true, strict: false, discriminator: true }).compile(RUN_DOCUMENT_SCHEMA);
 
 /** A parsed document checked by the runtime its mode names; `source` names it in errors. */
 export function checkRunDocument(value: unknown, source: string, baseDir: string): RunDocument {

@@ -215,14 +215,11 @@ export class AggregatorRole {
     const verdict = this.slices.check(peer, resolved);
     if (!verdict.ok) throw new Refused(SLICE_NOT_ASSIGNED, verdict.reason);
     if (h.runId !== this.ctx.run.run) throw new Refused('WRONG_RUN', `run "${h.runId}", this aggregator serves "${this.ctx.run.run}"`);
-    if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
     if (this.closing) throw new Refused('ROUND_CLOSED', `epoch ${s.epoch} is closing`);
-    // A ready epoch (a full FedBuff buffer) waits for the next tick to be aggregated: close it
-    // now, so a header arriving in between is judged by the next epoch, not refused as full.
-    if (this.strategy.ready(Date.now())) {
-      this.closeEpoch(Date.now());
-      if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
-    }
+    // A ready epoch (a full FedBuff buffer, or two updates completing before the tick) waits for
+    // the next tick to be aggregated: close it now, so this update is judged by the next epoch.
+    if (!this.done && this.strategy.ready(Date.now())) this.closeEpoch(Date.now());
+    if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
     const refusal = this.strategy.precheck({ sender: peer, runId: h.runId, round: h.round, baseVersion: h.baseVersion, examples: h.examples });
     if (refusal !== null) throw new Refused(refusal.code, refusal.reason);
     const last = this.sequences.get(peer);
@@ -240,9 +237,6 @@ export class AggregatorRole {
       // Fault injection: the process is about to die; take nothing more (a transient refusal).
       throw new Refused('INTERNAL', 'the aggregator is stopping');
     }
-    // Two updates can complete before the tick that aggregates a ready epoch: close it first,
-    // so the second is judged by the next one (a continuous strategy's next buffer takes it).
-    if (!this.closing && this.strategy.ready(Date.now())) this.closeEpoch(Date.now());
     const slice = this.checkHeader(update, peer);
     // Logged as the strategy weighs it, when it weighs staleness.
     const staleness = this.strategy.staleness(update.baseVersion);

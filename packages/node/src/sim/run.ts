@@ -55,9 +55,11 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
       }))
     : [{ label: scenario.run, scenario }];
   const rounds = o.rounds ?? scenario.rounds;
+  // Notes go to stderr under --json: stdout's last line is the summary.
+  const note = (line: string): void => void (o.json === true ? process.stderr.write(line + '\n') : log(line));
   for (const v of variants) {
     const st = v.scenario.strategy;
-    if (!isOneShot(st)) for (const w of strategyWarnings(st)) (o.json === true ? (line: string) => process.stderr.write(line + '\n') : log)(`warning (${v.label}): ${w}`);
+    if (!isOneShot(st)) for (const w of strategyWarnings(st)) note(`warning (${v.label}): ${w}`);
   }
   // Real daemons run on the wall clock; the report's "virtual" columns then hold wall seconds.
   const clock = o.real ? 'wall (--real)' : 'virtual';
@@ -80,8 +82,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
             label: v.label,
             threads: o.threads,
             onRound,
-            // Notes go to stderr under --json: stdout's last line is the summary.
-            note: (line) => (o.json === true ? process.stderr.write(line + '\n') : log(line)),
+            note,
           })
         : await simulate(v.scenario, { rounds: o.rounds, seed: o.seed, label: v.label, threads: o.threads, onRound });
       bar?.stop();
