@@ -41,7 +41,7 @@ export function statusCommand(): Command {
 }
 
 function describe(s: NodeStatus): string {
-  const lines = [`run ${s.runId}  peer ${s.peerId}  roles ${s.roles.join(', ')}  up ${s.uptimeS} s`, `peers (${s.peers.length}): ${s.peers.join(' ') || '-'}`];
+  const lines = [`run ${s.runId}  peer ${s.peerId}  roles ${s.roles.join(', ')}  up ${s.uptimeS} s`, `peers (${s.peers.length}): ${s.peers.join(' ') || '-'}`, `memory: heap ${mib(s.memory.heapUsedBytes)}, buffers ${mib(s.memory.externalBytes)}, resident ${mib(s.memory.rssBytes)}`];
   const a = s.aggregator;
   if (a !== undefined) {
     const deadline = a.deadlineUnixMs === null ? '' : `, deadline in ${Math.max(0, Math.round((a.deadlineUnixMs - Date.now()) / 1000))} s`;
@@ -61,7 +61,12 @@ function describe(s: NodeStatus): string {
       lines.push(`bytes: ${p.bytesSentPerStep} sent and ${p.bytesReceivedLastStep ?? 0} received at the last step (dense fp32 ${p.denseBytesPerStep}, ${(p.denseBytesPerStep / p.bytesSentPerStep).toFixed(1)}x less); ${p.bytesSentTotal} sent, ${p.bytesReceivedTotal} received in all`);
     }
     if (p.lastHash !== null) lines.push(`hash at step ${p.lastHash.step}: ${p.lastHash.hash.slice(0, 16)}, ${p.lastHash.agree} agree, ${p.lastHash.disagree} differ`);
+    if (p.pendingSyncBytes > 0) lines.push(`held for partly received contributions: ${mib(p.pendingSyncBytes)}`);
     if (p.heldOut !== null) lines.push(`held-out at step ${p.heldOut.step}: loss ${p.heldOut.loss.toFixed(4)}, accuracy ${p.heldOut.accuracy.toFixed(4)}`);
   }
   return lines.join('\n') + '\n';
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }

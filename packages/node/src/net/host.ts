@@ -9,7 +9,8 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify, type Identify } from '@libp2p/identify';
 import { ping, type Ping } from '@libp2p/ping';
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub';
+import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub';
+import { createTopicScoreParams } from '@libp2p/gossipsub/score';
 import { bootstrap } from '@libp2p/bootstrap';
 import { mdns } from '@libp2p/mdns';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -61,6 +62,36 @@ export interface HostOptions {
   readonly networkKey?: string;
   /** Peer ids that may connect, in either direction (the node's own allowlist); absent: any. */
   readonly allowPeers?: readonly string[];
+  /**
+   * The run's gossip topics. A peer whose messages there our validators reject (malformed,
+   * over a bound: what no honest peer sends) soon has its gossip ignored unread, so a member
+   * that floods cannot make us spend our time validating its messages.
+   */
+  readonly gossipTopics?: readonly string[];
+}
+
+/**
+ * gossipsub's peer score, used for one thing: invalid messages (P4). Nine rejected messages
+ * take a peer to -81, under the graylist threshold (-80), and gossipsub then drops its RPCs
+ * before reading them; the count halves each second, so a peer that stops recovers. Honest
+ * peers never send what we reject (relays forward only what they accepted), and every other
+ * term is off: on one machine all peers share an IP (P6 would graylist the 11th), and delivery
+ * counts (P2, P3) reward gossip patterns that a training run has no reason to follow.
+ */
+function peerScore(topics: readonly string[]): Pick<GossipsubOpts, 'scoreParams' | 'scoreThresholds'> {
+  const topic = createTopicScoreParams({
+    topicWeight: 1,
+    timeInMeshWeight: 0,
+    firstMessageDeliveriesWeight: 0,
+    meshMessageDeliveriesWeight: 0,
+    meshFailurePenaltyWeight: 0,
+    invalidMessageDeliveriesWeight: -1,
+    invalidMessageDeliveriesDecay: 0.5,
+  });
+  return {
+    scoreParams: { IPColocationFactorWeight: 0, topics: Object.fromEntries(topics.map((t) => [t, topic])) },
+    scoreThresholds: { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80 },
+  };
 }
 
 const YAMUX_SPEC_WINDOW = 256 * 1024;
@@ -121,6 +152,7 @@ export async function createHost(options: HostOptions = {}): Promise<FedHost> {
         // Heartbeats before anyone subscribed are not an error.
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
+        ...peerScore(options.gossipTopics ?? []),
       }),
     },
   };

@@ -75,6 +75,13 @@ export function paramsHash(p: ParamSet): string {
 
 type Inbox = Map<string, { tensors: readonly EncodedTensor[]; bytes: number }>;
 
+/**
+ * Steps ahead of ours whose contributions we hold. Honest peers run at most a step or two
+ * ahead (each step waits for the others); what a member sends for later steps is refused
+ * before it costs memory, so each member costs at most this many contributions.
+ */
+export const FUTURE_STEPS_HELD = 16;
+
 export class PeerRole extends EventEmitter<PeerEvents> {
   private step = 0;
   private state = 'starting';
@@ -119,7 +126,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
   /** Steps whose contributions are kept on arrival. */
   window(): { low: number; high: number } {
     const low = this.pendingJoin ?? this.step;
-    return { low, high: low + 64 };
+    return { low, high: low + FUTURE_STEPS_HELD };
   }
 
   get currentStep(): number {
@@ -215,6 +222,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
       bytesReceivedTotal: this.receivedTotal,
       lastHash: this.lastHash,
       heldOut: this.heldOut,
+      pendingSyncBytes: this.sync?.pendingBytes() ?? 0,
     };
   }
 

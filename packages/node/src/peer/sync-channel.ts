@@ -51,10 +51,13 @@ interface Pending {
   bytes: number;
 }
 
+type Verdict = 'accept' | 'ignore' | 'suspect' | 'reject';
+
 /** Steps one author may have partly received at once: honest peers are a step or two ahead at most. */
 export const MAX_PENDING_STEPS_PER_AUTHOR = 4;
 
 export function joinSync(host: FedHost, runId: string, options: SyncChannelOptions): SyncChannel {
+  let left = false;
   const pubsub: GossipSub = host.services.pubsub;
   // Memory held for partial contributions is bounded by design: members (only they can publish)
   // x MAX_PENDING_STEPS_PER_AUTHOR x one contribution's size, whatever anyone sends.
@@ -66,7 +69,8 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
   const topic = syncTopic(runId);
   /** Step -> author -> the parts received so far. */
   const pending = new Map<number, Map<string, Pending>>();
-  const checked = new WeakMap<Message, SyncPart>();
+  /** Author -> steps whose contribution from it arrived whole (a repeat is not held again). */
+  const completed = new Map<string, Set<number>>();
 
   const check = (msg: Message): SyncPart | string => {
     if (msg.type !== 'signed') return 'unsigned message';
@@ -82,16 +86,6 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
     return part;
   };
 
-  pubsub.topicValidators.set(topic, (_peer: PeerId, msg: Message) => {
-    const r = check(msg);
-    if (typeof r !== 'string') {
-      checked.set(msg, r);
-      return TopicValidatorResult.Accept;
-    }
-    options.onDropped?.(msg.type === 'signed' ? msg.from.toString() : '?', r);
-    return TopicValidatorResult.Reject;
-  });
-
   const forget = (step: number, from: string): void => {
     const byAuthor = pending.get(step);
     byAuthor?.delete(from);
@@ -101,68 +95,84 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
     if (steps?.size === 0) stepsOf.delete(from);
   };
 
-  const onMessage = (evt: CustomEvent<Message>): void => {
-    const msg = evt.detail;
-    if (msg.topic !== topic || msg.type !== 'signed') return;
-    const part = checked.get(msg);
-    if (part === undefined) return;
-    const from = msg.from.toString();
+  /**
+   * Files one part and says what gossipsub does with its message. Every bound is applied here,
+   * before gossipsub accepts: an accepted message is relayed to every other peer and held in
+   * gossipsub's message cache, so a part refused only after delivery would still cost every
+   * peer its memory and bandwidth. The verdicts:
+   * - reject: what no honest peer sends and every peer judges alike (undecodable, another run,
+   *   more parts than the model needs). A relay never forwards such a message, so gossipsub's
+   *   penalty for it falls on its author.
+   * - suspect: what an honest author never sends but another peer may have accepted, because
+   *   the bound depends on what each peer holds (steps in flight, bytes so far). Rejected when
+   *   the author sent it to us itself, ignored when an honest relay passed it on.
+   * - ignore: what an honest peer may well send (a step outside our window, a repeat).
+   */
+  const file = (msg: Message): { verdict: Verdict; why?: string } => {
+    const r = check(msg);
+    if (typeof r === 'string') return { verdict: 'reject', why: r };
+    const part = r;
+    const from = (msg as Message & { type: 'signed' }).from.toString();
     const w = options.window();
-    if (part.step < w.low || part.step > w.high) {
-      options.onDropped?.(from, `step ${part.step} outside [${w.low}, ${w.high}]`);
-      return;
-    }
+    if (part.step < w.low || part.step > w.high) return { verdict: 'ignore', why: `step ${part.step} outside [${w.low}, ${w.high}]` };
+    if (completed.get(from)?.has(part.step) === true) return { verdict: 'ignore', why: `step ${part.step}: a contribution from this author was already received` };
     let byAuthor = pending.get(part.step);
-    if (byAuthor === undefined) {
-      byAuthor = new Map();
-      pending.set(part.step, byAuthor);
-    }
-    let p = byAuthor.get(from);
+    let p = byAuthor?.get(from);
     if (p === undefined) {
       // The first part says how many follow: refuse before holding anything for a count the model cannot need.
-      if (part.parts > maxParts) {
-        options.onDropped?.(from, `step ${part.step}: declares ${part.parts} parts, more than a contribution to this model needs (${maxParts})`);
-        return;
-      }
+      if (part.parts > maxParts) return { verdict: 'reject', why: `step ${part.step}: declares ${part.parts} parts, more than a contribution to this model needs (${maxParts})` };
       const steps = stepsOf.get(from) ?? new Set<number>();
-      if (steps.size >= MAX_PENDING_STEPS_PER_AUTHOR) {
-        options.onDropped?.(from, `step ${part.step}: already ${steps.size} steps partly received from this author`);
-        return;
-      }
+      if (steps.size >= MAX_PENDING_STEPS_PER_AUTHOR) return { verdict: 'suspect', why: `step ${part.step}: already ${steps.size} steps partly received from this author` };
       steps.add(part.step);
       stepsOf.set(from, steps);
       p = { parts: new Array<SyncPart | undefined>(part.parts), received: 0, bytes: 0 };
+      if (byAuthor === undefined) {
+        byAuthor = new Map();
+        pending.set(part.step, byAuthor);
+      }
       byAuthor.set(from, p);
     }
     if (p.parts.length !== part.parts) {
       forget(part.step, from);
-      options.onDropped?.(from, `step ${part.step}: parts disagree on the count (${p.parts.length} and ${part.parts})`);
-      return;
+      return { verdict: 'suspect', why: `step ${part.step}: parts disagree on the count (${p.parts.length} and ${part.parts})` };
     }
-    if (p.parts[part.part] !== undefined) return; // a duplicate delivery
+    if (p.parts[part.part] !== undefined) return { verdict: 'ignore', why: `step ${part.step}: part ${part.part} again` };
     p.parts[part.part] = part;
     p.received++;
     p.bytes += msg.data.byteLength;
     if (p.bytes > maxBytes + p.parts.length * 1024) {
       forget(part.step, from);
-      options.onDropped?.(from, `step ${part.step}: over ${maxBytes} bytes`);
-      return;
+      return { verdict: 'suspect', why: `step ${part.step}: over ${maxBytes} bytes` };
     }
-    if (p.received < p.parts.length) return;
+    if (p.received < p.parts.length) return { verdict: 'accept' };
     forget(part.step, from);
+    const done = completed.get(from) ?? new Set<number>();
+    done.add(part.step);
+    completed.set(from, done);
     let update: Update;
     try {
       update = updateFromSyncParts(p.parts as SyncPart[], options.limits);
     } catch (e) {
-      options.onDropped?.(from, `step ${part.step}: ${e instanceof CoreError ? `${e.code}: ` : ''}${(e as Error).message}`);
-      return;
+      return { verdict: 'reject', why: `step ${part.step}: ${e instanceof CoreError ? `${e.code}: ` : ''}${(e as Error).message}` };
     }
-    options.onContribution(from, part.step, update, p.bytes);
+    const bytes = p.bytes;
+    // Delivered after gossipsub has taken the verdict, so a slow handler never holds the validator.
+    queueMicrotask(() => {
+      if (!left) options.onContribution(from, part.step, update, bytes);
+    });
+    return { verdict: 'accept' };
   };
-  pubsub.addEventListener('message', onMessage);
+
+  pubsub.topicValidators.set(topic, (source: PeerId, msg: Message) => {
+    const { verdict, why } = file(msg);
+    const author = msg.type === 'signed' ? msg.from.toString() : '?';
+    if (why !== undefined) options.onDropped?.(author, why);
+    if (verdict === 'accept') return TopicValidatorResult.Accept;
+    if (verdict === 'reject' || (verdict === 'suspect' && source.toString() === author)) return TopicValidatorResult.Reject;
+    return TopicValidatorResult.Ignore;
+  });
   pubsub.subscribe(topic);
 
-  let left = false;
   return {
     async publish(step: number, update: Update): Promise<number> {
       if (left) throw new NetError('NET_CLOSED', `left ${topic}`);
@@ -176,6 +186,10 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
     peers: () => pubsub.getSubscribers(topic).map((p) => p.toString()),
     prune(step: number): void {
       for (const [s, byAuthor] of pending) if (s < step) for (const from of [...byAuthor.keys()]) forget(s, from);
+      for (const [from, steps] of completed) {
+        for (const s of steps) if (s < step) steps.delete(s);
+        if (steps.size === 0) completed.delete(from);
+      }
     },
     pendingBytes(): number {
       let n = 0;
@@ -185,11 +199,11 @@ export function joinSync(host: FedHost, runId: string, options: SyncChannelOptio
     leave(): void {
       if (left) return;
       left = true;
-      pubsub.removeEventListener('message', onMessage);
       pubsub.topicValidators.delete(topic);
       pubsub.unsubscribe(topic);
       pending.clear();
       stepsOf.clear();
+      completed.clear();
     },
   };
 }

@@ -13,7 +13,8 @@ import type { PrivateKey } from '@libp2p/interface';
 import type { Control, WireLimits } from '@fednode/core';
 import { Admission } from '../net/admission.js';
 import { networkKeyOf } from '../net/private-network.js';
-import { joinControl, type ControlChannel } from '../net/control.js';
+import { controlTopic, joinControl, type ControlChannel } from '../net/control.js';
+import { syncTopic } from '../peer/sync-channel.js';
 import { createHost, type FedHost } from '../net/host.js';
 import { nodeIdentity, peerIdOf } from '../net/identity.js';
 import { jsonLogger, type LogFields, type Logger } from './log.js';
@@ -193,6 +194,7 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
           dialTimeoutMs: handshakeMs,
           ...(psk === undefined ? {} : { networkKey: networkKeyOf(psk, run.run) }),
           ...(allow === undefined || allow.length === 0 ? {} : { allowPeers: [...allow, self, ...(config.members ?? [])] }),
+          gossipTopics: [controlTopic(run.run), syncTopic(run.run)],
         });
         host = h;
         // An allowlist need not name the node itself.
@@ -239,9 +241,15 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
         addrs: shell.addrs,
         peers: host === null ? [] : [...new Set(host.getConnections().map((c) => c.remotePeer.toString()))],
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
+        memory: memoryNow(),
         ...roles.status(),
       };
     },
   };
   return shell;
+}
+
+function memoryNow(): NodeStatus['memory'] {
+  const m = process.memoryUsage();
+  return { heapUsedBytes: m.heapUsed, externalBytes: m.external, rssBytes: m.rss };
 }

@@ -27,6 +27,8 @@ export interface PeerStatus {
   readonly bytesReceivedTotal: number;
   readonly lastHash: { readonly step: number; readonly hash: string; readonly agree: number; readonly disagree: number } | null;
   readonly heldOut: { readonly step: number; readonly loss: number; readonly accuracy: number } | null;
+  /** Bytes held for contributions partly received (bounded per member: see the sync channel). */
+  readonly pendingSyncBytes: number;
 }
 
 export const STATUS_PROTOCOL = '/fednode/status/1';
@@ -67,6 +69,13 @@ export interface NodeStatus {
   readonly addrs: readonly string[];
   readonly peers: readonly string[];
   readonly uptimeS: number;
+  /** The process's memory now: what an operator (or a test of the memory bounds) watches. */
+  readonly memory: {
+    readonly heapUsedBytes: number;
+    /** Buffers outside the JS heap (received messages, tensors' bytes): where a flood would show. */
+    readonly externalBytes: number;
+    readonly rssBytes: number;
+  };
   readonly aggregator?: AggregatorStatus;
   readonly trainer?: TrainerStatus;
   /** A decentralised peer: step, members, bytes per step, last hash check, held-out loss. */
