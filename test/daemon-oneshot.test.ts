@@ -58,7 +58,7 @@ test('one-shot run: a trainer killed before it reports and an aggregator killed 
     const runA = a.writeRun('run', oneshotRun('oneshot', `/ip4/127.0.0.1/tcp/${portA}/p2p/${agg.peerId}`, 5));
     const aggArgs = ['--config', runA, '--role', 'aggregator', '--key', agg.path, '--data-dir', a.dataDir('agg'), '--listen', `/ip4/127.0.0.1/tcp/${portA}`];
     const first = a.start('agg', aggArgs, { FEDNODE_FAULT: 'kill-after-ack:3' });
-    const trainersA = await startTrainers(a, runA, keys, (i) => (i === KEPT ? { FEDNODE_FAULT: 'kill-after-pull:0' } : {}));
+    const trainersA = await startTrainers(a, runA, keys, (i): Record<string, string> => (i === KEPT ? { FEDNODE_FAULT: 'kill-after-pull:0' } : {}));
     const victimExit = await within(trainersA[KEPT].exited, 60_000, 'the fifth trainer to be killed');
     assert.equal(victimExit.signal, 'SIGKILL');
     assert.equal(readLog(trainersA[KEPT].log).filter((l) => l.event === 'update.pushed').length, 0, 'the killed trainer reported nothing');
