@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AggregatorError, OneShot, createStrategy, localTrainingOf, restoreStrategy, strategyEntry, ties, type ClientUpdate } from '../src/index.js';
+import { AggregatorError, OneShot, createStrategy, localTrainingOf, mergeAverage, restoreStrategy, strategyEntry, ties, weightMatching, type ClientUpdate } from '../src/index.js';
 import { params, sliceUpdate, update } from './helpers.js';
 
 const SPECS = [{ name: 'w', shape: [4, 4] }, { name: 'b', shape: [4] }];
@@ -80,4 +80,22 @@ test('oneshot: section rules, and trainers start from their own initialisation o
   ]);
   assert.deepEqual(localTrainingOf(SECTION), {});
   assert.deepEqual(localTrainingOf({ ...SECTION, method: { kind: 'average' }, differentInit: true }), { ownInit: true });
+});
+
+test('oneshot with differentInit: models are weight-matched to the first (in peer-id order) before averaging', () => {
+  // A two-layer MLP laid out as the mlp task lays it out: fc1 then head, weights [out, in].
+  const specs = [{ name: 'fc1.weight', shape: [4, 3] }, { name: 'fc1.bias', shape: [4] }, { name: 'head.weight', shape: [2, 4] }, { name: 'head.bias', shape: [2] }];
+  const n = 12 + 4 + 8 + 2;
+  const base = params(specs, Array.from({ length: n }, () => 0));
+  const delta = (k: number) => Array.from({ length: n }, (_, i) => Math.sin(i * 1.7 + k * 2.3));
+  const us = [update(specs, delta(1), { sender: 'peer-b', examples: 5 }), update(specs, delta(2), { sender: 'peer-a', examples: 15 })];
+  const s = createStrategy(base, { kind: 'oneshot', method: { kind: 'average' }, deadlineS: 1, cohort: 2, differentInit: true });
+  s.open(0);
+  for (const u of us) assert.ok(s.offer(u).accepted);
+  const got = s.aggregate(0).params.data;
+  const [a, b] = [params(specs, delta(2)), params(specs, delta(1))];
+  const layers = [{ weight: 'fc1.weight', bias: 'fc1.bias' }, { weight: 'head.weight', bias: 'head.bias' }];
+  assert.deepEqual(got, mergeAverage([a, weightMatching(a, b, layers).permuted], [15, 5]).data);
+  // Not the plain average: the alignment did something here.
+  assert.notDeepEqual(got, mergeAverage([a, b], [15, 5]).data);
 });
