@@ -11,7 +11,7 @@ export type RefusalCode =
   | 'NEEDS_FULL_MODEL' // robust aggregation compares whole updates only
   | 'ROUND_CLOSED'; // the round is ready and takes no more updates
 
-export type AggregatorErrorCode = 'AGG_CONFIG' | 'AGG_STATE' | 'AGG_NOT_READY' | 'AGG_LAYOUT';
+export type AggregatorErrorCode = 'AGG_CONFIG' | 'AGG_STATE' | 'AGG_NOT_READY' | 'AGG_LAYOUT' | 'AGG_TOO_FEW';
 
 /** A strategy's refusal to use an update: not an error of the strategy, an answer to the sender. */
 export class Refusal {

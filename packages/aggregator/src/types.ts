@@ -33,6 +33,11 @@ export interface AggregateResult {
   readonly participants: readonly string[];
   /** Numbers worth logging: participants, mean staleness, DP sigma, clipped count, ... */
   readonly metrics: Readonly<Record<string, number>>;
+  /**
+   * A line for the runtime to log once the version is evaluated (the evaluation's accuracy and
+   * loss added to `fields`); absent: the runtime's usual lines say everything.
+   */
+  readonly report?: { readonly event: string; readonly fields: Readonly<Record<string, string | number | boolean | null | readonly (string | number)[]>> };
 }
 
 /**
@@ -57,6 +62,12 @@ export interface LocalTraining {
    * round's deadline sends the work it has done (at least one step) instead of missing the round.
    */
   readonly partialWork?: boolean;
+  /**
+   * One-shot merging of models from different initialisations: a trainer starts from its own
+   * seeded initialisation instead of the pulled model (and still sends its model as a delta
+   * from the pulled one, so the aggregator gets the whole model back).
+   */
+  readonly ownInit?: boolean;
 }
 
 /** What the runtime knows about an epoch it opens. */

@@ -41,8 +41,8 @@ function drive(s: Strategy, rounds: number, order: (us: ClientUpdate[]) => Clien
 }
 
 test('the registry: built-in kinds, unknown kinds named with the known ones, local training per kind', () => {
-  assert.deepEqual(strategyKinds(), ['fedavg', 'fedbuff', 'fedprox']);
-  assert.throws(() => strategyEntry('fedprx'), (e: unknown) => e instanceof AggregatorError && /unknown strategy "fedprx" \(known: fedavg, fedbuff, fedprox\)/.test(e.message));
+  assert.deepEqual(strategyKinds(), ['fedavg', 'fedbuff', 'fedprox', 'oneshot']);
+  assert.throws(() => strategyEntry('fedprx'), (e: unknown) => e instanceof AggregatorError && /unknown strategy "fedprx" \(known: fedavg, fedbuff, fedprox, oneshot\)/.test(e.message));
   assert.deepEqual(localTrainingOf({ kind: 'fedavg' }), {});
   assert.deepEqual(localTrainingOf({ kind: 'fedbuff', k: 2 }), {});
   assert.deepEqual(localTrainingOf({ kind: 'fedprox', mu: 0.01 }), { proximalMu: 0.01 });

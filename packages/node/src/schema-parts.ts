@@ -12,11 +12,15 @@ export { int, num, obj, pos, prob } from '@fednode/aggregator';
  * first (an unknown one is named with the known kinds), then that kind's section alone (ajv's
  * discriminator), so a mistake inside one kind's section is not also reported against every
  * other kind's required keys. `extra`: keys every section also takes in this file; `more`:
- * kinds only this file knows (the simulator's oneshot). Needs an Ajv with `discriminator: true`.
+ * sections this file reads its own way, each replacing the registry's section of its kind (the
+ * simulator's oneshot, which compares every merge method). Needs an Ajv with `discriminator: true`.
  */
 export function strategySchema(extra: Record<string, unknown> = {}, more: readonly SectionSchema[] = []) {
-  const sections = [...strategyKinds().map((k) => strategyEntry(k).schema), ...more].map((s) => ({ ...s, properties: { ...s.properties, ...extra } }));
-  const kinds = sections.map((s) => (s.properties.kind as { const: string }).const);
+  const kindOf = (s: SectionSchema): string => (s.properties.kind as { const: string }).const;
+  const own = new Map(more.map((s) => [kindOf(s), s]));
+  const registered = strategyKinds().map((k) => own.get(k) ?? strategyEntry(k).schema);
+  const sections = [...registered, ...more.filter((s) => !strategyKinds().includes(kindOf(s)))].map((s) => ({ ...s, properties: { ...s.properties, ...extra } }));
+  const kinds = sections.map(kindOf);
   return { type: 'object', required: ['kind'], properties: { kind: { enum: kinds } }, discriminator: { propertyName: 'kind' }, oneOf: sections };
 }
 

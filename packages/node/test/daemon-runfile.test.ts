@@ -51,8 +51,8 @@ test('one run document: every shipped file passes its JSON schema, and the one l
   const modes: Record<string, string> = {};
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml'))) {
     const value = parseYaml(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
-    // One-shot merging is the simulator's own strategy kind, outside the daemons' schema.
-    if ((value.strategy as { kind?: string } | undefined)?.kind === 'oneshot') continue;
+    // The simulator's one-shot comparison (every method at once, no `method`) is no daemon run; run-mnist-oneshot.yaml is.
+    if ((value.strategy as { kind?: string; method?: unknown } | undefined)?.kind === 'oneshot' && (value.strategy as { method?: unknown }).method === undefined) continue;
     assert.ok(validate(value), `${f}: ${JSON.stringify(validate.errors)}`);
     if (f.startsWith('run-')) modes[f] = loadRunDocument(join(dir, f)).mode;
   }
@@ -60,6 +60,7 @@ test('one run document: every shipped file passes its JSON schema, and the one l
     'run-mnist-fedavg.yaml': 'federated',
     'run-mnist-fedbuff-psk.yaml': 'federated',
     'run-mnist-heterofl.yaml': 'federated',
+    'run-mnist-oneshot.yaml': 'federated',
     'run-sotu-demo.yaml': 'decentralised',
     'run-sotu-diloco.yaml': 'decentralised',
     'run-sotu-moe.yaml': 'federated',
@@ -76,8 +77,8 @@ test('every federated scenario in scenarios/ is also a run document a daemon rea
   for (const f of files) {
     const text = readFileSync(join(dir, f), 'utf8');
     assert.match(text, /^population:/m, `${f} has a population`);
-    // One-shot merging is the simulator's own kind: daemons name the kinds they run.
-    if (/kind: oneshot/.test(text)) assert.throws(() => loadRunFile(join(dir, f)), /strategy\.kind: must be one of "fedavg", "fedbuff", "fedprox"/, f);
+    // The simulator's one-shot comparison merges with every method; a daemon merges with one and names what it lacks.
+    if (/kind: oneshot/.test(text)) assert.throws(() => loadRunFile(join(dir, f)), /strategy: must have required property 'method'; strategy: must have required property 'deadlineS'; strategy: unknown key "density"/, f);
     else assert.equal(loadRunFile(join(dir, f)).run.run, f.replace(/\.yaml$/, ''), f);
   }
 });
@@ -134,4 +135,18 @@ test('strategy sections: the kind is checked first, then only that kind’s keys
   assert.deepEqual(prox.strategy, { kind: 'fedprox', mu: 0.01, cohort: 4, deadlineS: 30, minParticipants: 3 });
   assert.match(problem(GOOD.replace('strategy: { kind: fedavg, cohort: 4, deadlineS: 30, minParticipants: 3 }', 'strategy: { kind: fedprox, mu: 0.1 }')), /strategy: fedprox needs a cohort or a deadlineS/);
   assert.match(problem(GOOD.replace('strategy: { kind: fedavg, cohort: 4, deadlineS: 30, minParticipants: 3 }', 'strategy: { kind: fedbuff, k: 2, fedAsync: { alpha: 0.5 } }')), /strategy\.fedAsync applies each update on arrival: strategy\.k must be 1/);
+});
+
+test('oneshot sections: one method with its own options, one version, and the rules name their path', () => {
+  const ONESHOT = GOOD.replace('strategy: { kind: fedavg, cohort: 4, deadlineS: 30, minParticipants: 3 }', 'strategy: { kind: oneshot, method: { kind: ties, density: 0.2 }, deadlineS: 60, minParticipants: 3, cohort: 4 }').replace('rounds: 5', 'rounds: 1');
+  const r = runFileFromYaml(ONESHOT);
+  assert.deepEqual(r.strategy, { kind: 'oneshot', method: { kind: 'ties', density: 0.2 }, deadlineS: 60, minParticipants: 3, cohort: 4 });
+  assert.equal(problem(ONESHOT.replace('rounds: 1', 'rounds: 5')), 'run.yaml: rounds 5: a oneshot run makes 1 version, set rounds: 1');
+  // An option of another method, a bad value, an unknown method: each named under strategy.method.
+  assert.match(problem(ONESHOT.replace('density: 0.2', 'p: 0.2')), /strategy\.method: unknown key "p"/);
+  assert.match(problem(ONESHOT.replace('density: 0.2', 'density: 2')), /strategy\.method\.density: must be <= 1/);
+  assert.match(problem(ONESHOT.replace('kind: ties', 'kind: tie')), /strategy\.method\.kind: must be one of "average", "task-arithmetic", "ties", "dare", "slerp"/);
+  assert.match(problem(ONESHOT.replace('deadlineS: 60, ', '')), /strategy: must have required property 'deadlineS'/);
+  assert.match(problem(ONESHOT.replace('minParticipants: 3', 'minParticipants: 5')), /strategy\.minParticipants 5 is more than strategy\.cohort 4/);
+  assert.match(problem(ONESHOT.replace('cohort: 4', 'cohort: 4, differentInit: true')), /strategy\.differentInit .* must be average or slerp, not ties/);
 });

@@ -35,6 +35,8 @@ export interface FittedSection {
 export interface TypedStrategyEntry<S extends StrategySection> {
   readonly kind: S['kind'];
   readonly pacing: Pacing;
+  /** The versions a run of this kind makes whatever else it says (one-shot merging: 1); the run's `rounds` must equal it. Absent: as many as `rounds`. */
+  readonly versions?: number;
   /** The JSON schema of its section (ajv strict mode compatible; `kind` is a const). */
   readonly schema: SectionSchema;
   /** The rules a schema cannot say, as problems naming their path (empty: none). Takes a section that passed `schema`. */

@@ -5,9 +5,10 @@ import type { StrategyEntry, StrategySection } from './entry.js';
 import { FEDAVG_ENTRY } from './fedavg-entry.js';
 import { FEDBUFF_ENTRY } from './fedbuff-entry.js';
 import { FEDPROX_ENTRY } from './fedprox-entry.js';
+import { ONESHOT_ENTRY } from './oneshot-entry.js';
 
 /** The built-in kinds, in the order schemas and messages list them. */
-const entries = new Map<string, StrategyEntry>([FEDAVG_ENTRY, FEDBUFF_ENTRY, FEDPROX_ENTRY].map((e) => [e.kind, e]));
+const entries = new Map<string, StrategyEntry>([FEDAVG_ENTRY, FEDBUFF_ENTRY, FEDPROX_ENTRY, ONESHOT_ENTRY].map((e) => [e.kind, e]));
 
 /** Adds a kind beyond the built-in ones (a kind may be taken once). */
 export function registerStrategy(e: StrategyEntry): void {

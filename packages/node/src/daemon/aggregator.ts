@@ -386,7 +386,7 @@ export class AggregatorRole {
       this.ctx.control
         .publish({ runId: this.ctx.run.run, body: { kind: 'modelAnnounce', version: result.version, round: this.epoch, sha256: sha, parameters: params.size } })
         .catch((e: Error) => this.ctx.log.log('debug', 'gossip.failed', { reason: e.message }));
-      this.evaluate(params, result.version, [...result.participants]);
+      this.evaluate(params, result.version, [...result.participants], result.report);
       if (result.version >= this.ctx.run.rounds) {
         this.done = true;
         this.finish();
@@ -413,13 +413,15 @@ export class AggregatorRole {
     return out;
   }
 
-  /** Evaluations run one after another, off the update path. */
-  private evaluate(params: ParamSet, version: number, participants: string[]): void {
+  /** Evaluations run one after another, off the update path. `report`: the strategy's line for this version, logged with the scores. */
+  private evaluate(params: ParamSet, version: number, participants: string[], report?: AggregateResult['report']): void {
     const test = this.testSet;
     this.evalChain = this.evalChain.then(async () => {
       const rec: Record<string, unknown> = { version, participants: participants.length, t: Date.now() };
+      let scores: { accuracy: number; loss: number } | null = null;
       if (test !== null && !this.stopped) {
         const e = await this.evaluator.evaluate(params, test);
+        scores = { accuracy: e.accuracy, loss: e.loss };
         rec.accuracy = e.accuracy;
         rec.loss = e.loss;
         if (e.bySlice !== undefined) rec.accuracy_by_slice = e.bySlice;
@@ -430,6 +432,7 @@ export class AggregatorRole {
         this.ctx.events.emit('evaluated', { version, accuracy: e.accuracy, loss: e.loss });
       }
       appendFileSync(this.historyPath, JSON.stringify(rec) + '\n');
+      if (report !== undefined) this.ctx.log.log('info', report.event, { version, ...report.fields, accuracy: scores?.accuracy ?? null, loss: scores?.loss ?? null });
     }).catch((e: Error) => this.ctx.log.log('error', 'evaluation.failed', { version, reason: e.message }));
   }
 
@@ -448,6 +451,9 @@ export class AggregatorRole {
   }
 
   private fail(e: Error): void {
+    // The run cannot go on: no further tick may fail it again while the node stops.
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
     this.ctx.log.log('error', 'aggregator.failed', { reason: e.message, code: (e as { code?: string }).code ?? null });
     this.ctx.events.emit('error', e);
   }

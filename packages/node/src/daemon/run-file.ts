@@ -177,7 +177,11 @@ export function runDocumentProblems(r: RunDocumentCore, strategy: { readonly sec
   const problems: string[] = [];
   const taskIssues = taskProblems(r);
   problems.push(...taskIssues);
-  if (strategy !== null) problems.push(...strategyEntry(strategy.section.kind).check(strategy.section, { path: 'strategy', ...(strategy.perEpoch === undefined ? {} : { perEpoch: strategy.perEpoch }) }));
+  if (strategy !== null) {
+    const entry = strategyEntry(strategy.section.kind);
+    problems.push(...entry.check(strategy.section, { path: 'strategy', ...(strategy.perEpoch === undefined ? {} : { perEpoch: strategy.perEpoch }) }));
+    if (entry.versions !== undefined && r.rounds !== entry.versions) problems.push(`rounds ${r.rounds}: a ${entry.kind} run makes ${entry.versions} version${entry.versions === 1 ? '' : 's'}, set rounds: ${entry.versions}`);
+  }
   if (r.data.trainRows !== undefined && r.data.trainRows < r.data.shares) problems.push(`data.trainRows ${r.data.trainRows} leaves some of the ${r.data.shares} shares empty`);
   for (const [peer, i] of Object.entries(r.data.assign ?? {})) if (i >= r.data.shares) problems.push(`data.assign.${peer}: share ${i} is not below data.shares ${r.data.shares}`);
   if (taskIssues.length === 0) checkSlices(r, taskOf(r), problems);
@@ -243,6 +247,8 @@ export interface RunLocalTraining {
   readonly proximalMu?: number;
   /** Send what was trained by the round's deadline rather than miss it (FedProx's partial work). */
   readonly partialWork?: boolean;
+  /** Start from the trainer's own seeded initialisation, not the pulled model (one-shot merging with differentInit). */
+  readonly ownInit?: boolean;
 }
 
 export function localTrainingOf(run: TaskSections & { readonly local: RunLocal; readonly strategy: StrategySection }): RunLocalTraining {
@@ -251,7 +257,7 @@ export function localTrainingOf(run: TaskSections & { readonly local: RunLocal; 
   const kind = l.optimizer ?? d.optimizer.kind;
   const optimizer: engine.OptimizerSpec = kind === 'sgd' ? { kind: 'sgd', momentum: l.momentum ?? 0 } : { kind: 'adamw', weightDecay: l.weightDecay ?? 0.01 };
   const clip = l.clipGradNorm ?? (kind === d.optimizer.kind ? d.clipGradNorm : undefined);
-  const { proximalMu, partialWork } = strategyLocalTraining(run.strategy);
+  const { proximalMu, partialWork, ownInit } = strategyLocalTraining(run.strategy);
   return {
     optimizer,
     budget: l.steps !== undefined ? { steps: l.steps } : { epochs: l.epochs ?? 1 },
@@ -259,6 +265,7 @@ export function localTrainingOf(run: TaskSections & { readonly local: RunLocal; 
     ...(clip === undefined ? {} : { clipGradNorm: clip }),
     ...(proximalMu === undefined ? {} : { proximalMu }),
     ...(partialWork === true ? { partialWork } : {}),
+    ...(ownInit === true ? { ownInit } : {}),
   };
 }
 

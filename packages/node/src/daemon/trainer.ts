@@ -24,6 +24,8 @@ import type { AssignedSlice } from './slices.js';
 const DELIVERED = new Set(['DUPLICATE_SENDER', 'REPLAYED_SEQUENCE']);
 /** The seed stream of local training, apart from the partition's and the model's. */
 const TRAINING_STREAM = 0x7472_6169;
+/** The seed stream of a trainer's own initialisation (one-shot merging with differentInit). */
+const OWN_INIT_STREAM = 0x6f77_6e69;
 /** How often a trainer repeats that its aggregator is unreachable while it stays so. */
 const UNREACHABLE_REPEAT_MS = 30_000;
 /** A push with no round deadline is retried this long. */
@@ -280,7 +282,9 @@ export class TrainerRole {
 
     this.phase = `training round ${r.round}`;
     const t0 = performance.now();
-    await this.trainer.setParams(model.params);
+    // One-shot runs from different initialisations start from the trainer's own; the delta is
+    // still taken from the pulled model, which the aggregator adds back to get the whole model.
+    await this.trainer.setParams(this.local.ownInit === true ? taskOf(run).initialParams(Rng.derive(run.seed, OWN_INIT_STREAM, this.opts.shard).nextU32()) : model.params);
     const seed = Rng.derive(run.seed, TRAINING_STREAM, r.round, this.opts.shard).nextU32();
     // FedProx's partial work: stop at the deadline, keeping a fifth of what is left (at least 1 s) to encode and push.
     const left = r.deadlineUnixMs === null || r.deadlineUnixMs <= 0 ? null : (r.deadlineUnixMs - Date.now()) / 1000;

@@ -18,7 +18,7 @@ import { generateIdentity, saveIdentity } from '../net/identity.js';
 import { SimError } from './errors.js';
 import { isOneShot, perRoundOf, type Scenario } from './scenario.js';
 import { clientName } from './population.js';
-import { strategyEntry, strategyKinds } from '@fednode/aggregator';
+import { strategyEntry } from '@fednode/aggregator';
 import type { RoundRecord, SimSummary } from './types.js';
 
 /** More trainer processes than this on one machine measure the machine, not the protocol. */
@@ -64,7 +64,7 @@ export function realRunDocument(s: Scenario, o: { trainers: number; allow: reado
   const notes: string[] = [];
   const n = o.trainers;
   const st = s.strategy;
-  if (isOneShot(st)) throw new SimError('SIM_SCENARIO', `--real runs federated strategies (${strategyKinds().join(', ')}); ${s.run} uses oneshot`);
+  if (isOneShot(st)) throw new SimError('SIM_SCENARIO', `--real does not run the simulator's one-shot comparison (${s.run} merges with every method at once); a oneshot run document with strategy.method and deadlineS runs on daemons with fednode start`);
   if (s.data.shares > n) notes.push(`${s.data.shares} clients capped at ${n} trainer processes: shares 0..${n - 1} of ${s.data.shares} take part`);
   const fitted = strategyEntry(st.kind).forTrainers(st, { trainers: n, perEpoch: perRoundOf(s) });
   notes.push(...fitted.notes);

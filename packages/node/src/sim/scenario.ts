@@ -9,13 +9,17 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
 import { CODEC_SCHEMA, num, obj, pos, prob, strategySchema } from '../schema-parts.js';
-import { type StrategySection } from '@fednode/aggregator';
+import { ONESHOT_PROPERTIES, type OneShotSection, type StrategySection } from '@fednode/aggregator';
 import { RUN_PROPERTIES, RUN_REQUIRED, runDocumentProblems, taskOf, type RunFile } from '../daemon/run-file.js';
 import { DIST_SCHEMA, type Dist } from './distributions.js';
 import { SimError } from './errors.js';
 
-/** One-shot merging (the simulator-only strategy kind). */
-export interface OneShotSpec {
+/**
+ * One-shot merging. The simulator trains every client once and compares every merge method
+ * (its own keys below); daemons merge once with `method` (the aggregator's oneshot section,
+ * whose keys a scenario also takes, so one document can be both).
+ */
+export interface OneShotSpec extends Partial<Omit<OneShotSection, 'kind'>> {
   readonly kind: 'oneshot';
   /** TIES density (default 0.2) and DARE drop rate (default 0.5). */
   readonly density?: number;
@@ -95,7 +99,8 @@ export interface Scenario extends Omit<RunFile, 'strategy'> {
   readonly target?: { readonly accuracy: number };
 }
 
-const ONESHOT = obj(['kind'], { kind: { const: 'oneshot' }, density: prob, dropRate: { type: 'number', minimum: 0, exclusiveMaximum: 1 }, lambda: pos, differentInit: { type: 'boolean' } });
+// The daemons' oneshot keys, all optional here, plus what the simulator's comparison takes.
+const ONESHOT = obj(['kind'], { kind: { const: 'oneshot' }, ...ONESHOT_PROPERTIES, density: prob, dropRate: { type: 'number', minimum: 0, exclusiveMaximum: 1 }, lambda: pos });
 const STRATEGY = strategySchema({}, [ONESHOT]);
 const EXPECT = obj([], { minFinalAccuracy: prob, maxFinalLoss: pos, maxVirtualTimeS: pos, maxBytesUp: pos, reachTarget: { type: 'boolean' } });
 const ATTACKERS = obj(['kind', 'fraction'], { kind: { enum: ['sign-flip', 'scaling', 'noise', 'label-flip', 'free-rider'] }, fraction: prob, factor: num });

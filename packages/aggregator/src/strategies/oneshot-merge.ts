@@ -1,0 +1,58 @@
+import type { ParamSet } from '@fednode/core';
+import { AggregatorError } from '../errors.js';
+import { dare, mergeAverage, slerp, taskArithmetic, ties, weightMatching, type DareRescale, type MlpLayer, type TiesScope } from '../merge/index.js';
+
+/** A one-shot run's merge method and its options (the keys `fednode merge` recipes take for it). */
+export type OneShotMethod =
+  | { readonly kind: 'average'; readonly alignSweeps?: number; readonly seed?: number }
+  | { readonly kind: 'task-arithmetic'; readonly lambda?: number }
+  | { readonly kind: 'ties'; readonly density?: number; readonly lambda?: number; readonly scope?: TiesScope }
+  | { readonly kind: 'dare'; readonly p?: number; readonly seed?: number; readonly rescale?: DareRescale; readonly lambda?: number }
+  | { readonly kind: 'slerp'; readonly t?: number; readonly alignSweeps?: number; readonly seed?: number };
+
+/** Weights summing to 1, so a task-vector method's λ = 1 adds the weighted mean task vector (not the sum). */
+function normalised(weights: readonly number[]): number[] {
+  const total = weights.reduce((a, w) => a + w, 0);
+  return weights.map((w) => w / total);
+}
+
+/** The dense layers of an MLP laid out as the mlp task lays it out (`*.weight` with its `*.bias`), in order. */
+function denseLayers(model: ParamSet): MlpLayer[] {
+  const layers = model.specs.filter((s) => s.name.endsWith('.weight')).map((s) => ({ weight: s.name, bias: s.name.replace(/\.weight$/, '.bias') }));
+  const names = new Set(model.specs.map((s) => s.name));
+  if (layers.length < 2 || layers.some((l) => !names.has(l.bias)) || layers.length * 2 !== model.specs.length) {
+    throw new AggregatorError('AGG_CONFIG', 'differentInit needs weight matching, which one-shot runs do for MLPs (dense weight/bias pairs) only');
+  }
+  return layers;
+}
+
+/** Every model after the first, permuted to match the first. */
+function alignToFirst(models: readonly ParamSet[], o: { readonly alignSweeps?: number; readonly seed?: number }): ParamSet[] {
+  const layers = denseLayers(models[0]);
+  const opts = { ...(o.alignSweeps === undefined ? {} : { maxSweeps: o.alignSweeps }), ...(o.seed === undefined ? {} : { seed: o.seed }) };
+  return [models[0], ...models.slice(1).map((m) => weightMatching(models[0], m, layers, opts).permuted)];
+}
+
+/**
+ * Merges `models` (in merge order) with `method`. `base`: the version-0 model they were
+ * trained from; `weights`: per model (examples or 1). `aligned`: the models come from
+ * different initialisations and are weight-matched to the first before merging.
+ */
+export function mergeModels(method: OneShotMethod, base: ParamSet, models: readonly ParamSet[], weights: readonly number[], differentInit: boolean): ParamSet {
+  switch (method.kind) {
+    case 'average':
+      return mergeAverage(differentInit ? alignToFirst(models, method) : models, weights);
+    case 'slerp':
+      if (models.length !== 2) throw new AggregatorError('AGG_CONFIG', `slerp interpolates two models; the merge has ${models.length}`);
+      {
+        const [a, b] = differentInit ? alignToFirst(models, method) : models;
+        return slerp(a, b, method.t ?? 0.5);
+      }
+    case 'task-arithmetic':
+      return taskArithmetic(base, models, { ...(method.lambda === undefined ? {} : { lambda: method.lambda }), weights: normalised(weights) });
+    case 'ties':
+      return ties(base, models, { ...(method.lambda === undefined ? {} : { lambda: method.lambda }), ...(method.density === undefined ? {} : { density: method.density }), ...(method.scope === undefined ? {} : { scope: method.scope }) });
+    case 'dare':
+      return dare(base, models, { p: method.p ?? 0.5, seed: method.seed ?? 0, ...(method.rescale === undefined ? {} : { rescale: method.rescale }), ...(method.lambda === undefined ? {} : { lambda: method.lambda }), weights: normalised(weights) });
+  }
+}
