@@ -40,13 +40,6 @@ export interface MoeConfig {
    */
   globalCounts?: boolean;
   activation?: Activation;
-  /**
-   * What the router scores: each token's own input ('token', the default), or the mean of the
-   * inputs up to and including it ('prefix', causal). A token's hidden state rarely tells
-   * which domain its text comes from; the running mean of its context does, so a mixture of
-   * domain specialists (Branch-Train-MiX) can send a whole passage to the expert of its domain.
-   */
-  router?: 'token' | 'prefix';
 }
 
 export interface MoeLayer {
@@ -73,14 +66,6 @@ export function checkMoeConfig(c: MoeConfig, what = 'moe'): void {
   const alpha = c.alpha ?? 0.01;
   if (!(alpha >= 0)) throw new ModelError('MODEL_CONFIG', `${what}.alpha is ${alpha}, expected >= 0`);
   if (c.form !== undefined && c.form !== 'megatron' && c.form !== 'hf') throw new ModelError('MODEL_CONFIG', `${what}.form "${String(c.form)}" is not megatron or hf`);
-  if (c.router !== undefined && c.router !== 'token' && c.router !== 'prefix') throw new ModelError('MODEL_CONFIG', `${what}.router "${String(c.router)}" is not token or prefix`);
-}
-
-/** [T, T] causal averaging weights: row t holds 1/(t+1) on columns 0..t, so A·x is the running mean of x over its first axis. */
-export function prefixMeanWeights(t: number): number[] {
-  const a = new Array<number>(t * t).fill(0);
-  for (let i = 0; i < t; i++) for (let j = 0; j <= i; j++) a[i * t + j] = 1 / (i + 1);
-  return a;
 }
 
 export interface LoadBalancingOptions {
@@ -158,9 +143,7 @@ export function moeFeedForward(x: Value, prefix: string, c: MoeConfig, opts: Moe
   const w2 = g.param(`${prefix}.fc2.weight`, [e, f, d], { kind: 'normal', std: opts.outInitStd ?? std });
   const b2 = g.param(`${prefix}.fc2.bias`, [e, d]);
 
-  // [T, T] x [N, T, d] broadcasts to the running mean of every sequence of the batch.
-  const routed = c.router === 'prefix' ? matmul(g.constant(prefixMeanWeights(t), [t, t]), x) : x;
-  let logits = matmul(routed, router); // [N, T, E]
+  let logits = matmul(x, router); // [N, T, E]
   if (opts.route !== undefined) {
     const allowed = new Set(opts.route);
     if (allowed.size < k || [...allowed].some((i) => !Number.isInteger(i) || i < 0 || i >= e)) {

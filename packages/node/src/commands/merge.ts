@@ -35,7 +35,6 @@ interface MergeFlags {
   routerSteps?: number;
   routerLr?: number;
   routerBatch?: number;
-  routing?: string;
   eval: boolean;
   evalLimit?: number;
   onnx?: string;
@@ -68,7 +67,7 @@ function modelSize(value: string, previous: Record<string, number> = {}): Record
 }
 
 /** Method options the flags set (only those given: the recipe's stay otherwise). */
-const OPTION_FLAGS = ['density', 'lambda', 'scope', 'p', 't', 'rescale', 'seed', 'alignSweeps', 'topK', 'routerSteps', 'routerLr', 'routerBatch', 'routing'] as const;
+const OPTION_FLAGS = ['density', 'lambda', 'scope', 'p', 't', 'rescale', 'seed', 'alignSweeps', 'topK', 'routerSteps', 'routerLr', 'routerBatch'] as const;
 
 /** The recipe the flags and the optional recipe file describe together. */
 export function recipeOfFlags(inputs: readonly string[], flags: MergeFlags): Recipe {
@@ -148,8 +147,7 @@ export function mergeCommand(): Command {
     .argument('[inputs...]', "checkpoints to merge (safetensors; fednode's own or any with the same tensor names and shapes)")
     .addOption(new Option('--method <name>', 'merge method').choices([...MERGE_METHODS]))
     .addOption(new Option('--scope <s>', 'ties: rank magnitudes per tensor or over the model').choices(['tensor', 'model']))
-    .addOption(new Option('--rescale <r>', 'dare: rescaling of the kept entries').choices(['inverse', 'l1']))
-    .addOption(new Option('--routing <r>', "moe: what the routers score: the running mean of a token's context (prefix, default) or the token alone").choices(['prefix', 'token']));
+    .addOption(new Option('--rescale <r>', 'dare: rescaling of the kept entries').choices(['inverse', 'l1']));
   for (const o of PLAIN_OPTIONS) cmd.addOption(o);
   return cmd
     .option('--eval', "print each input's, the plain average's and the merge's held-out accuracy and loss", false)

@@ -56,7 +56,7 @@ export const METHOD_OPTIONS: Readonly<Record<MergeMethod, Readonly<Record<string
   ties: options({ density: unit, lambda: num, scope: { enum: ['tensor', 'model'] } }),
   dare: options({ p: { type: 'number', minimum: 0, exclusiveMaximum: 1 }, seed, rescale: { enum: ['inverse', 'l1'] }, lambda: num }),
   slerp: options({ t: unit, alignSweeps: int(1), seed }),
-  moe: options({ topK: { enum: [1, 2] }, routerSteps: int(0), routerLr: { type: 'number', exclusiveMinimum: 0 }, routerBatch: int(1), routing: { enum: ['prefix', 'token'] }, seed }),
+  moe: options({ topK: { enum: [1, 2] }, routerSteps: int(0), routerLr: { type: 'number', exclusiveMinimum: 0 }, routerBatch: int(1), seed }),
 };
 
 /** Which methods take what: a base, per-input weights, alignment. */
