@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHost, type FedHost } from '../src/net/index.js';
+import { FrameReader, NetError, createHost, openStream, writeFrame, type FedHost } from '../src/net/index.js';
 import { STATUS_PROTOCOL, fetchStatus, type AggregatorStatus } from '../src/runtime/status-protocol.js';
 import { createProcessShell, type ShellNet, type ShellRoles } from '../src/runtime/shell.js';
 import { DaemonError } from '../src/runtime/errors.js';
@@ -72,6 +72,19 @@ test('shell: identity, host, status and metrics for the roles; roles stop first,
       assert.equal(s.peerId, shell.peerId);
       assert.deepEqual(s.roles, ['aggregator', 'trainer']);
       assert.deepEqual(s.aggregator, AGGREGATOR);
+      assert.ok(s.memory.heapUsedBytes > 0 && s.memory.rssBytes >= s.memory.heapUsedBytes, 'its memory');
+      assert.equal((await fetchStatus(client, shell.addrs[0], 5000, undefined, 'shell-run')).runId, 'shell-run');
+      await assert.rejects(fetchStatus(client, shell.addrs[0], 5000, undefined, 'other-run'), (e: NetError) => e.remoteCode === 'WRONG_RUN' && /not "other-run"/.test(e.message));
+      // Anything but the request object is refused by name.
+      for (const [bytes, why] of [[Buffer.from('{"run": 7}'), /run is not a string/], [Buffer.from([0xff, 0xfe]), /not UTF-8 JSON/], [Buffer.from('[]'), /not a JSON object/], [Buffer.from('{"x":1}'), /unknown request field "x"/], [Buffer.alloc(300, 32), /over|exceeds|bytes/]] as const) {
+        const { stream } = await openStream(client, shell.addrs[0], STATUS_PROTOCOL, { timeoutMs: 5000 });
+        const reader = new FrameReader(stream, { maxFrameBytes: 1 << 20, timeoutMs: 5000 });
+        await writeFrame(stream, bytes, { timeoutMs: 5000 }).catch(() => undefined);
+        const answer = JSON.parse(Buffer.from((await reader.next())!).toString()) as { refused: string; reason: string };
+        reader.dispose();
+        assert.equal(answer.refused, 'BAD_REQUEST', answer.reason);
+        assert.match(answer.reason, why);
+      }
       assert.ok(shell.metricsPort !== null && shell.metricsPort > 0);
       assert.equal((await fetch(`http://127.0.0.1:${shell.metricsPort}/metrics`)).status, 200);
       const started = log.lines.find((l) => l.event === 'node.started');

@@ -31,7 +31,7 @@ export function statusCommand(): Command {
       const admission = psk === undefined ? undefined : new Admission(host, { psk });
       try {
         await admission?.start();
-        const s = await fetchStatus(host, flags.connect, flags.timeout * 1000, admission);
+        const s = await fetchStatus(host, flags.connect, flags.timeout * 1000, admission, doc?.run.run);
         process.stdout.write(flags.json ? JSON.stringify(s) + '\n' : describe(s));
       } finally {
         await admission?.stop();

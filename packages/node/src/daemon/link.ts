@@ -67,7 +67,7 @@ export class RemoteLink implements AggregatorLink {
   async status(): Promise<LinkStatus> {
     if (this.target === null) return { ok: false, reason: 'the aggregator is not known yet (no address in the run file, no round announcement heard)' };
     try {
-      const s = (await fetchStatus(this.ctx.host, this.target, Math.min(this.ctx.timeoutMs, 10_000))).aggregator;
+      const s = (await fetchStatus(this.ctx.host, this.target, Math.min(this.ctx.timeoutMs, 10_000), undefined, this.ctx.run.run)).aggregator;
       return s === undefined ? { ok: false, reason: `${this.target} answers, but runs no aggregator` } : { ok: true, status: s };
     } catch (e) {
       return { ok: false, reason: (e as Error).message.slice(0, 300) };

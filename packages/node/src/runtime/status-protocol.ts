@@ -1,8 +1,9 @@
 /**
- * `/fednode/status/1`: the requester opens a stream and reads one frame, a JSON object with
- * the node's run, roles, peers, round, version and last metrics. It names the run's members
- * and their addresses, so it answers members only (admitted by the run's allowlist or key; a
- * node's operator asks with the node's own key): anyone else reads `{ refused, reason }`.
+ * `/fednode/status/1`: the requester sends one frame, a JSON object `{}` or `{ "run": id }`,
+ * and reads one frame, a JSON object with the node's run, roles, peers, round, version, memory
+ * and last metrics. It names the run's members and their addresses, so it answers members only
+ * (admitted by the run's allowlist or key; a node's operator asks with the node's own key).
+ * Anyone else, and any request that is not that object, reads `{ refused, reason }`.
  */
 import type { FedHost } from '../net/host.js';
 import { FrameReader, abortQuietly, expectFrame, writeFrame } from '../net/frames.js';
@@ -33,6 +34,27 @@ export interface PeerStatus {
 
 export const STATUS_PROTOCOL = '/fednode/status/1';
 const MAX_STATUS_BYTES = 1024 * 1024;
+/** A request is `{}` or `{"run": id}`: a run id is at most 128 characters. */
+const MAX_REQUEST_BYTES = 256;
+export const BAD_STATUS_REQUEST = 'BAD_REQUEST';
+export const WRONG_RUN = 'WRONG_RUN';
+
+/** Why `bytes` is not a status request for `runId`, as [code, reason]; null when it is one. */
+function requestProblem(bytes: Uint8Array, runId: string): [string, string] | null {
+  let o: unknown;
+  try {
+    o = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    return [BAD_STATUS_REQUEST, `the request is not UTF-8 JSON: ${(e as Error).message}`];
+  }
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) return [BAD_STATUS_REQUEST, 'the request is not a JSON object'];
+  const extra = Object.keys(o).filter((k) => k !== 'run');
+  if (extra.length > 0) return [BAD_STATUS_REQUEST, `unknown request field ${JSON.stringify(extra[0])}`];
+  const run = (o as { run?: unknown }).run;
+  if (run !== undefined && typeof run !== 'string') return [BAD_STATUS_REQUEST, 'run is not a string'];
+  if (run !== undefined && run !== runId) return [WRONG_RUN, `this node is in run ${JSON.stringify(runId)}, not ${JSON.stringify(run)}`];
+  return null;
+}
 
 export interface AggregatorStatus {
   /** The strategy's registry kind. */
@@ -86,14 +108,27 @@ export async function serveStatus(host: FedHost, snapshot: () => NodeStatus, tim
   await host.handle(
     STATUS_PROTOCOL,
     async (stream, connection) => {
+      const reader = new FrameReader(stream, { maxFrameBytes: MAX_REQUEST_BYTES, timeoutMs });
+      const answer = async (o: unknown): Promise<void> => {
+        await writeFrame(stream, Buffer.from(JSON.stringify(o), 'utf8'), { timeoutMs });
+        await stream.close({ signal: AbortSignal.timeout(timeoutMs) });
+      };
       try {
         // The run id, members and addresses are for members: anyone else gets the refusal alone.
         const verdict = admission.check(connection);
-        const answer = verdict.admitted ? snapshot() : { refused: NOT_ADMITTED, reason: verdict.reason };
-        await writeFrame(stream, Buffer.from(JSON.stringify(answer), 'utf8'), { timeoutMs });
-        await stream.close({ signal: AbortSignal.timeout(timeoutMs) });
+        if (!verdict.admitted) return await answer({ refused: NOT_ADMITTED, reason: verdict.reason });
+        let problem: [string, string] | null;
+        try {
+          const request = await reader.next();
+          problem = request === null ? [BAD_STATUS_REQUEST, 'the stream ended before the request'] : requestProblem(request, snapshot().runId);
+        } catch (e) {
+          problem = [BAD_STATUS_REQUEST, (e as Error).message];
+        }
+        await answer(problem === null ? snapshot() : { refused: problem[0], reason: problem[1] });
       } catch (e) {
         abortQuietly(stream, e as Error);
+      } finally {
+        reader.dispose();
       }
     },
     { maxInboundStreams: 8 },
@@ -103,11 +138,12 @@ export async function serveStatus(host: FedHost, snapshot: () => NodeStatus, tim
   };
 }
 
-/** Asks `target` for its status. */
-export async function fetchStatus(host: FedHost, target: PeerTarget, timeoutMs: number, admission?: Admission): Promise<NodeStatus> {
+/** Asks `target` for its status; with `runId`, a node of another run refuses (WRONG_RUN). */
+export async function fetchStatus(host: FedHost, target: PeerTarget, timeoutMs: number, admission?: Admission, runId?: string): Promise<NodeStatus> {
   const { stream, connection } = await openStream(host, target, STATUS_PROTOCOL, { timeoutMs, ...(admission === undefined ? {} : { admission }) });
   const reader = new FrameReader(stream, { maxFrameBytes: MAX_STATUS_BYTES, timeoutMs });
   try {
+    await writeFrame(stream, Buffer.from(JSON.stringify(runId === undefined ? {} : { run: runId }), 'utf8'), { timeoutMs });
     await stream.close({ signal: AbortSignal.timeout(timeoutMs) }).catch(() => undefined);
     const bytes = await expectFrame(reader, 'status');
     let answer: NodeStatus | { refused: string; reason: string };
