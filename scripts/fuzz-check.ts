@@ -22,9 +22,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_WIRE_LIMITS, MAX_CONTROL_BYTES, ParamSet, decodeControl, decodeModelResponse, decodeUpdateAck, encodeControl, encodeModelRequest, encodeUpdate, fullSlice, updateToFrames } from '@fednode/core';
+import { DEFAULT_WIRE_LIMITS, MAX_CONTROL_BYTES, ParamSet, decodeControl, decodeSyncPart, encodeSyncParts, decodeModelResponse, decodeUpdateAck, encodeControl, encodeModelRequest, encodeUpdate, fullSlice, updateToFrames } from '@fednode/core';
 import { multiaddr } from '@multiformats/multiaddr';
-import { Admission, FrameReader, MODEL_PROTOCOL, STATUS_PROTOCOL, UPDATE_PROTOCOL, AUTH_PROTOCOL, controlTopic, createHost, encodeLength, loadIdentity, networkKeyOf, openStream, type FedHost } from '@fednode/node';
+import { Admission, FrameReader, MODEL_PROTOCOL, STATUS_PROTOCOL, UPDATE_PROTOCOL, AUTH_PROTOCOL, controlTopic, createHost, encodeLength, loadIdentity, networkKeyOf, openStream, syncTopic, type FedHost } from '@fednode/node';
 import { Rng } from '@fednode/kernels';
 import { Cluster, freePort, mnistRun, readLog, waitForLog, within } from '../test/cluster.js';
 
@@ -109,12 +109,23 @@ function validControl(bytes: Uint8Array, runId: string): boolean {
 }
 
 /**
- * Publishes `frames` on the control topic, GOSSIP_PER_IDENTITY from each fresh member (a new
- * key in the private network, admitted like any member), `parallel` members at a time.
+ * Publishes `frames` on a gossip topic (default the control topic of run `fuzz`),
+ * GOSSIP_PER_IDENTITY from each fresh member (a new key in the private network, admitted like
+ * any member), `parallel` members at a time. gossip has no answer, so each member stays until
+ * the daemon's `log` shows a drop line from it for every frame `mustDrop` says it must refuse:
+ * leaving earlier could cut frames still queued, and a frame never judged would go unseen.
  * Returns the members' peer ids.
  */
-async function gossipFuzz(aggAddr: string, frames: Uint8Array[], parallel: number): Promise<Set<string>> {
-  const topic = controlTopic('fuzz');
+async function gossipFuzz(
+  target: string,
+  log: string,
+  event: string,
+  frames: Uint8Array[],
+  mustDrop: (m: Uint8Array) => boolean,
+  parallel: number,
+  on = { runId: 'fuzz', topic: controlTopic('fuzz') },
+): Promise<Set<string>> {
+  const topic = on.topic;
   const members = new Set<string>();
   let next = 0;
   await Promise.all(
@@ -122,22 +133,23 @@ async function gossipFuzz(aggAddr: string, frames: Uint8Array[], parallel: numbe
       while (next < frames.length) {
         const batch = frames.slice(next, next + GOSSIP_PER_IDENTITY);
         next += batch.length;
-        const host = await createHost({ networkKey: networkKeyOf(PSK, 'fuzz') });
-        members.add(host.peerId.toString());
+        const host = await createHost({ networkKey: networkKeyOf(PSK, on.runId) });
+        const id = host.peerId.toString();
+        members.add(id);
         try {
           host.services.pubsub.subscribe(topic);
-          await host.dial(multiaddr(aggAddr), { signal: AbortSignal.timeout(10_000) });
+          await host.dial(multiaddr(target), { signal: AbortSignal.timeout(10_000) });
           const until = Date.now() + 10_000;
-          while (!host.services.pubsub.getSubscribers(topic).some((p) => aggAddr.endsWith(p.toString()))) {
-            if (Date.now() > until) throw new Error('the aggregator never showed its subscription');
+          while (!host.services.pubsub.getSubscribers(topic).some((p) => target.endsWith(p.toString()))) {
+            if (Date.now() > until) throw new Error('the daemon never showed its subscription');
             await new Promise((r) => setTimeout(r, 20));
           }
           for (const m of batch) {
             const r = await host.services.pubsub.publish(topic, m);
             if (r.recipients.length === 0) throw new Error('a gossip frame reached nobody');
           }
-          // Leave once the frames are on the wire: stopping at once could cut the last ones.
-          await new Promise((r) => setTimeout(r, 200));
+          const expected = batch.filter(mustDrop).length;
+          await waitForLog(log, (ls) => (ls.filter((l) => l.event === event && l.from === id).length >= expected ? true : undefined), 30_000, `${expected} ${event} lines from ${id}`);
         } finally {
           await Promise.resolve(host.stop()).catch(() => undefined);
         }
@@ -227,7 +239,7 @@ test(`fuzz: ${FRAMES} mutated frames on each of update/1, model/1, auth/1, statu
     ];
     const gossip = Array.from({ length: FRAMES }, (_, i) => mutateBody(controls[i % controls.length], rng)).map((m) => (m.byteLength === 0 ? new Uint8Array([0]) : m));
     const valid = gossip.filter((m) => validControl(m, 'fuzz')).length;
-    const members = await gossipFuzz(aggAddr, gossip, 2);
+    const members = await gossipFuzz(aggAddr, a.log, 'gossip.dropped', gossip, (m) => !validControl(m, 'fuzz'), 3);
     process.stdout.write(`# gossip: ${FRAMES} frames from ${members.size} members after ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     await streams;
     const seconds = (performance.now() - t0) / 1000;
@@ -259,6 +271,85 @@ test(`fuzz: ${FRAMES} mutated frames on each of update/1, model/1, auth/1, statu
     assert.deepEqual(versions, Array.from({ length: ROUNDS }, (_, i) => i + 1), 'the run completed');
   } finally {
     if (host !== null) await Promise.resolve(host.stop()).catch(() => undefined);
+    await c.close();
+  }
+});
+
+function decodableSyncPart(m: Uint8Array): boolean {
+  try {
+    return decodeSyncPart(m, DEFAULT_WIRE_LIMITS).runId === 'fuzz-sync';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The sync topic, which only decentralised peers serve: two DeMo peers train while members
+ * publish mutated sync parts (of a contribution to the model's shapes, for the steps around
+ * theirs). A part whose mutation left it decodable may be held like any other; every one
+ * that is not must be dropped with a `sync.dropped` line naming why, and the peers then
+ * finish with the same parameters.
+ */
+test(`fuzz: ${FRAMES} mutated sync parts against two training DeMo peers; each undecodable one dropped by name; the run completes`, LIMIT, async () => {
+  const c = new Cluster('fuzz-sync');
+  try {
+    writeFileSync(join(c.dir, 'psk'), PSK + '\n', { mode: 0o600 });
+    // About a step a second while fuzzed, and the fuzzing reads ~15 frames a second: room to spare.
+    const steps = Math.ceil(FRAMES / 10) + 30;
+    const run = c.writeRun('run', {
+      run: 'fuzz-sync',
+      mode: 'decentralised',
+      seed: 5,
+      task: { name: 'mlp', dataset: 'mnist' },
+      data: { partition: { kind: 'iid' }, shares: 2, evalSamples: 200 },
+      sync: { algorithm: 'demo', steps, batch: 32, lr: 0.01, minPeers: 2, timeoutS: 30, hashEvery: 10 },
+      limits: { lingerS: 1, timeoutS: 10 },
+      admission: { psk: { file: 'psk' } },
+    });
+    const peers: { log: string; addr: string }[] = [];
+    for (let i = 0; i < 2; i++) {
+      const key = await c.key(`p${i}`);
+      const p = c.start(`p${i}`, ['--config', run, '--role', 'peer', '--shard', String(i), '--key', key.path, '--data-dir', c.dataDir(`p${i}`), '--log-level', 'debug', ...(i === 0 ? [] : ['--bootstrap', peers[0].addr])]);
+      const started = await waitForLog(p.log, (ls) => ls.find((l) => l.event === 'node.started'), 60_000, `p${i} to start`);
+      peers.push({ log: p.log, addr: (started.addrs as string[])[0] });
+    }
+    await waitForLog(peers[0].log, (ls) => ls.find((l) => l.event === 'sync.step'), 120_000, 'the first step');
+    const delta = ParamSet.zeros([
+      { name: 'fc1.weight', shape: [200, 784] },
+      { name: 'fc1.bias', shape: [200] },
+      { name: 'fc2.weight', shape: [200, 200] },
+      { name: 'fc2.bias', shape: [200] },
+      { name: 'head.weight', shape: [10, 200] },
+      { name: 'head.bias', shape: [10] },
+    ]);
+    const update = encodeUpdate({ runId: 'fuzz-sync', sender: 'f', baseVersion: 0, round: 0, sequence: 1, examples: 1 }, fullSlice(delta.specs), delta, { codec: 'int8' });
+    const rng = new Rng(23);
+    const parts = [0, 1, 2, 5, 10, 40].map((s) => encodeSyncParts({ ...update, round: s }, s));
+    const frames = Array.from({ length: FRAMES }, (_, i) => {
+      const ps = parts[i % parts.length];
+      return mutateBody(ps[rng.uniformInt(Math.min(ps.length, 3))], rng);
+    }).map((m) => (m.byteLength === 0 ? new Uint8Array([0]) : m));
+    const undecodable = frames.filter((m) => !decodableSyncPart(m)).length;
+    const t0 = performance.now();
+    const members = await gossipFuzz(peers[0].addr, peers[0].log, 'sync.dropped', frames, (m) => !decodableSyncPart(m), 3, { runId: 'fuzz-sync', topic: syncTopic('fuzz-sync') });
+    const seconds = (performance.now() - t0) / 1000;
+    const dropped = await waitForLog(
+      peers[0].log,
+      (ls) => {
+        const d = ls.filter((l) => l.event === 'sync.dropped' && members.has(l.from as string));
+        return d.length >= undecodable ? d : undefined;
+      },
+      30_000,
+      `${undecodable} sync.dropped lines`,
+    );
+    const stepsMeanwhile = readLog(peers[0].log).filter((l) => l.event === 'sync.step').length;
+    process.stdout.write(`# fuzz sync: ${FRAMES} parts (${undecodable} undecodable) from ${members.size} members in ${seconds.toFixed(1)} s: ${dropped.length} dropped by name; ${stepsMeanwhile} of ${steps} steps done\n`);
+    assert.ok(dropped.every((l) => typeof l.why === 'string' && (l.why as string).length > 0), 'each drop names why');
+    assert.ok(dropped.length <= FRAMES);
+    assert.ok(stepsMeanwhile < steps, 'the peers were still training when the fuzzing ended (raise the steps if not)');
+    const done = await Promise.all(peers.map((p, i) => waitForLog(p.log, (ls) => ls.find((l) => l.event === 'peer.done'), 600_000, `p${i} to finish`)));
+    assert.equal(new Set(done.map((d) => d.hash)).size, 1, 'the peers agree');
+  } finally {
     await c.close();
   }
 });
