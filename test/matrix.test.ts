@@ -138,7 +138,7 @@ async function simulateCli(c: Case): Promise<{ initial: number; fedavg: number; 
 function trainCli(c: Case): number {
   const budget = c.name === 'cnn' ? ['--steps', '8', '--batch', '32'] : ['--steps', '20', '--batch', '16'];
   // fednode train scores the task's whole held-out set; compare it with its own initial loss.
-  const r = spawnSync(process.execPath, [CLI, 'train', '--model', c.name, '--dataset', c.dataset, ...budget, '--lr', String(c.local.lr), '--schedule', 'constant', '--threads', '1', '--json', ...(c.trainRows ? ['--limit', String(c.trainRows)] : [])], { encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [CLI, 'train', '--model', c.name, '--dataset', c.dataset, ...budget, '--lr', String(c.local.lr), '--schedule', 'constant', '--threads', '1', '--eval-limit', String(TEST_ROWS), '--json', ...(c.trainRows ? ['--limit', String(c.trainRows)] : [])], { encoding: 'utf8', timeout: 300_000 });
   assert.equal(r.status, 0, `${c.name}: ${r.stderr}`);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { test_loss: number; initial_test_loss: number };
   assert.ok(out.test_loss < out.initial_test_loss, `${c.name} train: held-out loss ${out.initial_test_loss} -> ${out.test_loss}`);

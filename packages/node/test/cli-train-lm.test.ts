@@ -19,12 +19,13 @@ test('--slice: width, depth, heads and expert lists; bad specs are refused', () 
 });
 
 test('fednode train: a sliced MoE transformer on Moby-Dick trains and reports held-out next-char accuracy', () => {
-  const r = spawnSync(process.execPath, [cli, 'train', '--model', 'moe-transformer', '--dataset', 'moby-dick', '--steps', '3', '--slice', 'experts=0,3', '--threads', '1', '--json'], { encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync(process.execPath, [cli, 'train', '--model', 'moe-transformer', '--dataset', 'moby-dick', '--steps', '3', '--slice', 'experts=0,3', '--threads', '1', '--eval-limit', '128', '--json'], { encoding: 'utf8', timeout: 180_000 });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   assert.equal(out.model, 'moe-transformer');
   assert.equal(out.slice, 'experts=0,3');
   assert.equal(out.steps, 3);
+  assert.equal(out.test_examples, 128, '--eval-limit scores that many held-out windows');
   assert.ok(out.test_accuracy > 0 && out.test_accuracy < 1);
   assert.ok(Number.isFinite(out.test_loss) && out.tokens_per_second > 0);
   const bad = spawnSync(process.execPath, [cli, 'train', '--model', 'transformer', '--dataset', 'mnist'], { encoding: 'utf8' });
@@ -52,7 +53,7 @@ test('fednode train --slice and --export on every task: the exports pass ONNX\'s
     for (const [model, dataset, slice] of runs) {
       const file = join(dir, `${model}-${dataset}.onnx`);
       const budget = model === 'cnn' || model === 'mlp' ? ['--steps', '5', '--batch', '32'] : ['--steps', '2', '--batch', '4'];
-      const r = spawnSync(process.execPath, [cli, 'train', '--model', model, '--dataset', dataset, ...budget, ...(slice === null ? [] : ['--slice', slice]), '--threads', '1', '--json', '--export', file], { encoding: 'utf8', timeout: 300_000 });
+      const r = spawnSync(process.execPath, [cli, 'train', '--model', model, '--dataset', dataset, ...budget, ...(slice === null ? [] : ['--slice', slice]), '--threads', '1', '--eval-limit', '64', '--json', '--export', file], { encoding: 'utf8', timeout: 300_000 });
       assert.equal(r.status, 0, `${model}: ${r.stderr}`);
       const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { export: string; slice: string | null; steps: number };
       assert.equal(out.export, file);

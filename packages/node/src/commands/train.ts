@@ -24,6 +24,7 @@ interface TrainFlags {
   timeLimit?: number;
   seed: number;
   limit?: number;
+  evalLimit?: number;
   export?: string;
   json: boolean;
   threads: number;
@@ -97,6 +98,7 @@ export function trainCommand(): Command {
     .option('--time-limit <s>', 'stop training after this many seconds', positiveNumber)
     .option('--seed <n>', 'seed of the initial weights and of the batch order', seed, 1)
     .option('--limit <n>', 'image tasks: train on the first n training rows only (quick runs)', positiveInt)
+    .option('--eval-limit <n>', 'score the first n held-out examples only (quick runs; default all)', positiveInt)
     .option('--export <file>', 'write the trained model (or slice) as a standalone ONNX inference file (opset 17)')
     .option('--json', 'print the results as one JSON object on the last line of stdout', false)
     .option('--threads <n>', 'onnxruntime intra-op threads', positiveInt, availableParallelism())
@@ -145,7 +147,7 @@ export async function train(flags: TrainFlags): Promise<TrainResult> {
   const share = task.share(1, null, { kind: 'iid' }, flags.seed);
   const total = tasks.budgetSteps(budget, share, batch);
   const evalEvery = 'epochs' in budget ? Math.ceil(share.examples / batch) : Math.max(1, Math.floor(total / 5));
-  const test = task.testSet();
+  const test = task.testSet(flags.evalLimit);
   const human = !flags.json;
   const say = (line: string): void => {
     if (human) process.stdout.write(line + '\n');
