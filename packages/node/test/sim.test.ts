@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { QUICKSTART, SimError, checkScenario, loadScenario, runSimulateCommand, scenarioFromYaml, simulate, type Scenario } from '../src/sim/index.js';
+import { MAX_REAL_TRAINERS, QUICKSTART, SimError, checkScenario, loadScenario, runSimulateCommand, scenarioFromYaml, simulate, trainerCount, type Scenario } from '../src/sim/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -231,4 +231,14 @@ test('one-shot merging: every method is evaluated; weight matching beats plain a
   for (const r of o.rows) assert.ok(r.accuracy > 0.05 && r.accuracy <= 1, `${r.method}: ${r.accuracy}`);
   const d = o.differentInit!;
   assert.ok(d.weightMatching > d.average, `weight matching ${d.weightMatching} vs plain average ${d.average}`);
+});
+
+test('simulate --real: trainer processes default to one per share up to 16; --trainers asks for up to 64, never more than the shares', () => {
+  const at = (shares: number): Scenario => ({ ...QUICKSTART, data: { ...QUICKSTART.data, shares } });
+  assert.equal(trainerCount(at(3)), 3);
+  assert.equal(trainerCount(at(100)), 16);
+  assert.equal(trainerCount(at(100), 32), 32);
+  assert.equal(trainerCount(at(100), MAX_REAL_TRAINERS), 64);
+  assert.throws(() => trainerCount(at(100), 65), /--trainers 65: at most 64 trainer processes on one machine/);
+  assert.throws(() => trainerCount(at(8), 9), /--trainers 9: .* has 8 shares, one per trainer/);
 });

@@ -14,10 +14,11 @@ interface SimFlags {
   check: boolean;
   threads?: number;
   real?: boolean;
+  trainers?: number;
 }
 
 async function run(scenario: Scenario, flags: SimFlags): Promise<void> {
-  const opts: SimulateCommandOptions = { rounds: flags.rounds, seed: flags.seed, out: flags.out, json: flags.json, check: flags.check, threads: flags.threads, real: flags.real };
+  const opts: SimulateCommandOptions = { rounds: flags.rounds, seed: flags.seed, out: flags.out, json: flags.json, check: flags.check, threads: flags.threads, real: flags.real, ...(flags.trainers === undefined ? {} : { trainers: flags.trainers }) };
   const res = await runSimulateCommand(scenario, opts);
   if (res.failures.length > 0) process.exitCode = 1;
 }
@@ -34,7 +35,8 @@ function withSimOptions(c: Command): Command {
 export function simulateCommand(): Command {
   return withSimOptions(new Command('simulate').description('run a scenario file on the simulator (real training, codecs and strategies on a virtual clock)').argument('<file>', 'scenario YAML file'))
     .option('--check', "exit with code 1 when the scenario's expected outcome is not met", false)
-    .option('--real', 'run the scenario as real fednode daemons on 127.0.0.1 (one aggregator, one process per trainer, at most 16) on the wall clock', false)
+    .option('--real', 'run the scenario as real fednode daemons on 127.0.0.1 (one aggregator, one process per trainer) on the wall clock', false)
+    .option('--trainers <n>', '--real: trainer processes (default one per share, at most 16; up to 64)', positiveInt)
     .action(async (file: string, flags: SimFlags) => run(loadScenario(file), flags));
 }
 

@@ -1,6 +1,6 @@
 /**
  * `fednode simulate FILE --real`: the scenario as real `fednode` daemons on 127.0.0.1 (one
- * aggregator, up to 16 trainers, each its own process of the built CLI) instead of the
+ * aggregator and a trainer per share, 16 by default and up to 64 with `trainers`, each its own process of the built CLI) instead of the
  * simulator. The daemons read the scenario itself (a run document); progress is read back from the daemons'
  * JSON-line logs and turned into the simulator's `RoundRecord`s, so metrics.jsonl, the report
  * and the summary look the same. Time is wall time: `virtual_time_s` is the wall seconds since
@@ -21,8 +21,10 @@ import { clientName } from './population.js';
 import { strategyEntry } from '@fednode/aggregator';
 import type { RoundRecord, SimSummary } from './types.js';
 
+/** Trainer processes unless asked for more: what a laptop runs without measuring itself. */
+export const DEFAULT_REAL_TRAINERS = 16;
 /** More trainer processes than this on one machine measure the machine, not the protocol. */
-export const MAX_REAL_TRAINERS = 16;
+export const MAX_REAL_TRAINERS = 64;
 
 /** The simulator's estimate of framing around a payload, used for the same byte counts here. */
 const HEADER_BYTES = 256;
@@ -40,6 +42,8 @@ export interface RealOptions {
   readonly threads?: number;
   /** Fail when no new version appears for this long, seconds (default: the round deadline plus 120, or 600). */
   readonly stallS?: number;
+  /** Trainer processes (default the shares, at most DEFAULT_REAL_TRAINERS; never more than the shares or MAX_REAL_TRAINERS). */
+  readonly trainers?: number;
 }
 
 /** A run id from a scenario name: the run file allows [A-Za-z0-9._-], 64 characters at most. */
@@ -49,8 +53,12 @@ export function runIdOf(name: string): string {
 }
 
 /** How many trainer processes the scenario gets. */
-export function trainerCount(s: Scenario): number {
-  return Math.min(s.data.shares, MAX_REAL_TRAINERS);
+export function trainerCount(s: Scenario, requested?: number): number {
+  if (requested === undefined) return Math.min(s.data.shares, DEFAULT_REAL_TRAINERS);
+  if (!Number.isInteger(requested) || requested < 1) throw new SimError('SIM_SCENARIO', `--trainers ${requested}: expected a whole number >= 1`);
+  if (requested > s.data.shares) throw new SimError('SIM_SCENARIO', `--trainers ${requested}: ${s.run} has ${s.data.shares} shares, one per trainer`);
+  if (requested > MAX_REAL_TRAINERS) throw new SimError('SIM_SCENARIO', `--trainers ${requested}: at most ${MAX_REAL_TRAINERS} trainer processes on one machine`);
+  return requested;
 }
 
 /**
@@ -135,6 +143,17 @@ function cliPath(): string {
   throw new SimError('SIM_RUN', '--real needs the built CLI (packages/node/dist/cli.js); build it first: npx tsc -b');
 }
 
+/** Each daemon's peak resident memory, MiB: the aggregator's, and the trainers' largest and mean. */
+function daemonRss(peaks: ReadonlyMap<string, number>): NonNullable<SimSummary['daemon_rss_mb']> {
+  const mb = (b: number) => Math.round(b / 2 ** 20);
+  const trainers = [...peaks].filter(([name]) => name !== 'aggregator').map(([, b]) => b);
+  return {
+    aggregator: mb(peaks.get('aggregator') ?? 0),
+    trainer_max: mb(Math.max(0, ...trainers)),
+    trainer_mean: trainers.length === 0 ? 0 : mb(trainers.reduce((a, b) => a + b, 0) / trainers.length),
+  };
+}
+
 /** Resident memory of a process in bytes (Linux); 0 where /proc is not there or it has exited. */
 function rssOf(pid: number | undefined): number {
   if (pid === undefined) return 0;
@@ -167,7 +186,7 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
   const s: Scenario = { ...scenario, seed: opts.seed ?? scenario.seed, rounds: opts.rounds ?? scenario.rounds };
   const wall0 = performance.now();
   const cli = cliPath();
-  const n = trainerCount(s);
+  const n = trainerCount(s, opts.trainers);
   // Refuse what cannot run before touching the directory or starting anything.
   realRunDocument(s, { trainers: n, allow: [], aggregator: '/ip4/127.0.0.1/tcp/1', threads: opts.threads });
   const dir = opts.dir;
@@ -224,6 +243,8 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
 
   const records: RoundRecord[] = [];
   let peakRss = 0;
+  /** Each daemon's own peak: what one participant costs a machine. */
+  const daemonPeak = new Map<string, number>();
   let trainTime = 0;
   let bySlice: ReturnType<typeof bySliceOf>;
   try {
@@ -297,7 +318,13 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
         records.push(rec);
         opts.onRound?.(rec);
       }
-      peakRss = Math.max(peakRss, children.reduce((sum, c) => sum + rssOf(c.exit === null ? c.child.pid : undefined), rssOf(process.pid)));
+      let total = rssOf(process.pid);
+      for (const c of children) {
+        const rss = rssOf(c.exit === null ? c.child.pid : undefined);
+        total += rss;
+        daemonPeak.set(c.name, Math.max(daemonPeak.get(c.name) ?? 0, rss));
+      }
+      peakRss = Math.max(peakRss, total);
       if (aggExited && emitted >= closed.length) {
         if (a.exit?.code !== 0) throw new SimError('SIM_RUN', `--real: the aggregator exited with ${a.exit?.code ?? a.exit?.signal}: ${lastLine(a) || `see ${a.log}`}`);
         break;
@@ -328,6 +355,7 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
       wall0,
     }),
     ...(bySlice ?? {}),
+    daemon_rss_mb: daemonRss(daemonPeak),
   };
   return { summary, records };
 }

@@ -18,8 +18,10 @@ export interface SimulateCommandOptions {
   /** Fail (exit code 1) when the scenario's expected outcome is not met. */
   readonly check?: boolean;
   readonly threads?: number;
-  /** Run on real `fednode` daemons on 127.0.0.1 (one process per trainer, at most 16) instead of the simulator. */
+  /** Run on real `fednode` daemons on 127.0.0.1 (one process per trainer) instead of the simulator. */
   readonly real?: boolean;
+  /** `real`: trainer processes (default the shares, at most 16; up to 64). */
+  readonly trainers?: number;
 }
 
 export interface SimulateCommandResult {
@@ -81,6 +83,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
             seed: o.seed,
             label: v.label,
             threads: o.threads,
+            ...(o.trainers === undefined ? {} : { trainers: o.trainers }),
             onRound,
             note,
           })
@@ -100,6 +103,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
     log(JSON.stringify(summaries.length === 1 ? { ...summaries[0], passed: failures.length === 0 } : { runs: summaries, passed: failures.length === 0 }));
   } else {
     for (const s of summaries) {
+      if (s.daemon_rss_mb) log(`  peak resident memory per daemon: aggregator ${s.daemon_rss_mb.aggregator} MB, trainers ${s.daemon_rss_mb.trainer_mean} MB mean, ${s.daemon_rss_mb.trainer_max} MB largest`);
       if (s.accuracy_by_slice) log(`  accuracy by slice: ${Object.entries(s.accuracy_by_slice).map(([w, a]) => `${w}: ${a.toFixed(4)}`).join(', ')}`);
       for (const row of s.oneshot?.rows ?? []) log(`  ${row.method.padEnd(44)} accuracy ${row.accuracy.toFixed(4)}`);
       const d = s.oneshot?.differentInit;

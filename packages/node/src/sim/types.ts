@@ -51,6 +51,8 @@ export interface SimSummary {
   readonly loss_by_slice?: Readonly<Record<string, number>>;
   /** One-shot merging scenarios: every method's accuracy. */
   readonly oneshot?: OneShotResult;
+  /** `--real`: each daemon's peak resident memory, MiB (the aggregator's; the trainers' largest and mean). */
+  readonly daemon_rss_mb?: { readonly aggregator: number; readonly trainer_max: number; readonly trainer_mean: number };
 }
 
 export interface SimOptions {
