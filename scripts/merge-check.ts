@@ -8,10 +8,12 @@
  *   rebasin  two CNNs and two character transformers from different seeds on the same data:
  *            plain averaging against weight matching then averaging.
  *   moe      Branch-Train-MiX on SOTU: a dense base, 4 specialists (one per era: the presidents
- *            cut into 4 chronological groups), assembled into a mixture whose router is trained briefly.
- *            Defaults (base 1500, specialists 400, router 300 steps of 16): specialists
- *            1.577–1.618 held-out loss, average 1.546, mixture 1.549 (docs/merging.md says why;
- *            scripts/moe-probe.ts DIR splits the figures by era).
+ *            cut into 4 chronological groups), assembled into a mixture whose router is trained briefly
+ *            (every expert on every token, the default top-k). Defaults (base 1500, specialists
+ *            400, router 300 steps of 16): specialists 1.577–1.618 held-out loss, average 1.5464,
+ *            mixture 1.5434; with --base-steps 4000 --expert-steps 800: specialists 1.291–1.370,
+ *            average 1.2673, mixture 1.2626 (docs/merging.md: why top-2 lost, and the routing
+ *            bounds; scripts/moe-probe.ts DIR splits the figures by era).
  *   node --import tsx scripts/merge-check.ts <ties|rebasin|moe|all> [--dir D] [--threads N]
  *     [--cnn-rows N] [--lm-steps N] [--base-steps N] [--expert-steps N] [--router-steps N]
  * Prints each CLI run's table and a JSON line of figures per part.
@@ -139,7 +141,7 @@ async function moePart(): Promise<void> {
     );
   }
   const routerSteps = flag('router-steps', 300);
-  const s = merge(...experts, '--method', 'moe', '--router-steps', String(routerSteps), '--router-batch', '16', '--router-lr', '0.01', '--top-k', '2', '-o', join(dir, 'sotu-moe.safetensors'), '--onnx', join(dir, 'sotu-moe.onnx'));
+  const s = merge(...experts, '--method', 'moe', '--router-steps', String(routerSteps), '--router-batch', '16', '--router-lr', '0.01', '-o', join(dir, 'sotu-moe.safetensors'), '--onnx', join(dir, 'sotu-moe.onnx'));
   const by = (role: string) => s.evaluation.filter((r) => r.role === role).map((r) => [r.accuracy, r.loss]);
   process.stdout.write(JSON.stringify({ part: 'moe', baseSteps, expertSteps, router: s.router, specialists: by('input'), average: by('reference')[0], moe: by('merge')[0] }) + '\n');
 }

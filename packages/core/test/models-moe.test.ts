@@ -116,3 +116,25 @@ test('expert sets that cannot route are refused with MODEL_SLICE', () => {
   assert.throws(() => transformerSubnetwork(moeCfg, { experts: [0, 4] }), { code: 'MODEL_SLICE' });
   assert.throws(() => transformerSubnetwork({ ...moeCfg, moe: undefined }, { experts: [0, 1] }), { code: 'MODEL_SLICE' });
 });
+
+test('top-k over all the experts is a soft mixture: with identical experts it is the dense model, whatever the router', async () => {
+  const soft: TransformerConfig = { ...moeCfg, moe: { ...moeCfg.moe!, topK: 4 } };
+  const dense: TransformerConfig = { ...moeCfg, ffDim: 6, moe: undefined };
+  const moeParams = randomParams(transformerSpecs(soft), 11);
+  const denseParams = ParamSet.zeros(transformerSpecs(dense));
+  for (const s of denseParams.specs) {
+    const from = s.name.replace('.ff.', '.moe.');
+    if (from === s.name) denseParams.tensor(s.name).set(moeParams.tensor(s.name));
+    else {
+      // Expert 0's feed-forward, copied into every expert of the mixture.
+      const experts = moeParams.tensor(from);
+      const one = experts.slice(0, s.shape.reduce((a, b) => a * b, 1));
+      denseParams.tensor(s.name).set(one);
+      for (let e = 1; e < 4; e++) experts.set(one, e * one.length);
+    }
+  }
+  const x = BigInt64Array.from({ length: 12 }, (_, i) => BigInt((i * 5) % 11));
+  const mixed = await forward(transformerLM(soft), moeParams, x);
+  const plain = await forward(transformerLM(dense), denseParams, x);
+  for (let i = 0; i < plain.logits.length; i++) assert.ok(Math.abs(mixed.logits[i] - plain.logits[i]) < 1e-5, `logit ${i}: ${mixed.logits[i]} vs ${plain.logits[i]}`);
+});

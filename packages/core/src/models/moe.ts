@@ -20,7 +20,12 @@ export type LblForm = 'megatron' | 'hf';
 
 export interface MoeConfig {
   experts: number;
-  topK: 1 | 2;
+  /**
+   * Experts per token, 1 to `experts`. All of them makes a soft mixture: every token gets a
+   * probability-weighted sum of every expert, at no extra cost here since this layer computes
+   * every expert on every token anyway.
+   */
+  topK: number;
   /** Width of each expert's feed-forward. */
   ffDim: number;
   /** Load-balancing loss coefficient α (default 0.01); 0 leaves the loss out. */
@@ -28,7 +33,7 @@ export interface MoeConfig {
   form?: LblForm;
   /**
    * Renormalise the top-k probabilities to sum to 1 (Mixtral) or use them as they are (Switch,
-   * Qwen's norm_topk_prob = false). Default: renormalise for k = 2, not for k = 1, because
+   * Qwen's norm_topk_prob = false). Default: renormalise for k > 1, not for k = 1, because
    * with k = 1 the renormalised weight is always 1 and the router would learn from the
    * load-balancing loss alone.
    */
@@ -61,7 +66,7 @@ export const MASKED_LOGIT = -1e9;
 export function checkMoeConfig(c: MoeConfig, what = 'moe'): void {
   expectPosInt(`${what}.experts`, c.experts);
   expectPosInt(`${what}.ffDim`, c.ffDim);
-  if (c.topK !== 1 && c.topK !== 2) throw new ModelError('MODEL_CONFIG', `${what}.topK is ${String(c.topK)}, expected 1 or 2`);
+  if (!Number.isInteger(c.topK) || c.topK < 1) throw new ModelError('MODEL_CONFIG', `${what}.topK is ${String(c.topK)}, expected an integer >= 1`);
   if (c.topK > c.experts) throw new ModelError('MODEL_CONFIG', `${what}.topK ${c.topK} exceeds ${c.experts} experts`);
   const alpha = c.alpha ?? 0.01;
   if (!(alpha >= 0)) throw new ModelError('MODEL_CONFIG', `${what}.alpha is ${alpha}, expected >= 0`);

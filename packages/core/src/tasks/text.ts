@@ -193,7 +193,7 @@ function configOf(dataset: TextDatasetName, m: Readonly<Record<string, number>>,
   const c: TransformerConfig = { vocab: textData(dataset).vocab.size, seqLen: s.seqLen, dModel: s.dModel, heads: s.heads, headDim: s.headDim, ffDim: s.ffDim, layers: s.layers };
   if (moe) {
     if (s.topK > s.experts) throw new TaskError('TASK_OPTIONS', `task.model.topK ${s.topK} exceeds its ${s.experts} experts`);
-    c.moe = { experts: s.experts, topK: s.topK as 1 | 2, ffDim: s.expertFfDim, alpha: 0.01 };
+    c.moe = { experts: s.experts, topK: s.topK, ffDim: s.expertFfDim, alpha: 0.01 };
   }
   return c;
 }
@@ -213,6 +213,6 @@ export const MOE_TRANSFORMER_TASK: TaskFactory = {
   name: 'moe-transformer',
   description: 'character transformer whose feed-forwards are mixtures of experts (top-k routing): slices by the experts held, width, heads and depth',
   datasets: ['sotu', 'moby-dick'],
-  modelSchema: { type: 'object', additionalProperties: false, properties: { ...SIZES, experts: int(1), topK: { enum: [1, 2] }, expertFfDim: int(1) } },
+  modelSchema: { type: 'object', additionalProperties: false, properties: { ...SIZES, experts: int(1), topK: int(1), expertFfDim: int(1) } },
   create: (o: TaskOptions): Task => new TransformerTask('moe-transformer', checkDataset('moe-transformer', o.dataset), configOf(checkDataset('moe-transformer', o.dataset), o.model ?? {}, true)),
 };

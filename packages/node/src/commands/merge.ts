@@ -133,7 +133,7 @@ const PLAIN_OPTIONS: readonly Option[] = [
   opt('--t <x>', 'slerp: interpolation from the first (0) to the second (1)', finite),
   opt('--seed <n>', 'dare masks, weight-matching order, moe router init and batches', seed),
   opt('--align-sweeps <n>', 'weight matching: most sweeps', positiveInt),
-  opt('--top-k <k>', 'moe: experts per token (1 or 2)', positiveInt),
+  opt('--top-k <k>', 'moe: experts per token (1 to the number of inputs; default all of them, a soft mixture)', positiveInt),
   opt('--router-steps <n>', 'moe: router training steps on mixed data (0: untrained)', nonNegativeInt),
   opt('--router-lr <x>', 'moe: router learning rate (AdamW)', positiveNumber),
   opt('--router-batch <n>', 'moe: windows per router step', positiveInt),

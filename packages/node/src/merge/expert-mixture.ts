@@ -34,8 +34,13 @@ export interface ExpertMixture {
   readonly router: RouterTraining;
 }
 
-/** Router defaults: a few hundred AdamW steps at a rate that moves a 0.02-scale init quickly. */
-export const ROUTER_DEFAULTS = { steps: 200, batch: 16, lr: 0.01, topK: 2 } as const;
+/**
+ * Router defaults: a few hundred AdamW steps at a rate that moves a 0.02-scale init quickly.
+ * Every token mixes all the experts (topK: the number of inputs, unless given): the routers
+ * cannot tell a 64-character window's era (docs/merging.md), and a top-2 pick on so weak a
+ * signal lost to the specialists' average, while the soft mixture beats it.
+ */
+export const ROUTER_DEFAULTS = { steps: 200, batch: 16, lr: 0.01 } as const;
 
 /** Metadata key of the speakers a text checkpoint was trained on (a JSON list of names). */
 export const META_SPEAKERS = 'fednode.speakers';
@@ -64,7 +69,7 @@ export async function assembleMixture(
 ): Promise<ExpertMixture> {
   if (dense.task.name !== 'transformer') throw new MergeCommandError(`--method moe assembles dense transformer specialists; these are checkpoints of ${dense.task.name}`);
   const shape = transformerShapeOf(dense.task);
-  const topK = typeof o.topK === 'number' ? o.topK : ROUTER_DEFAULTS.topK;
+  const topK = typeof o.topK === 'number' ? o.topK : specialists.length;
   if (topK > specialists.length) throw new MergeCommandError(`topK ${topK} exceeds the ${specialists.length} experts`);
   const model = { ...dense.model, seqLen: shape.seqLen, dModel: shape.dModel, heads: shape.heads, headDim: shape.headDim, ffDim: shape.ffDim, layers: shape.layers, experts: specialists.length, topK, expertFfDim: shape.ffDim };
   let task: Task;
@@ -164,23 +169,36 @@ export async function trainRouters(task: Task, start: ParamSet, o: RouterOptions
 
 /**
  * The router's mixed set: `steps` batches drawn from all the task's training text, or, with
- * domains, each from one domain picked in proportion to its size, with its tokens' domain fed.
+ * domains, windows each from one domain picked in proportion to its size, with its tokens'
+ * domain fed. Every batch mixes domains, so that no step pushes all its tokens towards one
+ * expert (the routing loss of a one-domain batch is minimised by that expert for every token).
  */
 function routerBatches(task: Task, o: RouterOptions): engine.FeedBatch[] {
   if (o.domains === null) return [...task.share(1, null, { kind: 'iid' }, o.seed).draw(o.batch, o.seed, o.steps)];
   const domains = o.domains;
   const total = domains.reduce((n, d) => n + d.examples, 0);
   const rng = Rng.derive(o.seed, 4);
-  const picks = Array.from({ length: o.steps }, () => {
+  const picks = Array.from({ length: o.steps * o.batch }, () => {
     let u = rng.uniform() * total;
     let e = 0;
     while (e < domains.length - 1 && u >= domains[e].examples) u -= domains[e++].examples;
     return e;
   });
-  const streams = domains.map((d, e) => d.draw(o.batch, Rng.derive(o.seed, 5, e).nextU32(), picks.filter((p) => p === e).length)[Symbol.iterator]());
-  return picks.map((e) => {
-    const b = streams[e].next().value as engine.FeedBatch;
-    const x = b.feeds.x;
-    return { size: b.size, feeds: { ...b.feeds, domain: { dtype: 'int64', dims: x.dims, data: new BigInt64Array(x.dims.reduce((a, k) => a * k, 1)).fill(BigInt(e)) } } };
+  // One window at a time from each domain's own stream, then cut into batches.
+  const streams = domains.map((d, e) => d.draw(1, Rng.derive(o.seed, 5, e).nextU32(), picks.filter((p) => p === e).length)[Symbol.iterator]());
+  const windows = picks.map((e) => ({ e, b: streams[e].next().value as engine.FeedBatch }));
+  const t = windows.length === 0 ? 0 : windows[0].b.feeds.x.dims[1];
+  return Array.from({ length: o.steps }, (_, s) => {
+    const part = windows.slice(s * o.batch, (s + 1) * o.batch);
+    const x = new BigInt64Array(o.batch * t);
+    const y = new BigInt64Array(o.batch * t);
+    const domain = new BigInt64Array(o.batch * t);
+    part.forEach(({ e, b }, i) => {
+      x.set(b.feeds.x.data as BigInt64Array, i * t);
+      y.set(b.feeds.y.data as BigInt64Array, i * t);
+      domain.fill(BigInt(e), i * t, (i + 1) * t);
+    });
+    const dims = [o.batch, t];
+    return { size: o.batch, feeds: { x: { dtype: 'int64', dims, data: x }, y: { dtype: 'int64', dims, data: y }, domain: { dtype: 'int64', dims, data: domain } } };
   });
 }

@@ -56,7 +56,7 @@ export const METHOD_OPTIONS: Readonly<Record<MergeMethod, Readonly<Record<string
   ties: options(MERGE_METHOD_PROPERTIES.ties),
   dare: options(MERGE_METHOD_PROPERTIES.dare),
   slerp: options(MERGE_METHOD_PROPERTIES.slerp),
-  moe: options({ topK: { enum: [1, 2] }, routerSteps: int(0), routerLr: { type: 'number', exclusiveMinimum: 0 }, routerBatch: int(1), seed }),
+  moe: options({ topK: int(1), routerSteps: int(0), routerLr: { type: 'number', exclusiveMinimum: 0 }, routerBatch: int(1), seed }),
 };
 
 /** Which methods take what: a base, per-input weights, alignment. */
