@@ -26,7 +26,7 @@ import { DEFAULT_WIRE_LIMITS, MAX_CONTROL_BYTES, ParamSet, decodeControl, decode
 import { multiaddr } from '@multiformats/multiaddr';
 import { Admission, FrameReader, MODEL_PROTOCOL, STATUS_PROTOCOL, UPDATE_PROTOCOL, AUTH_PROTOCOL, controlTopic, createHost, encodeLength, loadIdentity, networkKeyOf, openStream, syncTopic, type FedHost } from '@fednode/node';
 import { Rng } from '@fednode/kernels';
-import { Cluster, freePort, mnistRun, readLog, waitForLog, within } from '../test/cluster.js';
+import { Cluster, freePort, mnistPeerRun, mnistRun, readLog, waitForLog, within } from '../test/cluster.js';
 
 const FRAMES = Number(process.env.FUZZ_FRAMES ?? 1000);
 const PSK = 'fuzz-suite-pre-shared-key-0123456789';
@@ -311,16 +311,7 @@ test(`fuzz: ${FRAMES} mutated sync parts against two training DeMo peers; each u
     writeFileSync(join(c.dir, 'psk'), PSK + '\n', { mode: 0o600 });
     // Two steps a second while fuzzed, and the fuzzing reads ~15-25 parts a second: room to spare.
     const steps = Math.ceil(FRAMES / 5) + 30;
-    const run = c.writeRun('run', {
-      run: 'fuzz-sync',
-      mode: 'decentralised',
-      seed: 5,
-      task: { name: 'mlp', dataset: 'mnist' },
-      data: { partition: { kind: 'iid' }, shares: 2, evalSamples: 200 },
-      sync: { algorithm: 'demo', steps, batch: 32, lr: 0.01, minPeers: 2, timeoutS: 30, hashEvery: 10 },
-      limits: { lingerS: 1, timeoutS: 10 },
-      admission: { psk: { file: 'psk' } },
-    });
+    const run = c.writeRun('run', mnistPeerRun('fuzz-sync', 2, { steps, timeoutS: 30, hashEvery: 10 }, { seed: 5, data: { partition: { kind: 'iid' }, shares: 2, evalSamples: 200 }, admission: { psk: { file: 'psk' } } }));
     const peers: { log: string; addr: string }[] = [];
     for (let i = 0; i < 2; i++) {
       const key = await c.key(`p${i}`);

@@ -148,3 +148,17 @@ export function mnistRun(name: string, shares: number, over: Record<string, unkn
     ...over,
   };
 }
+
+/** A decentralised run document: `shares` DeMo peers on MNIST's MLP (`sync` entries override the defaults). */
+export function mnistPeerRun(name: string, shares: number, sync: Record<string, unknown>, over: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    run: name,
+    mode: 'decentralised',
+    seed: 1,
+    task: { name: 'mlp', dataset: 'mnist' },
+    data: { partition: { kind: 'iid' }, shares, evalSamples: 500 },
+    sync: { algorithm: 'demo', steps: 20, batch: 32, lr: 0.01, minPeers: shares, timeoutS: 15, hashEvery: 5, ...sync },
+    limits: { lingerS: 1, timeoutS: 10 },
+    ...over,
+  };
+}

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSafetensors } from '@fednode/core';
-import { Cluster, freePort, mnistRun, readLog, waitForLog, within, type LogLine } from '../cluster.js';
+import { Cluster, freePort, mnistPeerRun, mnistRun, readLog, waitForLog, within, type LogLine } from '../cluster.js';
 import { intrude, misbehave, type IntruderReport, type MemberReport } from './attackers.js';
 
 const LIMIT = { timeout: 300_000 };
@@ -48,16 +48,7 @@ interface Attacked {
 async function demoRun(attack: boolean): Promise<Attacked & { hash: string; logs: LogLine[][] }> {
   const c = new Cluster(`hostile-demo-${attack ? 'attacked' : 'clean'}`);
   try {
-    const run = c.writeRun('run', {
-      run: 'hostile-demo',
-      mode: 'decentralised',
-      seed: 3,
-      task: { name: 'mlp', dataset: 'mnist' },
-      data: { partition: { kind: 'iid' }, shares: 3, evalSamples: 500 },
-      sync: { algorithm: 'demo', steps: 20, batch: 32, lr: 0.01, minPeers: 3, timeoutS: 15, hashEvery: 5 },
-      limits: { lingerS: 1, timeoutS: 10 },
-      admission: { psk: { env: 'FEDNODE_HOSTILE_PSK' } },
-    });
+    const run = c.writeRun('run', mnistPeerRun('hostile-demo', 3, {}, { seed: 3, admission: { psk: { env: 'FEDNODE_HOSTILE_PSK' } } }));
     const peers: { log: string; addr: string }[] = [];
     for (let i = 0; i < 3; i++) {
       const key = await c.key(`p${i}`);
