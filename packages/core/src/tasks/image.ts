@@ -1,7 +1,7 @@
 import { Rng } from '@fednode/kernels';
 import { batches } from '../data/batches.js';
-import { subset, type Dataset } from '../data/dataset.js';
-import { loadImageDataset, type ImageDatasetName, type ImageSplits } from '../data/mnist.js';
+import type { Dataset } from '../data/dataset.js';
+import { imageRows, loadImagePixels, type ImageDatasetName, type PixelSplits } from '../data/mnist.js';
 import { dirichletPartition, iidPartition, shardPartition } from '../data/partition.js';
 import { cnn, initParams, type FeedBatch, type ModelGraph } from '../engine/index.js';
 import { exportOnnx } from '../models/export.js';
@@ -25,17 +25,14 @@ function imageFeeds(b: { size: number; x: Float32Array; y: BigInt64Array }): Fee
   return { size: b.size, feeds: { x: { dtype: 'float32', dims: [b.size, b.x.length / b.size], data: b.x }, y: { dtype: 'int64', dims: [b.size], data: b.y } } };
 }
 
-function firstRows(ds: Dataset, n: number | undefined): Dataset {
-  return n === undefined || n >= ds.count ? ds : subset(ds, Uint32Array.from({ length: n }, (_, i) => i));
-}
 
-/** Loaded once per process: every task on a dataset (sweep variants, many runs in one process) reads the same rows. */
-const loaded = new Map<ImageDatasetName, ImageSplits>();
+/** Loaded once per process: every task on a dataset (sweep variants, many runs in one process) reads the same bytes. */
+const loaded = new Map<ImageDatasetName, PixelSplits>();
 
-function splitsOf(name: ImageDatasetName): ImageSplits {
+function splitsOf(name: ImageDatasetName): PixelSplits {
   let d = loaded.get(name);
   if (d === undefined) {
-    d = loadImageDataset(name);
+    d = loadImagePixels(name);
     loaded.set(name, d);
   }
   return d;
@@ -56,8 +53,9 @@ abstract class ImageTask implements Task {
   abstract readonly sliceAxes: readonly SliceAxis[];
   readonly partitions = IMAGE_PARTITIONS;
   abstract readonly defaults: LocalDefaults;
-  private splits: ImageSplits | null = null;
-  private trainSet: Dataset | null = null;
+  private splits: PixelSplits | null = null;
+  /** Test rows as floats, by how many were asked for: made on first use (every evaluation reads them). */
+  private readonly testRows = new Map<number, Dataset>();
 
   constructor(
     readonly dataset: ImageDatasetName,
@@ -87,15 +85,16 @@ abstract class ImageTask implements Task {
     return ParamSet.fromTensors(m.graph.params.map((p) => ({ name: p.name, shape: p.shape as number[], data: init.get(p.name) as Float32Array })));
   }
 
-  private data(): ImageSplits {
+  private data(): PixelSplits {
     this.splits ??= splitsOf(this.dataset);
     return this.splits;
   }
 
-  /** The training rows the run uses (the first trainRows). */
-  train(): Dataset {
-    this.trainSet ??= firstRows(this.data().train, this.trainRows);
-    return this.trainSet;
+  /** How many training rows the run uses (the first trainRows) and their labels (what partitions need). */
+  private train(): { count: number; y: Uint8Array } {
+    const t = this.data().train;
+    const count = this.trainRows === undefined ? t.count : Math.min(this.trainRows, t.count);
+    return { count, y: t.y.subarray(0, count) };
   }
 
   /** The last partition cut: the simulator asks for every share of one partition in turn. */
@@ -132,16 +131,27 @@ abstract class ImageTask implements Task {
       if (!Number.isInteger(index) || index < 0 || index >= shares) throw new TaskError('TASK_DATA', `share ${index} is not in [0, ${shares})`);
       rows = this.partition(shares, partition, seed)[index];
     }
+    // The share's own rows as floats, made when first trained on: position j is training row
+    // rows[j], so shuffling positions draws the same rows in the same order as shuffling rows.
+    let own: Dataset | null = null;
+    const data = (): Dataset => (own ??= imageRows(this.data().train, this.data().normalization, rows));
+    const positions = Uint32Array.from({ length: rows.length }, (_, i) => i);
     return {
       examples: rows.length,
       description: `${rows.length} rows of ${this.dataset}`,
-      epoch: (batchSize, s, epoch) => mapIter(batches(train, { batchSize, seed: s, epoch, indices: rows }), imageFeeds),
-      draw: (batchSize, s, count) => drawEpochs(train, rows, batchSize, s, count),
+      epoch: (batchSize, s, epoch) => mapIter(batches(data(), { batchSize, seed: s, epoch, indices: positions }), imageFeeds),
+      draw: (batchSize, s, count) => drawEpochs(data(), positions, batchSize, s, count),
     };
   }
 
   testSet(limit?: number): EvalSet {
-    const test = firstRows(this.data().test, limit);
+    const split = this.data().test;
+    const n = limit === undefined ? split.count : Math.min(limit, split.count);
+    let test = this.testRows.get(n);
+    if (test === undefined) {
+      test = imageRows(split, this.data().normalization, Uint32Array.from({ length: n }, (_, i) => i));
+      this.testRows.set(n, test);
+    }
     return { count: test.count, batches: () => mapIter(batches(test, { batchSize: EVAL_BATCH, seed: 0, shuffle: false }), imageFeeds) };
   }
 }
