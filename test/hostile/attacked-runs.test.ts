@@ -26,7 +26,7 @@ process.env.FEDNODE_HOSTILE_PSK = PSK;
  * The memory bounds: a peer holds at most MAX_PENDING_STEPS_PER_AUTHOR (4) partial
  * contributions per member, each at most the model's dense size (~0.8 MB for this MLP) plus
  * framing: 3 members (2 honest, 1 not) x 4 x 1 MB. Heap plus buffers (a few hundred MiB unattacked,
- * most of it MNIST's training set) may exceed the clean run's peak by at most MEMORY_MARGIN:
+ * most of it the data and the engine) may exceed the clean run's peak by at most MEMORY_MARGIN:
  * the partial contributions and gossipsub's cache of what it accepted, with room for the
  * garbage collector's timing (the peak of an unattacked peer varies by tens of MiB).
  */
