@@ -312,13 +312,7 @@ test(`fuzz: ${FRAMES} mutated sync parts against two training DeMo peers; each u
     // Two steps a second while fuzzed, and the fuzzing reads ~15-25 parts a second: room to spare.
     const steps = Math.ceil(FRAMES / 5) + 30;
     const run = c.writeRun('run', mnistPeerRun('fuzz-sync', 2, { steps, timeoutS: 30, hashEvery: 10 }, { seed: 5, data: { partition: { kind: 'iid' }, shares: 2, evalSamples: 200 }, admission: { psk: { file: 'psk' } } }));
-    const peers: { log: string; addr: string }[] = [];
-    for (let i = 0; i < 2; i++) {
-      const key = await c.key(`p${i}`);
-      const p = c.start(`p${i}`, ['--config', run, '--role', 'peer', '--shard', String(i), '--key', key.path, '--data-dir', c.dataDir(`p${i}`), '--log-level', 'debug', ...(i === 0 ? [] : ['--bootstrap', peers[0].addr])]);
-      const started = await waitForLog(p.log, (ls) => ls.find((l) => l.event === 'node.started'), 60_000, `p${i} to start`);
-      peers.push({ log: p.log, addr: (started.addrs as string[])[0] });
-    }
+    const peers = await c.startPeers(run, 2, ['--log-level', 'debug']);
     await waitForLog(peers[0].log, (ls) => ls.find((l) => l.event === 'sync.step'), 120_000, 'the first step');
     const delta = ParamSet.zeros([
       { name: 'fc1.weight', shape: [200, 784] },

@@ -85,6 +85,21 @@ export class Cluster {
   }
 
   /** Kills every child still running and removes the directory. */
+  /**
+   * Starts `n` decentralised peers of `run` one after another (shard i, key `p<i>`; peer 0 the
+   * others' bootstrap) and returns each one's log and first address once it has started.
+   */
+  async startPeers(run: string, n: number, extra: string[] = []): Promise<{ log: string; addr: string }[]> {
+    const peers: { log: string; addr: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      const key = await this.key(`p${i}`);
+      const p = this.start(`p${i}`, ['--config', run, '--role', 'peer', '--shard', String(i), '--key', key.path, '--data-dir', this.dataDir(`p${i}`), ...extra, ...(i === 0 ? [] : ['--bootstrap', peers[0].addr])]);
+      const started = await waitForLog(p.log, (ls) => ls.find((l) => l.event === 'node.started'), 60_000, `p${i} to start`);
+      peers.push({ log: p.log, addr: (started.addrs as string[])[0] });
+    }
+    return peers;
+  }
+
   async close(): Promise<void> {
     process.removeListener('exit', this.onExit);
     this.onExit();

@@ -90,13 +90,7 @@ async function demoPeers(c: Case): Promise<number> {
       sync: { algorithm: 'demo', steps: 20, batch: 16, lr: c.demoLr, minPeers: 3, timeoutS: 20, hashEvery: 10 },
       limits: { lingerS: 1, timeoutS: 10 },
     });
-    const peers: { log: string; addr: string }[] = [];
-    for (let i = 0; i < 3; i++) {
-      const key = await cl.key(`p${i}`);
-      const p = cl.start(`p${i}`, ['--config', file, '--role', 'peer', '--shard', String(i), '--key', key.path, '--data-dir', cl.dataDir(`p${i}`), ...(i === 0 ? [] : ['--bootstrap', peers[0].addr])]);
-      const started = await waitForLog(p.log, (ls) => ls.find((l) => l.event === 'node.started'), 60_000, `p${i} to start`);
-      peers.push({ log: p.log, addr: (started.addrs as string[])[0] });
-    }
+    const peers = await cl.startPeers(file, 3);
     const done = await Promise.all(peers.map((p, i) => waitForLog(p.log, (ls) => ls.find((l) => l.event === 'peer.done'), 240_000, `p${i} to finish`)));
     assert.equal(new Set(done.map((d) => d.hash)).size, 1, `${c.name}: the peers' parameters agree`);
     return readLog(peers[0].log).filter((l) => l.event === 'peer.evaluated').at(-1)!.loss as number;

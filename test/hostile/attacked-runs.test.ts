@@ -49,13 +49,7 @@ async function demoRun(attack: boolean): Promise<Attacked & { hash: string; logs
   const c = new Cluster(`hostile-demo-${attack ? 'attacked' : 'clean'}`);
   try {
     const run = c.writeRun('run', mnistPeerRun('hostile-demo', 3, {}, { seed: 3, admission: { psk: { env: 'FEDNODE_HOSTILE_PSK' } } }));
-    const peers: { log: string; addr: string }[] = [];
-    for (let i = 0; i < 3; i++) {
-      const key = await c.key(`p${i}`);
-      const p = c.start(`p${i}`, ['--config', run, '--role', 'peer', '--shard', String(i), '--key', key.path, '--data-dir', c.dataDir(`p${i}`), ...(i === 0 ? [] : ['--bootstrap', peers[0].addr])]);
-      const started = await waitForLog(p.log, (ls) => ls.find((l) => l.event === 'node.started'), 60_000, `p${i} to start`);
-      peers.push({ log: p.log, addr: (started.addrs as string[])[0] });
-    }
+    const peers = await c.startPeers(run, 3);
     const finished = Promise.all(peers.map((p, i) => waitForLog(p.log, (ls) => ls.find((l) => l.event === 'peer.done'), 200_000, `p${i} to finish`)));
     const addrs = () => peers.map((p) => p.addr);
     const intruder = attack ? intrude('hostile-demo', addrs, finished) : Promise.resolve(null);

@@ -131,16 +131,15 @@ abstract class ImageTask implements Task {
       if (!Number.isInteger(index) || index < 0 || index >= shares) throw new TaskError('TASK_DATA', `share ${index} is not in [0, ${shares})`);
       rows = this.partition(shares, partition, seed)[index];
     }
-    // The share's own rows as floats, made when first trained on: position j is training row
-    // rows[j], so shuffling positions draws the same rows in the same order as shuffling rows.
+    // The share's own rows as floats, made when first trained on: its row j is training row
+    // rows[j], so shuffling its rows draws the same rows in the same order as shuffling `rows`.
     let own: Dataset | null = null;
     const data = (): Dataset => (own ??= imageRows(this.data().train, this.data().normalization, rows));
-    const positions = Uint32Array.from({ length: rows.length }, (_, i) => i);
     return {
       examples: rows.length,
       description: `${rows.length} rows of ${this.dataset}`,
-      epoch: (batchSize, s, epoch) => mapIter(batches(data(), { batchSize, seed: s, epoch, indices: positions }), imageFeeds),
-      draw: (batchSize, s, count) => drawEpochs(data(), positions, batchSize, s, count),
+      epoch: (batchSize, s, epoch) => mapIter(batches(data(), { batchSize, seed: s, epoch }), imageFeeds),
+      draw: (batchSize, s, count) => drawEpochs(data(), batchSize, s, count),
     };
   }
 
@@ -160,11 +159,11 @@ function* mapIter<A, B>(it: Iterable<A>, f: (a: A) => B): Generator<B> {
   for (const a of it) yield f(a);
 }
 
-/** `count` batches from consecutive seeded epochs over the rows. */
-function* drawEpochs(train: Dataset, rows: Uint32Array, batchSize: number, seed: number, count: number): Generator<FeedBatch> {
+/** `count` batches from consecutive seeded epochs over the share's rows. */
+function* drawEpochs(share: Dataset, batchSize: number, seed: number, count: number): Generator<FeedBatch> {
   let left = count;
   for (let epoch = 0; left > 0; epoch++) {
-    for (const b of batches(train, { batchSize, seed, epoch, indices: rows })) {
+    for (const b of batches(share, { batchSize, seed, epoch })) {
       if (left-- <= 0) return;
       yield imageFeeds(b);
     }
