@@ -120,3 +120,21 @@ test('batches: seeded shuffles that cover every row once per epoch; subsets and 
   assert.equal(head(ds, 4).count, 4);
   assert.throws(() => [...batches(ds, { batchSize: 0, seed: 1 })], (e: unknown) => e instanceof DataError && e.code === 'DATA_ARGUMENT');
 });
+
+test('image tasks make floats from pixel bytes only for the rows they use, with the values of normalising the whole split', async () => {
+  const { data, tasks } = await import('../src/index.js');
+  const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  const unit = data.loadMnist({ normalize: 'unit' });
+  const stats = data.pixelStats(unit.train);
+  const whole = data.normalize(unit.train, stats);
+  const px = data.loadImagePixels('mnist');
+  assert.deepEqual(px.normalization, stats);
+  const rows = Uint32Array.from([5, 59_999, 0, 1234]);
+  assert.ok(same(data.imageRows(px.train, px.normalization, rows).x, data.subset(whole, rows).x));
+  // A share's batches are the ones the whole split gives for its rows.
+  const share = tasks.createTask('mlp', { dataset: 'mnist' }).share(8, 3, { kind: 'iid' }, 7);
+  const mine = data.iidPartition(60_000, 8, 7)[3];
+  const expected = [...data.batches(whole, { batchSize: 32, seed: 11, epoch: 2, indices: mine })].slice(0, 3);
+  const got = [...share.epoch(32, 11, 2)].slice(0, 3);
+  got.forEach((b, i) => assert.ok(same(b.feeds.x.data as Float32Array, expected[i].x), `batch ${i}`));
+});
