@@ -48,7 +48,9 @@ interface Attacked {
 async function demoRun(attack: boolean): Promise<Attacked & { hash: string; logs: LogLine[][] }> {
   const c = new Cluster(`hostile-demo-${attack ? 'attacked' : 'clean'}`);
   try {
-    const run = c.writeRun('run', mnistPeerRun('hostile-demo', 3, {}, { seed: 3, admission: { psk: { env: 'FEDNODE_HOSTILE_PSK' } } }));
+    // A step waits up to 60 s: validating the flood can starve a peer on two cores for longer
+    // than the default 15 s, and a contribution dropped at the timeout changes the result.
+    const run = c.writeRun('run', mnistPeerRun('hostile-demo', 3, { timeoutS: 60 }, { seed: 3, admission: { psk: { env: 'FEDNODE_HOSTILE_PSK' } } }));
     const peers = await c.startPeers(run, 3);
     const finished = Promise.all(peers.map((p, i) => waitForLog(p.log, (ls) => ls.find((l) => l.event === 'peer.done'), 200_000, `p${i} to finish`)));
     const addrs = () => peers.map((p) => p.addr);
