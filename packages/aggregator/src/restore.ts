@@ -1,7 +1,7 @@
 import { parseSafetensors } from '@fednode/core';
 import { AggregatorError } from './errors.js';
 import { STATE_KIND_KEY } from './state.js';
-import { hasStrategy, strategyEntry, type StrategySection } from './strategies/registry.js';
+import { hasStrategy, strategyEntry, type CreateContext, type StrategySection } from './strategies/registry.js';
 import type { Strategy } from './types.js';
 
 /** The kind of strategy that saved `bytes`. */
@@ -20,8 +20,8 @@ export function savedStrategyKind(bytes: Uint8Array): string {
  * Restores whichever strategy saved `bytes` (as read from a checkpoint's state file).
  * `section`: the runtime's section now (its kind must be the saved one; its deadline policy applies).
  */
-export function restoreStrategy(bytes: Uint8Array, section?: StrategySection): Strategy {
+export function restoreStrategy(bytes: Uint8Array, section?: StrategySection, ctx?: CreateContext): Strategy {
   const kind = savedStrategyKind(bytes);
   if (section !== undefined && section.kind !== kind) throw new AggregatorError('AGG_STATE', `the saved state is of strategy ${kind}, the section asks for ${section.kind}`);
-  return strategyEntry(kind).restore(bytes, section);
+  return strategyEntry(kind).restore(bytes, section, ctx);
 }

@@ -125,6 +125,12 @@ export interface Strategy {
    * never pass; Infinity: every deadline has passed (a simulator that knows nothing more will come).
    */
   ready(nowMs?: number): boolean;
+  /**
+   * Work `aggregate` needs done first that takes long (training an assembled mixture's routers).
+   * Runtimes await it once `ready` holds, take no update meanwhile that it would leave out (the
+   * strategy refuses them), then call `aggregate`. Absent: `aggregate` needs nothing first.
+   */
+  prepare?(nowMs?: number): Promise<void>;
   aggregate(nowMs?: number): AggregateResult;
   /**
    * The deadline passed and the strategy is not ready. Returns true when the epoch ends

@@ -20,6 +20,22 @@ export const MERGE_METHOD_PROPERTIES: Readonly<Record<WeightSpaceMethod, Readonl
   slerp: { t: unit, alignSweeps: int(1), seed },
 };
 
+/**
+ * Methods that build a model of another task from the inputs and must train part of it: the
+ * runtime does them through a `ModelAssembler`, because it owns the engine and the data.
+ */
+export const ASSEMBLY_METHODS = ['moe'] as const;
+export type AssemblyMethod = (typeof ASSEMBLY_METHODS)[number];
+
+/** Branch-Train-MiX's options: experts each token mixes, and the routers' brief training. */
+export const MOE_METHOD_PROPERTIES: Readonly<Record<string, unknown>> = {
+  topK: int(1),
+  routerSteps: int(0),
+  routerLr: { type: 'number', exclusiveMinimum: 0 },
+  routerBatch: int(1),
+  seed,
+};
+
 /** Which methods merge task vectors from a base (the model the inputs were trained from). */
 export const BASE_METHODS: readonly WeightSpaceMethod[] = ['task-arithmetic', 'ties', 'dare'];
 /** Which methods weigh their inputs. */

@@ -1,5 +1,6 @@
 import type { ParamSet } from '@fednode/core';
 import type { LocalTraining, Pacing, Strategy } from '../types.js';
+import type { ModelAssembler } from './assembler.js';
 import type { SectionSchema } from './schema.js';
 
 /** A strategy's config section as a run file or scenario holds it: `kind` and that kind's keys. */
@@ -17,6 +18,13 @@ export interface CheckContext {
    * how many (the simulator's clients.perRound); absent where trainers come as they will (daemons).
    */
   readonly perEpoch?: { readonly count: number; readonly setting: string };
+}
+
+/** What a runtime hands a strategy it builds or restores. */
+export interface CreateContext {
+  readonly runId?: string;
+  /** Builds merged models that need training (a mixture's routers); only runtimes with an engine and data have one. */
+  readonly assembler?: ModelAssembler;
 }
 
 /** A section made to fit a run of a few real trainer processes, and what that changed. */
@@ -41,12 +49,12 @@ export interface TypedStrategyEntry<S extends StrategySection> {
   readonly schema: SectionSchema;
   /** The rules a schema cannot say, as problems naming their path (empty: none). Takes a section that passed `schema`. */
   check(section: S, ctx: CheckContext): string[];
-  create(global: ParamSet, section: S, ctx: { readonly runId?: string }): Strategy;
+  create(global: ParamSet, section: S, ctx: CreateContext): Strategy;
   /**
    * A saved state of this kind. `section`: the runtime's section now, whose deadline policy
    * replaces the saved one (what to wait for from now is the operator's call, not state).
    */
-  restore(bytes: Uint8Array, section?: S): Strategy;
+  restore(bytes: Uint8Array, section?: S, ctx?: CreateContext): Strategy;
   localTraining(section: S): LocalTraining;
   /**
    * The section for `trainers` real processes standing in for a simulated population that

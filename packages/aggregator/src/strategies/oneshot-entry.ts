@@ -1,7 +1,7 @@
 import { OneShot, type OneShotConfig } from './oneshot.js';
 import { defineStrategy } from './entry.js';
 import { GUARDS_SCHEMA, int, obj, pos, section } from './schema.js';
-import { ALIGNED_METHODS, MERGE_METHOD_PROPERTIES, WEIGHT_SPACE_METHODS } from '../merge/method-options.js';
+import { ALIGNED_METHODS, ASSEMBLY_METHODS, MERGE_METHOD_PROPERTIES, MOE_METHOD_PROPERTIES, WEIGHT_SPACE_METHODS } from '../merge/method-options.js';
 
 export type OneShotSection = { readonly kind: 'oneshot' } & Omit<OneShotConfig, 'runId'>;
 
@@ -9,9 +9,12 @@ export type OneShotSection = { readonly kind: 'oneshot' } & Omit<OneShotConfig, 
 const METHOD_SCHEMA = {
   type: 'object',
   required: ['kind'],
-  properties: { kind: { enum: [...WEIGHT_SPACE_METHODS] } },
+  properties: { kind: { enum: [...WEIGHT_SPACE_METHODS, ...ASSEMBLY_METHODS] } },
   discriminator: { propertyName: 'kind' },
-  oneOf: WEIGHT_SPACE_METHODS.map((m) => obj(['kind'], { kind: { const: m }, ...MERGE_METHOD_PROPERTIES[m] })),
+  oneOf: [
+    ...WEIGHT_SPACE_METHODS.map((m) => obj(['kind'], { kind: { const: m }, ...MERGE_METHOD_PROPERTIES[m] })),
+    obj(['kind'], { kind: { const: 'moe' }, ...MOE_METHOD_PROPERTIES }),
+  ],
 } as const;
 
 /** The daemon's one-shot section (the simulator's scenario adds its comparison keys to it). */
@@ -36,14 +39,16 @@ export const ONESHOT_ENTRY = defineStrategy<OneShotSection>({
     const min = s.minParticipants ?? 1;
     if (s.cohort !== undefined && min > s.cohort) out.push(`${p}.minParticipants ${min} is more than ${p}.cohort ${s.cohort}`);
     if (s.method.kind === 'slerp' && (s.cohort !== 2 || min !== 2)) out.push(`${p}.method slerp interpolates two models: set ${p}.cohort and ${p}.minParticipants to 2`);
-    if (s.differentInit === true && !ALIGNED_METHODS.includes(s.method.kind)) out.push(`${p}.differentInit merges models of different initialisations after weight matching: ${p}.method must be ${ALIGNED_METHODS.join(' or ')}, not ${s.method.kind} (it merges task vectors of one base)`);
+    if (s.method.kind === 'moe' && (s.cohort ?? 2) < 2) out.push(`${p}.method moe makes each model an expert of a mixture: ${p}.cohort must be at least 2`);
+    if (s.method.kind === 'moe' && min < 2) out.push(`${p}.method moe makes each model an expert of a mixture: set ${p}.minParticipants to at least 2`);
+    if (s.differentInit === true && !(ALIGNED_METHODS as readonly string[]).includes(s.method.kind)) out.push(`${p}.differentInit merges models of different initialisations after weight matching: ${p}.method must be ${ALIGNED_METHODS.join(' or ')}, not ${s.method.kind} (it merges task vectors of one base)`);
     return out;
   },
   create: (global, s, ctx) => {
     const { kind: _kind, ...config } = s;
-    return new OneShot(global, ctx.runId === undefined ? config : { ...config, runId: ctx.runId });
+    return new OneShot(global, ctx.runId === undefined ? config : { ...config, runId: ctx.runId }, ctx.assembler);
   },
-  restore: (bytes, s) => OneShot.restore(bytes, s === undefined ? undefined : { deadlineS: s.deadlineS }),
+  restore: (bytes, s, ctx) => OneShot.restore(bytes, s === undefined ? undefined : { deadlineS: s.deadlineS }, ctx?.assembler),
   localTraining: (s) => (s.differentInit === true ? { ownInit: true } : {}),
   forTrainers: (s, o) => {
     const { runId: _runId, ...rest } = s as OneShotSection & { readonly runId?: string };

@@ -8,7 +8,23 @@ export type OneShotMethod =
   | { readonly kind: 'task-arithmetic'; readonly lambda?: number }
   | { readonly kind: 'ties'; readonly density?: number; readonly lambda?: number; readonly scope?: TiesScope }
   | { readonly kind: 'dare'; readonly p?: number; readonly seed?: number; readonly rescale?: DareRescale; readonly lambda?: number }
-  | { readonly kind: 'slerp'; readonly t?: number; readonly alignSweeps?: number; readonly seed?: number };
+  | { readonly kind: 'slerp'; readonly t?: number; readonly alignSweeps?: number; readonly seed?: number }
+  | MoeMethod;
+
+/** Experts assembled into a mixture (Branch-Train-MiX): a `ModelAssembler` builds it, not `mergeModels`. */
+export interface MoeMethod {
+  readonly kind: 'moe';
+  readonly topK?: number;
+  readonly routerSteps?: number;
+  readonly routerBatch?: number;
+  readonly routerLr?: number;
+  readonly seed?: number;
+}
+
+/** Whether `method` is built by the runtime's assembler rather than by weight arithmetic here. */
+export function isAssembly(method: OneShotMethod): method is MoeMethod {
+  return method.kind === 'moe';
+}
 
 /** Weights summing to 1, so a task-vector method's λ = 1 adds the weighted mean task vector (not the sum). */
 function normalised(weights: readonly number[]): number[] {
@@ -54,5 +70,7 @@ export function mergeModels(method: OneShotMethod, base: ParamSet, models: reado
       return ties(base, models, { ...(method.lambda === undefined ? {} : { lambda: method.lambda }), ...(method.density === undefined ? {} : { density: method.density }), ...(method.scope === undefined ? {} : { scope: method.scope }) });
     case 'dare':
       return dare(base, models, { p: method.p ?? 0.5, seed: method.seed ?? 0, ...(method.rescale === undefined ? {} : { rescale: method.rescale }), ...(method.lambda === undefined ? {} : { lambda: method.lambda }), weights: normalised(weights) });
+    case 'moe':
+      throw new AggregatorError('AGG_CONFIG', 'moe is assembled by the runtime (a ModelAssembler), not merged in weight space');
   }
 }

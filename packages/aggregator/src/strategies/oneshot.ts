@@ -1,10 +1,11 @@
-import { ParamSet } from '@fednode/core';
+import { ParamSet, sameSpecs } from '@fednode/core';
 import { AggregatorError, type Refusal } from '../errors.js';
 import { isFullModel } from '../accumulator.js';
 import { decodeState, encodeState, requireArray } from '../state.js';
 import type { Acceptance, AggregateResult, ClientUpdate, Strategy, UpdateHeader } from '../types.js';
 import { ACCEPTED, checkGuards, guard, guardHeader, refusal, refuse, type UpdateGuards } from './common.js';
-import { mergeModels, type OneShotMethod } from './oneshot-merge.js';
+import { isAssembly, mergeModels, type OneShotMethod } from './oneshot-merge.js';
+import type { ModelAssembler } from './assembler.js';
 
 export type { OneShotMethod } from './oneshot-merge.js';
 
@@ -35,6 +36,8 @@ interface OneShotJson {
   readonly config: OneShotConfig;
   readonly specs: ParamSet['specs'];
   readonly version: number;
+  /** The merged model's layout when it is not the base's (an assembled mixture). */
+  readonly modelSpecs?: ParamSet['specs'];
   readonly deadline: number | null;
   readonly received: readonly { readonly sender: string; readonly examples: number }[];
 }
@@ -54,12 +57,21 @@ export class OneShot implements Strategy {
   private models = new Map<string, Received>();
   private _version = 0;
   private deadline: number | null = null;
+  private readonly assembler: ModelAssembler | null;
+  /** Set once `prepare` starts: the models it assembles are final, later ones are refused. */
+  private sealed = false;
+  /** What `prepare` built, for `aggregate` to publish. */
+  private assembled: ParamSet | null = null;
 
-  constructor(global: ParamSet, config: OneShotConfig) {
+  constructor(global: ParamSet, config: OneShotConfig, assembler?: ModelAssembler) {
     checkOneShot(config);
+    if (isAssembly(config.method) && (assembler === undefined || !assembler.methods.includes(config.method.kind))) {
+      throw new AggregatorError('AGG_CONFIG', `method ${config.method.kind} trains part of the merged model, which this runtime cannot do: run it on daemons (fednode start), whose aggregator has the engine and the data`);
+    }
     this.config = config;
     this.base = global.clone();
     this.model = this.base;
+    this.assembler = assembler ?? null;
   }
 
   get version(): number {
@@ -104,6 +116,7 @@ export class OneShot implements Strategy {
     const g = guardHeader(this.config, h);
     if (g !== null) return g;
     if (this._version > 0) return refusal('ROUND_CLOSED', 'the one-shot merge is made; it takes no more models');
+    if (this.sealed) return refusal('ROUND_CLOSED', 'the one-shot merge is being assembled; it takes no more models');
     if (h.round !== 0) return refusal('WRONG_ROUND', `round ${h.round}: a one-shot run has round 0 only`);
     if (h.baseVersion !== 0) return refusal('WRONG_BASE_VERSION', `computed from version ${h.baseVersion}; one-shot models are trained from version 0`);
     if (this.models.has(h.sender)) return refusal('DUPLICATE_SENDER', `${h.sender} already sent its model`);
@@ -138,8 +151,8 @@ export class OneShot implements Strategy {
     return nowMs !== undefined && this.deadline !== null && nowMs >= this.deadline;
   }
 
-  aggregate(nowMs?: number): AggregateResult {
-    if (!this.ready(nowMs)) throw new AggregatorError('AGG_NOT_READY', `the one-shot merge has ${this.models.size} model(s) and is not ready`);
+  /** The received models rebuilt (base + delta) in merge order, with their weights. */
+  private inputs(): { order: Received[]; models: ParamSet[]; weights: number[] } {
     const order = this.senders.map((s) => this.models.get(s)!);
     const models = order.map((m) => {
       const p = this.base.clone();
@@ -147,8 +160,30 @@ export class OneShot implements Strategy {
       for (let i = 0; i < d.length; i++) d[i] += m.delta[i];
       return p;
     });
-    const weights = order.map((m) => (this.config.weighting === 'uniform' ? 1 : m.examples));
-    this.model = mergeModels(this.config.method, this.base, models, weights, this.config.differentInit === true);
+    return { order, models, weights: order.map((m) => (this.config.weighting === 'uniform' ? 1 : m.examples)) };
+  }
+
+  /**
+   * An assembled merge trains (a mixture's routers), which takes long: the runtime awaits this
+   * once `ready` holds, then calls `aggregate`. The models it uses are sealed, so none is
+   * acknowledged and then left out. A restart before the version is made assembles again.
+   */
+  async prepare(nowMs?: number): Promise<void> {
+    if (!isAssembly(this.config.method) || this.assembled !== null) return;
+    if (!this.ready(nowMs)) throw new AggregatorError('AGG_NOT_READY', `the one-shot merge has ${this.models.size} model(s) and is not ready`);
+    this.sealed = true;
+    const { models, weights } = this.inputs();
+    const out = await this.assembler!.assemble(this.config.method, models, weights);
+    if (!out.data.every(Number.isFinite)) throw new AggregatorError('AGG_STATE', `the ${this.config.method.kind} assembly holds NaN or Infinity`);
+    this.assembled = out;
+  }
+
+  aggregate(nowMs?: number): AggregateResult {
+    if (!this.ready(nowMs) && !(this.sealed && this._version === 0)) throw new AggregatorError('AGG_NOT_READY', `the one-shot merge has ${this.models.size} model(s) and is not ready`);
+    if (isAssembly(this.config.method) && this.assembled === null) throw new AggregatorError('AGG_NOT_READY', `method ${this.config.method.kind} is assembled by prepare(), which has not finished`);
+    const { order, models, weights } = this.inputs();
+    this.model = this.assembled ?? mergeModels(this.config.method, this.base, models, weights, this.config.differentInit === true);
+    this.assembled = null;
     this._version = 1;
     this.deadline = null;
     const participants = order.map((m) => m.sender);
@@ -180,6 +215,7 @@ export class OneShot implements Strategy {
       config: this.config,
       specs: this.base.specs,
       version: this._version,
+      ...(sameSpecs(this.model.specs, this.base.specs) ? {} : { modelSpecs: this.model.specs }),
       deadline: this.deadline,
       received: senders.map((s) => ({ sender: s, examples: this.models.get(s)!.examples })),
     };
@@ -187,19 +223,30 @@ export class OneShot implements Strategy {
   }
 
   /** `deadlineS`: the runtime's deadline now (the saved deadline is replaced when the runtime opens again). */
-  static restore(bytes: Uint8Array, section?: Partial<OneShotConfig>): OneShot {
+  static restore(bytes: Uint8Array, section?: Partial<OneShotConfig>, assembler?: ModelAssembler): OneShot {
     const s = decodeState(bytes, 'oneshot');
     const j = s.json as OneShotJson;
     const config: OneShotConfig = section === undefined ? j.config : { ...j.config, ...section };
-    const n = j.specs.reduce((k, sp) => k + sp.shape.reduce((a, d) => a * d, 1), 0);
-    const o = new OneShot(ParamSet.wrap(j.specs, requireArray(s, 'base', n).slice()), config);
+    const size = (specs: ParamSet['specs']): number => specs.reduce((k, sp) => k + sp.shape.reduce((a, d) => a * d, 1), 0);
+    const n = size(j.specs);
+    // A made merge needs no assembler to be served again; one still to make does.
+    const o = new OneShot(ParamSet.wrap(j.specs, requireArray(s, 'base', n).slice()), config, j.version > 0 ? (assembler ?? VERSION_MADE) : assembler);
     o._version = j.version;
     o.deadline = j.deadline;
-    if (j.version > 0) o.model = ParamSet.wrap(j.specs, requireArray(s, 'model', n).slice());
+    if (j.version > 0) {
+      const specs = j.modelSpecs ?? j.specs;
+      o.model = ParamSet.wrap(specs, requireArray(s, 'model', size(specs)).slice());
+    }
     j.received.forEach((r, i) => o.models.set(r.sender, { sender: r.sender, examples: r.examples, delta: requireArray(s, `received.${i}`, n).slice() }));
     return o;
   }
 }
+
+/** Stands in for the assembler of a one-shot run whose merge is already made: it never assembles again. */
+const VERSION_MADE: ModelAssembler = {
+  methods: ['moe'],
+  assemble: () => Promise.reject(new AggregatorError('AGG_STATE', 'the one-shot merge is already made')),
+};
 
 function checkOneShot(c: OneShotConfig): void {
   checkGuards(c);

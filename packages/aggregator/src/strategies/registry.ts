@@ -1,7 +1,7 @@
 import { AggregatorError } from '../errors.js';
 import type { LocalTraining, Strategy } from '../types.js';
 import type { ParamSet } from '@fednode/core';
-import type { StrategyEntry, StrategySection } from './entry.js';
+import type { CreateContext, StrategyEntry, StrategySection } from './entry.js';
 import { FEDAVG_ENTRY } from './fedavg-entry.js';
 import { FEDBUFF_ENTRY } from './fedbuff-entry.js';
 import { FEDPROX_ENTRY } from './fedprox-entry.js';
@@ -32,7 +32,7 @@ export function strategyEntry(kind: string): StrategyEntry {
 }
 
 /** A new strategy from its section, starting from `global` at version 0. */
-export function createStrategy(global: ParamSet, section: StrategySection, ctx: { readonly runId?: string } = {}): Strategy {
+export function createStrategy(global: ParamSet, section: StrategySection, ctx: CreateContext = {}): Strategy {
   return strategyEntry(section.kind).create(global, section, ctx);
 }
 
@@ -46,4 +46,4 @@ export function localTrainingOf(section: StrategySection): LocalTraining {
   return strategyEntry(section.kind).localTraining(section);
 }
 
-export { defineStrategy, type CheckContext, type FittedSection, type StrategyEntry, type StrategySection, type TypedStrategyEntry } from './entry.js';
+export { defineStrategy, type CheckContext, type CreateContext, type FittedSection, type StrategyEntry, type StrategySection, type TypedStrategyEntry } from './entry.js';

@@ -86,7 +86,7 @@ class TransformerTask implements Task {
     readonly config: TransformerConfig,
   ) {
     this.sliceAxes = config.moe === undefined ? ['width', 'heads', 'depth'] : ['experts', 'width', 'heads', 'depth'];
-    this.partitions = dataset === 'sotu' ? ['natural', 'iid'] : ['iid'];
+    this.partitions = dataset === 'sotu' ? ['natural', 'eras', 'iid'] : ['iid'];
     this.specs = transformerLM(config).graph.params.map((p) => ({ name: p.name, shape: p.shape as number[] }));
   }
 
@@ -129,10 +129,11 @@ class TransformerTask implements Task {
     else {
       if (!Number.isInteger(shares) || shares < 1) throw new TaskError('TASK_DATA', `${shares} shares`);
       if (!Number.isInteger(index) || index < 0 || index >= shares) throw new TaskError('TASK_DATA', `share ${index} is not in [0, ${shares})`);
-      if (partition.kind === 'natural') {
-        if (this.dataset !== 'sotu') throw new TaskError('TASK_DATA', `partition natural needs several speakers; ${this.dataset} has one text (use iid)`);
-        if (shares > train.segments.length) throw new TaskError('TASK_DATA', `${shares} shares of ${train.segments.length} presidents leave some empty`);
-        segments = train.segments.filter((_, i) => i % shares === index);
+      if (partition.kind === 'natural' || partition.kind === 'eras') {
+        if (this.dataset !== 'sotu') throw new TaskError('TASK_DATA', `partition ${partition.kind} needs several speakers; ${this.dataset} has one text (use iid)`);
+        const n = train.segments.length;
+        if (shares > n) throw new TaskError('TASK_DATA', `${shares} shares of ${n} presidents leave some empty`);
+        segments = partition.kind === 'natural' ? train.segments.filter((_, i) => i % shares === index) : train.segments.slice(Math.floor((index * n) / shares), Math.floor(((index + 1) * n) / shares));
       } else if (partition.kind === 'iid') {
         // Every share gets the same fraction of every speaker's text: the same distribution.
         segments = train.segments.map((g) => {

@@ -41,7 +41,12 @@ export type PartitionSpec =
   | { readonly kind: 'dirichlet'; readonly alpha: number }
   | { readonly kind: 'shards'; readonly perClient?: number }
   /** The dataset's own clients: SOTU's presidents (president i in share i mod shares). */
-  | { readonly kind: 'natural' };
+  | { readonly kind: 'natural' }
+  /**
+   * SOTU's presidents in chronological order cut into contiguous runs, one era per share:
+   * specialists of distinct styles (Branch-Train-MiX), where `natural` gives every share every era.
+   */
+  | { readonly kind: 'eras' };
 
 /** One participant's training examples. */
 export interface DataShare {

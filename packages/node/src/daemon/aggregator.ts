@@ -31,6 +31,8 @@ import { loadTestSet } from './data-share.js';
 import { taskOf } from './run-file.js';
 import { SlicePolicy, type AssignedSlice } from './slices.js';
 import { VersionEvaluator } from './evaluation.js';
+import { runAssembler, type RunAssembler } from './mixture-assembler.js';
+import { initialModel } from './initial-model.js';
 
 /** Refusal codes of the daemon's own checks (the strategy's are in @fednode/aggregator's RefusalCode). */
 export const REPLAYED_SEQUENCE = 'REPLAYED_SEQUENCE';
@@ -52,6 +54,8 @@ interface DaemonMeta {
 export interface AggregatorOptions {
   readonly dataDir: string;
   readonly threads: number;
+  /** Where the run file's relative paths (initialModel) resolve. */
+  readonly baseDir: string;
   /** Test hook: SIGKILL this process right after the n-th acknowledged update (the test build of the CLI: FEDNODE_FAULT=kill-after-ack:n). */
   readonly killAfterAcks?: number;
 }
@@ -69,6 +73,7 @@ export class AggregatorRole {
   private strategy!: Strategy;
   private wal!: WriteAheadLog;
   private evaluator!: VersionEvaluator;
+  private assembler!: RunAssembler;
   private slices!: SlicePolicy;
   private testSet: tasks.EvalSet | null = null;
   private sequences = new Map<string, number>();
@@ -102,7 +107,8 @@ export class AggregatorRole {
   async start(): Promise<void> {
     const { run, log } = this.ctx;
     for (const warning of strategyWarnings(run.strategy)) log.log('warn', 'strategy.warning', { warning });
-    this.evaluator = await VersionEvaluator.create(run, this.opts.threads);
+    this.assembler = runAssembler(run, this.opts.threads, log);
+    this.evaluator = await VersionEvaluator.create(run, this.opts.threads, (specs) => this.assembler.taskOf(specs));
     this.testSet = loadTestSet(run);
     const { checkpoint: ck, damaged } = this.store.loadNewestIntact();
     for (const d of damaged) log.log('warn', 'checkpoint.damaged', { version: d.version, file: d.path, reason: d.reason });
@@ -110,9 +116,10 @@ export class AggregatorRole {
       throw new DaemonError('DAEMON_STATE', `no intact checkpoint in ${this.store.dir}: ${damaged.map((d) => `${d.path} (${d.reason})`).join('; ')}`);
     }
     if (ck === null) {
-      this.strategy = createStrategy(await this.evaluator.initialParams(), run.strategy, { runId: run.run });
+      const init = initialModel(run, this.opts.baseDir);
+      this.strategy = createStrategy(init.params, run.strategy, { runId: run.run, assembler: this.assembler });
       this.checkpoint();
-      log.log('info', 'aggregator.initialised', { version: 0, parameters: this.strategy.global.size, strategy: this.kind });
+      log.log('info', 'aggregator.initialised', { version: 0, parameters: this.strategy.global.size, strategy: this.kind, from: init.source });
     } else {
       if (damaged.length > 0) log.log('warn', 'checkpoint.fallback', { version: ck.version, file: this.store.tensorPath(ck.version), passed_over: damaged.map((d) => d.path) });
       if (ck.runId !== run.run) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} holds run "${ck.runId}", not "${run.run}": use another --data-dir`);
@@ -120,14 +127,15 @@ export class AggregatorRole {
       const saved = savedStrategyKind(ck.strategyState);
       if (saved !== this.kind) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} was run with strategy ${saved}, the run file says ${this.kind}`);
       // The run file's section brings the deadline policy; the aggregation state is the checkpoint's.
-      this.strategy = restoreStrategy(ck.strategyState, run.strategy);
+      this.strategy = restoreStrategy(ck.strategyState, run.strategy, { assembler: this.assembler });
       const meta = JSON.parse(ck.extra?.daemon ?? '{"sequences":{}}') as DaemonMeta;
       this.sequences = new Map(Object.entries(meta.sequences));
       log.log('info', 'aggregator.resumed', { version: this.strategy.version, epoch: this.epoch, strategy: this.kind });
       // A crash while the newest version was being scored leaves it unscored: score it now.
       if (ck.version > 0 && !this.evaluatedVersions().has(ck.version)) this.evaluate(this.strategy.global.clone(), ck.version, []);
     }
-    this.slices = new SlicePolicy(run, taskOf(run), this.strategy.global.specs);
+    // The run task's layout: a one-shot run's merged version may be another task's (an assembled mixture).
+    this.slices = new SlicePolicy(run, taskOf(run), taskOf(run).specs);
     this.evaluator.scoreSlices(this.slices.partial());
     this.replayLog();
     this.done = this.strategy.version >= run.rounds;
@@ -218,7 +226,7 @@ export class AggregatorRole {
     if (this.closing) throw new Refused('ROUND_CLOSED', `epoch ${s.epoch} is closing`);
     // A ready epoch (a full FedBuff buffer, or two updates completing before the tick) waits for
     // the next tick to be aggregated: close it now, so this update is judged by the next epoch.
-    if (!this.done && this.strategy.ready(Date.now())) this.closeEpoch(Date.now());
+    if (!this.done && this.strategy.ready(Date.now())) this.closeWhenReady(Date.now());
     if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
     const refusal = this.strategy.precheck({ sender: peer, runId: h.runId, round: h.round, baseVersion: h.baseVersion, examples: h.examples });
     if (refusal !== null) throw new Refused(refusal.code, refusal.reason);
@@ -331,11 +339,35 @@ export class AggregatorRole {
     const now = Date.now();
     const s = this.strategy;
     try {
-      if (s.ready(now)) this.closeEpoch(now);
+      if (s.ready(now)) this.closeWhenReady(now);
       else if (s.deadlineMs !== null && now >= s.deadlineMs) this.abandon(now);
     } catch (e) {
       this.fail(e as Error);
     }
+  }
+
+  /**
+   * Closes the ready epoch, after the strategy's `prepare` where it has one (an assembled
+   * mixture trains its routers for a while): meanwhile the epoch counts as closing and the
+   * strategy refuses what it would leave out.
+   */
+  private closeWhenReady(now: number): void {
+    const s = this.strategy;
+    if (s.prepare === undefined) {
+      this.closeEpoch(now);
+      return;
+    }
+    this.closing = true;
+    s.prepare(now).then(
+      () => {
+        this.closing = false;
+        if (!this.stopped && !this.done) this.closeEpoch(Date.now());
+      },
+      (e: Error) => {
+        this.closing = false;
+        if (!this.stopped) this.fail(e);
+      },
+    );
   }
 
   private closeEpoch(now: number): void {

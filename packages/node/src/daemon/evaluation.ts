@@ -4,7 +4,7 @@
  * promise is that a small device can run its slice of the global model on its own). All of
  * them share one worker; each architecture is its own session there.
  */
-import { engine, extractSlice, resolveSlice, tasks, type ParamSet, type ResolvedSlice, type Task } from '@fednode/core';
+import { engine, extractSlice, resolveSlice, sameSpecs, tasks, type ParamSet, type ResolvedSlice, type Task, type TensorSpec } from '@fednode/core';
 import { taskOf, type RunFile } from './run-file.js';
 import type { AssignedSlice } from './slices.js';
 
@@ -32,16 +32,21 @@ export class VersionEvaluator {
   private readonly whole: engine.Trainer;
   private partial: readonly AssignedSlice[] = [];
   private subs: SubEvaluator[] | null = null;
+  private readonly otherTask: (specs: readonly TensorSpec[]) => Task | null;
+  /** The learner of a version in another task's layout (an assembled mixture), made when first needed. */
+  private other: { readonly specs: readonly TensorSpec[]; readonly trainer: engine.Trainer } | null = null;
 
-  private constructor(run: RunFile, whole: engine.Trainer) {
+  private constructor(run: RunFile, whole: engine.Trainer, otherTask: (specs: readonly TensorSpec[]) => Task | null) {
     this.run = run;
     this.task = taskOf(run);
     this.whole = whole;
+    this.otherTask = otherTask;
   }
 
-  static async create(run: RunFile, threads: number): Promise<VersionEvaluator> {
+  /** `otherTask`: the task of a version whose layout is not the run task's (null: none is expected). */
+  static async create(run: RunFile, threads: number, otherTask: (specs: readonly TensorSpec[]) => Task | null = () => null): Promise<VersionEvaluator> {
     const whole = await tasks.createLearner(taskOf(run).subnet(), { optimizer: EVAL_OPTIMIZER, seed: run.seed, lr: 0.1, threads });
-    return new VersionEvaluator(run, whole);
+    return new VersionEvaluator(run, whole, otherTask);
   }
 
   /** The sub-networks to score besides the whole model, from the next evaluation on. */
@@ -49,12 +54,8 @@ export class VersionEvaluator {
     this.partial = partial;
   }
 
-  /** The run's initial model: the task's seeded initialisation of the whole model. */
-  initialParams(): Promise<ParamSet> {
-    return Promise.resolve(this.task.initialParams(this.run.seed));
-  }
-
   async evaluate(params: ParamSet, test: tasks.EvalSet): Promise<VersionEvaluation> {
+    if (!sameSpecs(params.specs, this.task.specs)) return this.evaluateOther(params, test);
     await this.whole.setParams(params);
     const e = await this.whole.evaluateBatches(test.batches());
     if (this.partial.length === 0) return e;
@@ -76,7 +77,19 @@ export class VersionEvaluator {
     return { ...e, bySlice, lossBySlice };
   }
 
+  private async evaluateOther(params: ParamSet, test: tasks.EvalSet): Promise<VersionEvaluation> {
+    if (this.other === null || !sameSpecs(this.other.specs, params.specs)) {
+      const task = this.otherTask(params.specs);
+      if (task === null) throw new Error(`the version's tensors are not the layout of task ${this.task.name}, nor of a model this run assembles`);
+      await this.other?.trainer.close();
+      this.other = { specs: params.specs, trainer: await tasks.createLearner(task.subnet(), { optimizer: EVAL_OPTIMIZER, seed: this.run.seed, lr: 0.1, executor: this.whole.executor }) };
+    }
+    await this.other.trainer.setParams(params);
+    return this.other.trainer.evaluateBatches(test.batches());
+  }
+
   async close(): Promise<void> {
+    await this.other?.trainer.close();
     for (const s of this.subs ?? []) await s.trainer.close();
     await this.whole.close();
   }

@@ -149,7 +149,7 @@ export function createNode(config: NodeConfig): FedNode {
         });
         events.on('error', () => void shell.stop());
         if (wantsAggregator) {
-          aggregator = new AggregatorRole(ctx, { dataDir: join(config.dataDir, 'aggregator'), threads, killAfterAcks: fault.killAfterAcks });
+          aggregator = new AggregatorRole(ctx, { dataDir: join(config.dataDir, 'aggregator'), threads, baseDir: loaded.baseDir, killAfterAcks: fault.killAfterAcks });
           await aggregator.start();
         }
         if (wantsTrainer) {

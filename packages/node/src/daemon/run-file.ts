@@ -43,6 +43,12 @@ export interface RunFile {
   /** Seeds the initial model, the partition and every trainer's batch order. */
   readonly seed: number;
   readonly task: RunTask;
+  /**
+   * A safetensors checkpoint of the run's task that version 0 is (a pretrained base the
+   * trainers fine-tune or specialise) instead of the seeded initialisation. Only the
+   * aggregator reads it; relative to the run file.
+   */
+  readonly initialModel?: string;
   readonly data: {
     /** Use the first N training rows (image datasets; default all). */
     readonly trainRows?: number;
@@ -107,6 +113,7 @@ export const RUN_PROPERTIES = {
   description: { type: 'string' },
   seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
   task: TASK_SCHEMA,
+  initialModel: str,
   data: obj(['partition', 'shares'], {
     trainRows: int(1),
     testRows: int(0),

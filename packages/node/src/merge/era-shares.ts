@@ -7,7 +7,9 @@ import { MergeCommandError } from './errors.js';
  * contiguous runs in chronological order (one era each), so that each specialist learns a
  * distinct style. The task's own `natural` partition deals presidents round-robin
  * (president i to share i mod n), which gives every share every era: specialists of
- * nearly the same distribution, with nothing for experts to specialise in.
+ * nearly the same distribution, with nothing for experts to specialise in. The groups are the
+ * task's `eras` partition (what a one-shot run's trainers train on); here each batch comes
+ * whole from one president, as the figures in docs/merging.md were measured.
  */
 export function eraShares(task: Task, groups: number): { share: tasks.DataShare; speakers: string[] }[] {
   if (task.dataset !== 'sotu') throw new MergeCommandError(`era shares are cut from SOTU's presidents; ${task.name} trains on ${task.dataset}`);

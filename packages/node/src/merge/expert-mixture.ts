@@ -59,6 +59,19 @@ export function domainsOf(metadata: readonly Readonly<Record<string, string>>[])
   });
 }
 
+/** The mixture task whose experts are `experts` copies of the dense transformer's feed-forward blocks, each token mixing `topK`. */
+export function mixtureTask(dense: MergeTask, experts: number, topK: number): MergeTask {
+  if (dense.task.name !== 'transformer') throw new MergeCommandError(`--method moe assembles dense transformer specialists; these are checkpoints of ${dense.task.name}`);
+  const shape = transformerShapeOf(dense.task);
+  if (topK > experts) throw new MergeCommandError(`topK ${topK} exceeds the ${experts} experts`);
+  const model = { ...dense.model, seqLen: shape.seqLen, dModel: shape.dModel, heads: shape.heads, headDim: shape.headDim, ffDim: shape.ffDim, layers: shape.layers, experts, topK, expertFfDim: shape.ffDim };
+  try {
+    return { task: tasks.createTask('moe-transformer', { dataset: dense.task.dataset, model }), model };
+  } catch (e) {
+    throw new MergeCommandError(`cannot build the mixture: ${(e as Error).message}`);
+  }
+}
+
 export async function assembleMixture(
   dense: MergeTask,
   specialists: readonly ParamSet[],
@@ -67,20 +80,10 @@ export async function assembleMixture(
   threads: number,
   progress: Progress,
 ): Promise<ExpertMixture> {
-  if (dense.task.name !== 'transformer') throw new MergeCommandError(`--method moe assembles dense transformer specialists; these are checkpoints of ${dense.task.name}`);
-  const shape = transformerShapeOf(dense.task);
-  const topK = typeof o.topK === 'number' ? o.topK : specialists.length;
-  if (topK > specialists.length) throw new MergeCommandError(`topK ${topK} exceeds the ${specialists.length} experts`);
-  const model = { ...dense.model, seqLen: shape.seqLen, dModel: shape.dModel, heads: shape.heads, headDim: shape.headDim, ffDim: shape.ffDim, layers: shape.layers, experts: specialists.length, topK, expertFfDim: shape.ffDim };
-  let task: Task;
-  try {
-    task = tasks.createTask('moe-transformer', { dataset: dense.task.dataset, model });
-  } catch (e) {
-    throw new MergeCommandError(`cannot build the mixture: ${(e as Error).message}`);
-  }
+  const { task, model } = mixtureTask(dense, specialists.length, typeof o.topK === 'number' ? o.topK : specialists.length);
   const seed = typeof o.seed === 'number' ? o.seed : 0;
   const assembled = assembleExperts(specialists, task.specs, { seed });
-  progress(`assembled ${specialists.length} experts into ${task.name} (top-${topK}); training the routers`);
+  progress(`assembled ${specialists.length} experts into ${task.name} (top-${model.topK}); training the routers`);
   const { params, router } = await trainRouters(task, assembled, {
     steps: typeof o.routerSteps === 'number' ? o.routerSteps : ROUTER_DEFAULTS.steps,
     batch: typeof o.routerBatch === 'number' ? o.routerBatch : ROUTER_DEFAULTS.batch,

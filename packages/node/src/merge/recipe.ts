@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
-import { MERGE_METHOD_PROPERTIES } from '@fednode/aggregator';
+import { MERGE_METHOD_PROPERTIES, MOE_METHOD_PROPERTIES } from '@fednode/aggregator';
 import { MergeCommandError } from './errors.js';
 
 /**
@@ -45,18 +45,16 @@ export interface Recipe {
 }
 
 const num = { type: 'number' } as const;
-const int = (minimum: number) => ({ type: 'integer', minimum }) as const;
-const seed = { type: 'integer', minimum: 0, maximum: 0xffffffff } as const;
 const options = (properties: Readonly<Record<string, unknown>>) => ({ type: 'object', additionalProperties: false, properties }) as const;
 
-/** Each method's options (ajv-strict): an option a method does not take is refused, not ignored. The weight-space ones are the aggregator's (one-shot runs take the same). */
+/** Each method's options (ajv-strict): an option a method does not take is refused, not ignored. They are the aggregator's (one-shot runs take the same). */
 export const METHOD_OPTIONS: Readonly<Record<MergeMethod, Readonly<Record<string, unknown>>>> = {
   average: options(MERGE_METHOD_PROPERTIES.average),
   'task-arithmetic': options(MERGE_METHOD_PROPERTIES['task-arithmetic']),
   ties: options(MERGE_METHOD_PROPERTIES.ties),
   dare: options(MERGE_METHOD_PROPERTIES.dare),
   slerp: options(MERGE_METHOD_PROPERTIES.slerp),
-  moe: options({ topK: int(1), routerSteps: int(0), routerLr: { type: 'number', exclusiveMinimum: 0 }, routerBatch: int(1), seed }),
+  moe: options(MOE_METHOD_PROPERTIES),
 };
 
 /** Which methods take what: a base, per-input weights, alignment. */

@@ -44,6 +44,7 @@ export const PARTITION_SCHEMA = {
     obj(['kind', 'alpha'], { kind: { const: 'dirichlet' }, alpha: pos }),
     obj(['kind'], { kind: { const: 'shards' }, perClient: int(1) }),
     obj(['kind'], { kind: { const: 'natural' } }),
+    obj(['kind'], { kind: { const: 'eras' } }),
   ],
 };
 
