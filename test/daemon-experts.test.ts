@@ -68,6 +68,10 @@ test('one-shot expert assembly: specialists of a dense base become a mixture of 
     assert.equal(assembled?.router_steps, ROUTER.routerSteps);
     assert.equal(merged?.method, 'moe');
     assert.ok(Number.isFinite(merged?.loss), `the mixture was evaluated: loss ${String(merged?.loss)}`);
+    // Scored beside it on the same windows: each specialist and their plain average.
+    const compared = merged?.compared_loss as Record<string, number>;
+    assert.deepEqual(Object.keys(compared).sort(), [...(merged?.participants as string[]), 'average'].sort());
+    assert.ok(Object.values(compared).every(Number.isFinite));
 
     // Version 0 is the file's model, bit for bit.
     const ckDir = join(c.dataDir('agg'), 'aggregator', 'checkpoints');
@@ -103,7 +107,7 @@ test('one-shot expert assembly: specialists of a dense base become a mixture of 
     const cli = tensorsOf(out);
     const differing = [...cli].filter(([n, b]) => Buffer.compare(Buffer.from(b), Buffer.from(v1.get(n) ?? new Uint8Array())) !== 0).map(([n]) => n);
     assert.deepEqual(differing, [], 'every tensor of the run\'s mixture equals the command\'s');
-    process.stdout.write(`# mixture of ${TRAINERS} experts, ${v1.size} tensors equal to fednode merge --method moe; router loss ${String(assembled?.router_first_loss)} -> ${String(assembled?.router_last_loss)}; held-out loss ${String(merged?.loss)}\n`);
+    process.stdout.write(`# mixture of ${TRAINERS} experts, ${v1.size} tensors equal to fednode merge --method moe; router loss ${String(assembled?.router_first_loss)} -> ${String(assembled?.router_last_loss)}; held-out loss ${String(merged?.loss)} against ${JSON.stringify(compared)}\n`);
   } finally {
     await c.close();
   }

@@ -38,6 +38,11 @@ export interface AggregateResult {
    * loss added to `fields`); absent: the runtime's usual lines say everything.
    */
   readonly report?: { readonly event: string; readonly fields: Readonly<Record<string, string | number | boolean | null | readonly (string | number)[]>> };
+  /**
+   * Models the runtime scores beside the version, for the report (a one-shot merge's inputs
+   * and their plain average: what the merge must beat); absent: none.
+   */
+  readonly references?: readonly { readonly label: string; readonly params: ParamSet }[];
 }
 
 /**

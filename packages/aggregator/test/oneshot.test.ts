@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AggregatorError, OneShot, createStrategy, localTrainingOf, mergeAverage, restoreStrategy, strategyEntry, ties, weightMatching, type ClientUpdate } from '../src/index.js';
+import { ParamSet } from '@fednode/core';
+import { AggregatorError, OneShot, createStrategy, localTrainingOf, mergeAverage, restoreStrategy, strategyEntry, ties, weightMatching, type ClientUpdate, type ModelAssembler } from '../src/index.js';
 import { params, sliceUpdate, update } from './helpers.js';
 
 const SPECS = [{ name: 'w', shape: [4, 4] }, { name: 'b', shape: [4] }];
@@ -98,4 +99,53 @@ test('oneshot with differentInit: models are weight-matched to the first (in pee
   assert.deepEqual(got, mergeAverage([a, weightMatching(a, b, layers).permuted], [15, 5]).data);
   // Not the plain average: the alignment did something here.
   assert.notDeepEqual(got, mergeAverage([a, b], [15, 5]).data);
+});
+
+/**
+ * An assembler whose result has another layout than its inputs (their concatenation, as
+ * experts stack): enough to see the strategy's side of an assembled merge. The real one
+ * (a mixture of experts with trained routers) is the daemon's, tested with real processes.
+ */
+const STACKING: ModelAssembler = {
+  methods: ['moe'],
+  assemble: async (_m, inputs) => {
+    await new Promise((r) => setTimeout(r, 5));
+    const out = new Float32Array(inputs.reduce((n, p) => n + p.size, 0));
+    inputs.forEach((p, i) => out.set(p.data, i * p.size));
+    return ParamSet.wrap([{ name: 'stacked', shape: [inputs.length, inputs[0].size] }], out);
+  },
+};
+const MOE_SECTION = { kind: 'oneshot', method: { kind: 'moe', routerSteps: 5 }, deadlineS: 10, minParticipants: 2, cohort: 3 } as const;
+
+test('oneshot moe: assembled in prepare, with models sealed meanwhile; the made version survives a restore in its own layout; no assembler, no run', async () => {
+  assert.throws(() => createStrategy(BASE, MOE_SECTION), /method moe trains part of the merged model, which this runtime cannot do: run it on daemons/);
+  assert.deepEqual(strategyEntry('oneshot').check({ ...MOE_SECTION, minParticipants: 1 }, { path: 'strategy' }), ['strategy.method moe makes each model an expert of a mixture: set strategy.minParticipants to at least 2']);
+  const s = createStrategy(BASE, { ...MOE_SECTION, cohort: undefined }, { assembler: STACKING });
+  s.open(0);
+  s.offer(MODELS[0]);
+  s.offer(MODELS[1]);
+  assert.ok(s.ready(10_000), 'two models at the deadline');
+  assert.throws(() => s.aggregate(10_000), /prepare\(\), which has not finished/);
+  const preparing = s.prepare!(10_000);
+  // The models being assembled are final: a third is refused, not acknowledged and left out.
+  assert.equal(s.check(MODELS[2])?.code, 'ROUND_CLOSED');
+  await preparing;
+  const r = s.aggregate(10_000);
+  assert.deepEqual(r.params.specs, [{ name: 'stacked', shape: [2, 20] }]);
+  const inputs = ['peer-a', 'peer-c'].map((p) => {
+    const u = MODELS.find((m) => m.sender === p)!;
+    return BASE.data.map((v, i) => v + u.delta.data[i]);
+  });
+  assert.deepEqual(r.params.data, Float32Array.from([...inputs[0], ...inputs[1]]));
+  assert.deepEqual(r.references?.map((x) => x.label), ['peer-a', 'peer-c', 'average']);
+  // A restart after the merge serves it again, in its own layout, with no assembler at hand.
+  const back = restoreStrategy(s.saveState(), MOE_SECTION);
+  assert.equal(back.version, 1);
+  assert.deepEqual(back.global.specs, r.params.specs);
+  assert.deepEqual(back.global.data, r.params.data);
+  // Before the merge, a restore needs the assembler again.
+  const early = createStrategy(BASE, MOE_SECTION, { assembler: STACKING });
+  early.offer(MODELS[0]);
+  assert.throws(() => restoreStrategy(early.saveState(), MOE_SECTION), /run it on daemons/);
+  assert.equal(restoreStrategy(early.saveState(), MOE_SECTION, { assembler: STACKING }).received, 1);
 });

@@ -43,3 +43,10 @@ export function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return msg.split('\n')[0];
 }
+
+/** A repeatable `key=n` model size (`--model-size dModel=64`), collected into one object. */
+export function modelSize(value: string, previous: Record<string, number> = {}): Record<string, number> {
+  const m = /^([A-Za-z]+)=(\d+)$/.exec(value.trim());
+  if (m === null) throw new InvalidArgumentError('must be key=integer, e.g. dModel=64.');
+  return { ...previous, [m[1]]: Number(m[2]) };
+}

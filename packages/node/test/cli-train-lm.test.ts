@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseSafetensors, tasks } from '@fednode/core';
 import { parseSlice } from '../src/commands/train.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
@@ -31,6 +32,28 @@ test('fednode train: a sliced MoE transformer on Moby-Dick trains and reports he
   const bad = spawnSync(process.execPath, [cli, 'train', '--model', 'transformer', '--dataset', 'mnist'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--model transformer trains on sotu or moby-dick: use --dataset sotu/);
+});
+
+test('fednode train --model-size --out: the trained model as a checkpoint of those sizes that names its task (a run\'s initialModel)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fednode-train-out-'));
+  try {
+    const file = join(dir, 'base.safetensors');
+    const sizes = ['layers=1', 'dModel=32', 'heads=2', 'headDim=16', 'ffDim=64', 'seqLen=32'];
+    const r = spawnSync(process.execPath, [cli, 'train', '--model', 'transformer', '--dataset', 'sotu', '--steps', '2', ...sizes.flatMap((s) => ['--model-size', s]), '--threads', '1', '--eval-limit', '64', '--out', file, '--json'], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout.trim().split('\n').at(-1)!).out, file);
+    const ck = parseSafetensors(new Uint8Array(readFileSync(file)));
+    const model = Object.fromEntries(sizes.map((s) => [s.split('=')[0], Number(s.split('=')[1])]));
+    const want = tasks.createTask('transformer', { dataset: 'sotu', model }).specs;
+    assert.deepEqual(ck.tensors.map((t) => [t.name, t.shape]), want.map((s) => [s.name, s.shape]));
+    assert.equal(ck.metadata['fednode.task'], 'transformer');
+    assert.deepEqual(JSON.parse(ck.metadata['fednode.model']), model);
+    const sliced = spawnSync(process.execPath, [cli, 'train', '--model', 'transformer', '--dataset', 'sotu', '--slice', 'depth=1', '--out', file], { encoding: 'utf8' });
+    assert.equal(sliced.status, 2);
+    assert.match(sliced.stderr, /--out writes the whole model/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** ONNX's own checker (Debian's python3-onnx, for Debian's python), on a file; null when the package is not installed. */

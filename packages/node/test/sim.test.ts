@@ -113,7 +113,7 @@ test('simulate: sotu-moe clients hold expert slices of a MoE transformer; held-o
   assert.deepEqual(Object.keys(r.summary.accuracy_by_slice!), ['experts 0,1', 'experts 2,3', 'experts 0,2'], 'client i holds slices.byShare[i]');
   assert.ok(r.summary.initial_loss! > r.summary.final_loss, `held-out loss ${r.summary.initial_loss} -> ${r.summary.final_loss}`);
   expectScenarioError({ ...s, slices: { byShare: [{ experts: [0, 5] }] } }, /slices\.byShare\[0\]: experts \[0, 5\] must be distinct ids in \[0, 4\)/);
-  expectScenarioError({ ...s, data: { partition: { kind: 'shards' }, shares: 3 } }, /data\.partition: moe-transformer on sotu has natural, iid, not shards/);
+  expectScenarioError({ ...s, data: { partition: { kind: 'shards' }, shares: 3 } }, /data\.partition: moe-transformer on sotu has natural, eras, iid, not shards/);
   expectScenarioError({ ...s, population: { ...s.population, attackers: { kind: 'label-flip', fraction: 0.5 } } }, /label-flip attackers need an image task/);
 });
 

@@ -5,6 +5,7 @@ import { decodeState, encodeState, requireArray } from '../state.js';
 import type { Acceptance, AggregateResult, ClientUpdate, Strategy, UpdateHeader } from '../types.js';
 import { ACCEPTED, checkGuards, guard, guardHeader, refusal, refuse, type UpdateGuards } from './common.js';
 import { isAssembly, mergeModels, type OneShotMethod } from './oneshot-merge.js';
+import { mergeAverage } from '../merge/index.js';
 import type { ModelAssembler } from './assembler.js';
 
 export type { OneShotMethod } from './oneshot-merge.js';
@@ -187,6 +188,10 @@ export class OneShot implements Strategy {
     this._version = 1;
     this.deadline = null;
     const participants = order.map((m) => m.sender);
+    const references = [
+      ...order.map((m, i) => ({ label: m.sender, params: models[i] })),
+      ...(this.config.method.kind === 'average' && this.config.differentInit !== true ? [] : [{ label: 'average', params: mergeAverage(models, weights) }]),
+    ];
     return {
       version: 1,
       params: this.model,
@@ -196,6 +201,7 @@ export class OneShot implements Strategy {
         event: 'oneshot.merged',
         fields: { method: this.config.method.kind, participants, examples: order.map((m) => m.examples), weighting: this.config.weighting ?? 'examples' },
       },
+      references,
     };
   }
 

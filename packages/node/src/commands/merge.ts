@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { UsageError, positiveInt, positiveNumber, seed } from '../cli-support.js';
+import { UsageError, modelSize, positiveInt, positiveNumber, seed } from '../cli-support.js';
 import { formatTable } from '../merge/evaluate.js';
 import { MergeCommandError } from '../merge/errors.js';
 import { MERGE_METHODS, checkRecipe, loadRecipe, type MergeMethod, type Recipe, type RecipeInput } from '../merge/recipe.js';
@@ -58,12 +58,6 @@ function nonNegativeInt(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be an integer >= 0.');
   return n;
-}
-
-function modelSize(value: string, previous: Record<string, number> = {}): Record<string, number> {
-  const m = /^([A-Za-z]+)=(\d+)$/.exec(value.trim());
-  if (m === null) throw new InvalidArgumentError('must be key=integer, e.g. dModel=64.');
-  return { ...previous, [m[1]]: Number(m[2]) };
 }
 
 /** Method options the flags set (only those given: the recipe's stay otherwise). */

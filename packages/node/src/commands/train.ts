@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { engine, extractSlice, resolveSlice, tasks, writeFileAtomic, type Task } from '@fednode/core';
-import { UsageError, positiveInt, positiveNumber, seed } from '../cli-support.js';
+import { UsageError, modelSize, positiveInt, positiveNumber, seed } from '../cli-support.js';
+import { saveTaskCheckpoint } from '../merge/train-checkpoint.js';
 
 /**
  * `fednode train`: local, single-process training of any registered task (or a slice of it)
@@ -26,6 +27,8 @@ interface TrainFlags {
   limit?: number;
   evalLimit?: number;
   export?: string;
+  out?: string;
+  modelSize?: Record<string, number>;
   json: boolean;
   threads: number;
   provider: engine.ExecutionProvider;
@@ -58,6 +61,8 @@ export interface TrainResult {
   train_seconds: number;
   wall_seconds: number;
   export: string | null;
+  /** The safetensors checkpoint written (`--out`), or null. */
+  out: string | null;
   history: { step: number; train_loss: number; test_accuracy: number; test_loss: number }[];
 }
 
@@ -99,7 +104,9 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'seed of the initial weights and of the batch order', seed, 1)
     .option('--limit <n>', 'image tasks: train on the first n training rows only (quick runs)', positiveInt)
     .option('--eval-limit <n>', 'score the first n held-out examples only (quick runs; default all)', positiveInt)
+    .option('--model-size <key=n>', 'a model size of the task (repeatable), e.g. dModel=64 (default: the task\'s sizes)', modelSize)
     .option('--export <file>', 'write the trained model (or slice) as a standalone ONNX inference file (opset 17)')
+    .option('--out <file>', 'write the trained model as a safetensors checkpoint (task and sizes in its metadata): a run\'s initialModel, or a fednode merge input')
     .option('--json', 'print the results as one JSON object on the last line of stdout', false)
     .option('--threads <n>', 'onnxruntime intra-op threads', positiveInt, availableParallelism())
     .addOption(new Option('--provider <name>', 'onnxruntime execution provider').choices(['cpu', 'cuda']).default('cpu'))
@@ -122,10 +129,11 @@ function taskOfFlags(flags: TrainFlags): { task: Task; dataset: string } {
   if (flags.epochs !== undefined && flags.steps !== undefined) throw new UsageError('--epochs and --steps: give one budget');
   let task: Task;
   try {
-    task = tasks.createTask(flags.model, { dataset, ...(flags.limit === undefined ? {} : { trainRows: flags.limit }) });
+    task = tasks.createTask(flags.model, { dataset, ...(flags.limit === undefined ? {} : { trainRows: flags.limit }), ...(flags.modelSize === undefined ? {} : { model: flags.modelSize }) });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  if (flags.out !== undefined && flags.slice !== undefined) throw new UsageError('--out writes the whole model; a --slice is only part of it (use --export for the slice)');
   if (flags.limit !== undefined && task.kind !== 'image') throw new UsageError(`--limit cuts image rows; ${dataset} is text (use --steps or --time-limit for a quick run)`);
   return { task, dataset };
 }
@@ -210,6 +218,12 @@ export async function train(flags: TrainFlags): Promise<TrainResult> {
       writeFileAtomic(exported, [bytes]);
       say(`exported ${exported} (${bytes.length} bytes, ONNX opset ${engine.OPSET})`);
     }
+    let out: string | null = null;
+    if (flags.out !== undefined) {
+      out = resolve(flags.out);
+      saveTaskCheckpoint(out, task, flags.modelSize ?? {}, await trainer.params());
+      say(`wrote ${out}`);
+    }
     const result: TrainResult = {
       model: task.name,
       dataset,
@@ -235,6 +249,7 @@ export async function train(flags: TrainFlags): Promise<TrainResult> {
       train_seconds: round(report.seconds, 3),
       wall_seconds: round((performance.now() - started) / 1000, 3),
       export: exported,
+      out,
       history,
     };
     say(`done: held-out accuracy ${result.test_accuracy.toFixed(4)}, loss ${result.test_loss.toFixed(4)}, ${result.samples_per_second} samples/s, ${result.wall_seconds.toFixed(1)} s wall`);

@@ -25,6 +25,7 @@ import { serveUpdates } from '../net/update-protocol.js';
 import { serveModels, type ProvidedModel } from '../net/model-protocol.js';
 import type { NodeContext } from './context.js';
 import type { AggregatorStatus } from '../runtime/status-protocol.js';
+import type { LogFields } from '../runtime/log.js';
 import { WriteAheadLog } from './wal.js';
 import { DaemonError } from '../runtime/errors.js';
 import { loadTestSet } from './data-share.js';
@@ -418,7 +419,7 @@ export class AggregatorRole {
       this.ctx.control
         .publish({ runId: this.ctx.run.run, body: { kind: 'modelAnnounce', version: result.version, round: this.epoch, sha256: sha, parameters: params.size } })
         .catch((e: Error) => this.ctx.log.log('debug', 'gossip.failed', { reason: e.message }));
-      this.evaluate(params, result.version, [...result.participants], result.report);
+      this.evaluate(params, result.version, [...result.participants], result.report, result.references);
       if (result.version >= this.ctx.run.rounds) {
         this.done = true;
         this.finish();
@@ -446,7 +447,7 @@ export class AggregatorRole {
   }
 
   /** Evaluations run one after another, off the update path. `report`: the strategy's line for this version, logged with the scores. */
-  private evaluate(params: ParamSet, version: number, participants: string[], report?: AggregateResult['report']): void {
+  private evaluate(params: ParamSet, version: number, participants: string[], report?: AggregateResult['report'], references: AggregateResult['references'] = []): void {
     const test = this.testSet;
     this.evalChain = this.evalChain.then(async () => {
       const rec: Record<string, unknown> = { version, participants: participants.length, t: Date.now() };
@@ -464,7 +465,21 @@ export class AggregatorRole {
         this.ctx.events.emit('evaluated', { version, accuracy: e.accuracy, loss: e.loss });
       }
       appendFileSync(this.historyPath, JSON.stringify(rec) + '\n');
-      if (report !== undefined) this.ctx.log.log('info', report.event, { version, ...report.fields, accuracy: scores?.accuracy ?? null, loss: scores?.loss ?? null });
+      // What the version is compared with, scored on the same rows (one-shot: each input and the plain average).
+      const comparedLoss: Record<string, number> = {};
+      const comparedAccuracy: Record<string, number> = {};
+      if (test !== null && !this.stopped) {
+        for (const r of references) {
+          const e = await this.evaluator.evaluate(r.params, test);
+          comparedLoss[r.label] = e.loss;
+          comparedAccuracy[r.label] = e.accuracy;
+        }
+      }
+      if (report !== undefined) {
+        const fields: Record<string, LogFields[string]> = { version, ...report.fields, accuracy: scores?.accuracy ?? null, loss: scores?.loss ?? null };
+        if (Object.keys(comparedLoss).length > 0) Object.assign(fields, { compared_loss: comparedLoss, compared_accuracy: comparedAccuracy });
+        this.ctx.log.log('info', report.event, fields);
+      }
     }).catch((e: Error) => this.ctx.log.log('error', 'evaluation.failed', { version, reason: e.message }));
   }
 
