@@ -23,9 +23,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tasks, type ParamSet, type Task } from '@fednode/core';
-import { eraShares } from '../packages/node/src/merge/era-shares.js';
-import { META_SPEAKERS } from '../packages/node/src/merge/expert-mixture.js';
-import { saveTaskCheckpoint, trainFrom } from '../packages/node/src/merge/train-checkpoint.js';
+import { META_SPEAKERS, eraShares, readCheckpoint, saveTaskCheckpoint, trainFrom } from '@fednode/node';
 
 const CLI = fileURLToPath(new URL('../packages/node/dist/cli.js', import.meta.url));
 const args = process.argv.slice(2);
@@ -126,7 +124,6 @@ async function moePart(): Promise<void> {
   const base = await checkpoint(join(dir, 'sotu-base.safetensors'), task, LM, () =>
     trainFrom(task, task.initialParams(7), task.share(1, null, { kind: 'iid' }, 0), { budget: { steps: baseSteps }, seed: 7, threads, onStep: progress('dense base') }),
   );
-  const { readCheckpoint } = await import('../packages/node/src/merge/checkpoint-file.js');
   const baseParams = readCheckpoint(base).params;
   const experts: string[] = [];
   const eras = eraShares(task, 4);

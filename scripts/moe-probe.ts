@@ -13,8 +13,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mergeAverage } from '@fednode/aggregator';
 import { tasks, text, type ParamSet, type Task, type engine } from '@fednode/core';
-import { readCheckpoint } from '../packages/node/src/merge/checkpoint-file.js';
-import { eraShares } from '../packages/node/src/merge/era-shares.js';
+import { eraShares, readCheckpoint } from '@fednode/node';
 
 const dir = process.argv[2];
 if (dir === undefined) throw new Error('usage: moe-probe.ts DIR [mixture.safetensors ...] (DIR from scripts/merge-check.ts moe --dir DIR)');
