@@ -15,6 +15,7 @@ export {
   strategyEntry,
   strategyKinds,
   type CheckContext,
+  type CreateContext,
   type FittedSection,
   type StrategyEntry,
   type StrategySection,
@@ -27,7 +28,7 @@ export { FedProx, type FedProxConfig } from './strategies/fedprox.js';
 export type { FedAvgSection } from './strategies/fedavg-entry.js';
 export type { FedBuffSection } from './strategies/fedbuff-entry.js';
 export type { FedProxSection } from './strategies/fedprox-entry.js';
-export { OneShot, type OneShotConfig, type OneShotMethod } from './strategies/oneshot.js';
+export { OneShot, type OneShotConfig, type OneShotMethod, type OneShotRuntime } from './strategies/oneshot.js';
 export type { MoeMethod } from './strategies/oneshot-merge.js';
 export type { AssemblyRequest, ModelAssembler } from './strategies/assembler.js';
 export { ONESHOT_PROPERTIES, type OneShotSection } from './strategies/oneshot-entry.js';

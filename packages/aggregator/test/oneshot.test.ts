@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ParamSet } from '@fednode/core';
-import { AggregatorError, OneShot, createStrategy, localTrainingOf, mergeAverage, restoreStrategy, strategyEntry, ties, weightMatching, type ClientUpdate, type ModelAssembler } from '../src/index.js';
+import { ParamSet, tasks } from '@fednode/core';
+import { Rng } from '@fednode/kernels';
+import { AggregatorError, OneShot, createStrategy, localTrainingOf, mergeAverage, restoreStrategy, strategyEntry, ties, weightMatching, cnnSpec, permuteBySpec, type ClientUpdate, type ModelAssembler } from '../src/index.js';
 import { params, sliceUpdate, update } from './helpers.js';
 
 const SPECS = [{ name: 'w', shape: [4, 4] }, { name: 'b', shape: [4] }];
@@ -148,4 +149,39 @@ test('oneshot moe: assembled in prepare, with models sealed meanwhile; the made 
   early.offer(MODELS[0]);
   assert.throws(() => restoreStrategy(early.saveState(), MOE_SECTION), /run it on daemons/);
   assert.equal(restoreStrategy(early.saveState(), MOE_SECTION, { assembler: STACKING }).received, 1);
+});
+
+test('oneshot with differentInit on a CNN: the runtime\'s permutation spec aligns the models, so a permuted copy merges back into the original', () => {
+  const cnn = tasks.createTask('cnn', { dataset: 'mnist' });
+  const spec = cnnSpec(cnn.specs);
+  const base = cnn.initialParams(1);
+  const a = cnn.initialParams(2);
+  // B is A with every channel and hidden unit relabelled: the same function, other coordinates.
+  const rng = new Rng(9);
+  const perms = spec.groups.map((g) => {
+    const p = Int32Array.from({ length: g.size }, (_, i) => i);
+    for (let i = g.size - 1; i > 0; i--) {
+      const j = Math.floor(rng.uniform() * (i + 1));
+      [p[i], p[j]] = [p[j], p[i]];
+    }
+    return p;
+  });
+  const b = permuteBySpec(a, spec, perms);
+  const delta = (m: ParamSet, sender: string): ClientUpdate => update(cnn.specs, Array.from(m.data, (v, i) => v - base.data[i]), { sender, examples: 10 });
+  const section = { kind: 'oneshot', method: { kind: 'average' }, deadlineS: 10, minParticipants: 2, cohort: 2, differentInit: true } as const;
+  const merged = (ctx: { alignment?: typeof spec }): Float32Array => {
+    const s = createStrategy(base, section, ctx);
+    s.open(0);
+    assert.ok(s.offer(delta(a, 'peer-a')).accepted);
+    assert.ok(s.offer(delta(b, 'peer-b')).accepted);
+    return s.aggregate(0).params.data;
+  };
+  // Without the spec a CNN is not taken for an MLP: its 4-D convolutions are refused by name.
+  assert.throws(() => merged({}), /differentInit needs weight matching: the runtime gives the model's permutation spec, or the model is an MLP/);
+  const aligned = merged({ alignment: spec });
+  const worst = aligned.reduce((m, v, i) => Math.max(m, Math.abs(v - a.data[i])), 0);
+  assert.ok(worst < 1e-5, `the merge is A again (largest difference ${worst})`);
+  // Averaged as they stand, the two copies blur into neither.
+  const plain = mergeAverage([a, b], [1, 1]).data;
+  assert.ok(plain.reduce((m, v, i) => Math.max(m, Math.abs(v - a.data[i])), 0) > 0.01);
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ParamSet, encodeUpdate, fullSlice, type Update } from '@fednode/core';
+import { CheckpointStore, ParamSet, encodeUpdate, fullSlice, type Update } from '@fednode/core';
+import { cnnSpec, permuteBySpec } from '@fednode/aggregator';
 import { createNode, checkRunFile, WriteAheadLog, type FedNode, type LogFields, type Logger, type RunFile } from '../src/daemon/index.js';
 import { taskOf } from '../src/daemon/run-file.js';
 import { createHost, pushUpdate, NetError, type FedHost } from '../src/net/index.js';
@@ -117,6 +118,51 @@ test('one-shot aggregator: fewer than minParticipants at the deadline fails the 
   } finally {
     await node.stop().catch(() => undefined);
     await Promise.resolve(host.stop()).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('one-shot aggregator with differentInit on a CNN: it weight-matches by the task\'s channels, so a relabelled copy of a model merges back into it', { timeout: 90_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fednode-oneshot-cnn-'));
+  const hosts = [await createHost(), await createHost()];
+  const r = checkRunFile({
+    run: 'oneshot-cnn',
+    seed: 3,
+    task: { name: 'cnn', dataset: 'mnist' },
+    data: { trainRows: 200, testRows: 0, partition: { kind: 'iid' }, shares: 2 },
+    codec: { codec: 'fp32' },
+    strategy: { kind: 'oneshot', method: { kind: 'average' }, differentInit: true, deadlineS: 30, minParticipants: 2, cohort: 2 },
+    rounds: 1,
+    local: { epochs: 1, batch: 32, lr: 0.05 },
+    limits: { timeoutS: 10, lingerS: 0 },
+  });
+  const task = taskOf(r);
+  const v0 = task.initialParams(r.seed);
+  const a = task.initialParams(11);
+  // Every channel and hidden unit of A relabelled: the same network in other coordinates.
+  const spec = cnnSpec(task.specs);
+  const b = permuteBySpec(a, spec, spec.groups.map((g) => Int32Array.from({ length: g.size }, (_, i) => (i * 7 + 3) % g.size)));
+  assert.ok(spec.groups.every((g) => g.size % 7 !== 0), 'i -> 7i + 3 is a permutation of each group');
+  const send = (m: ParamSet): Update => {
+    const d = ParamSet.wrap(task.specs, m.data.map((v, i) => v - v0.data[i]));
+    return encodeUpdate({ runId: r.run, sender: 'ignored', baseVersion: 0, round: 0, sequence: 0, examples: 100, metrics: {} }, fullSlice(task.specs), d, { codec: 'fp32' });
+  };
+  const node = createNode({ run: r, role: 'aggregator', dataDir: join(dir, 'agg'), listen: ['/ip4/127.0.0.1/tcp/0'], logger: capture().logger });
+  try {
+    const failed = new Promise<never>((_, reject) => node.on('error', reject));
+    await node.start();
+    const done = node.done;
+    await pushUpdate(hosts[0], node.addrs[0], send(a));
+    await pushUpdate(hosts[1], node.addrs[0], send(b));
+    await Promise.race([done, failed]);
+    const merged = new CheckpointStore(join(dir, 'agg', 'aggregator', 'checkpoints')).load(1).params;
+    // Models are matched to the first in peer-id order: the merge is that sender's model again.
+    const first = hosts[0].peerId.toString() < hosts[1].peerId.toString() ? a : b;
+    const worst = merged.data.reduce((m, v, i) => Math.max(m, Math.abs(v - first.data[i])), 0);
+    assert.ok(worst < 1e-5, `the merge is the first model again (largest difference ${worst})`);
+  } finally {
+    await node.stop().catch(() => undefined);
+    for (const h of hosts) await Promise.resolve(h.stop()).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 });

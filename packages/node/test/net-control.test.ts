@@ -79,3 +79,32 @@ test('control: undecodable messages and messages from authors not accepted are d
     assert.ok(got.length > 0 && got.every((g) => g === 'heartbeat from a'), got.join('; '));
   });
 });
+
+test('control: a round opening from a member that is not the aggregator is refused in the middle and never reaches the far end; the aggregator\'s is relayed', async () => {
+  await withHosts(3, async (hosts) => {
+    const [member, relay, far] = hosts;
+    // The relay takes round openings from itself alone (it plays the aggregator); the far host
+    // judges nothing, so whatever it does not get, the relay did not pass on.
+    const aggregator = relay.peerId.toString();
+    const mayAuthor = (kind: string, author: string): boolean => kind !== 'roundOpen' || author === aggregator;
+    const farGot: string[] = [];
+    const dropped: string[] = [];
+    const cm = joinControl(member, RUN, () => undefined);
+    const cr = joinControl(relay, RUN, () => undefined, { mayAuthor, onDropped: (from, why) => dropped.push(`${from === member.peerId.toString() ? 'member' : from}: ${why}`) });
+    joinControl(far, RUN, (ctl, from) => farGot.push(`${ctl.body.kind} from ${from === aggregator ? 'aggregator' : from === member.peerId.toString() ? 'member' : from}`));
+    await line(hosts);
+    await until(() => cm.peers().length >= 1 && cr.peers().length >= 2, 10_000, 'subscriptions');
+    const open = (round: number): Control => ({ runId: RUN, body: { kind: 'roundOpen', round, modelVersion: round, deadlineUnixMs: 0, assignments: [] } });
+    for (let i = 0; i < 60 && !(farGot.includes('heartbeat from member') && farGot.includes('roundOpen from aggregator') && dropped.length > 0); i++) {
+      await cm.publish(open(100 + i));
+      await cm.publish(heartbeat(i));
+      await cr.publish(open(i));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(dropped.length > 0 && dropped.every((d) => d === 'member: roundOpen from a peer that may not send it'), dropped.join('; '));
+    // The far end got the member's heartbeats through the relay (it is connected and relayed) but none of its round openings.
+    assert.ok(farGot.includes('heartbeat from member'), farGot.join('; '));
+    assert.ok(farGot.includes('roundOpen from aggregator'), farGot.join('; '));
+    assert.ok(!farGot.includes('roundOpen from member'), farGot.join('; '));
+  });
+});

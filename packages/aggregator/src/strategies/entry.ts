@@ -1,6 +1,7 @@
 import type { ParamSet } from '@fednode/core';
 import type { LocalTraining, Pacing, Strategy } from '../types.js';
 import type { ModelAssembler } from './assembler.js';
+import type { PermutationSpec } from '../merge/permutation-spec.js';
 import type { SectionSchema } from './schema.js';
 
 /** A strategy's config section as a run file or scenario holds it: `kind` and that kind's keys. */
@@ -25,6 +26,12 @@ export interface CreateContext {
   readonly runId?: string;
   /** Builds merged models that need training (a mixture's routers); only runtimes with an engine and data have one. */
   readonly assembler?: ModelAssembler;
+  /**
+   * The permutation symmetries of the run's model (its hidden units, channels, heads), for
+   * weight matching models trained from different initialisations; absent: an MLP's are read
+   * off its dense layers, and other models cannot be matched.
+   */
+  readonly alignment?: PermutationSpec;
 }
 
 /** A section made to fit a run of a few real trainer processes, and what that changed. */

@@ -1,5 +1,5 @@
-import { OneShot, type OneShotConfig } from './oneshot.js';
-import { defineStrategy } from './entry.js';
+import { OneShot, type OneShotConfig, type OneShotRuntime } from './oneshot.js';
+import { defineStrategy, type CreateContext } from './entry.js';
 import { GUARDS_SCHEMA, int, obj, pos, section } from './schema.js';
 import { ALIGNED_METHODS, ASSEMBLY_METHODS, MERGE_METHOD_PROPERTIES, MOE_METHOD_PROPERTIES, WEIGHT_SPACE_METHODS } from '../merge/method-options.js';
 
@@ -28,6 +28,10 @@ export const ONESHOT_PROPERTIES = {
   ...GUARDS_SCHEMA,
 } as const;
 
+function runtimeOf(ctx: CreateContext): OneShotRuntime {
+  return { ...(ctx.assembler === undefined ? {} : { assembler: ctx.assembler }), ...(ctx.alignment === undefined ? {} : { alignment: ctx.alignment }) };
+}
+
 export const ONESHOT_ENTRY = defineStrategy<OneShotSection>({
   kind: 'oneshot',
   pacing: 'rounds',
@@ -46,9 +50,9 @@ export const ONESHOT_ENTRY = defineStrategy<OneShotSection>({
   },
   create: (global, s, ctx) => {
     const { kind: _kind, ...config } = s;
-    return new OneShot(global, ctx.runId === undefined ? config : { ...config, runId: ctx.runId }, ctx.assembler);
+    return new OneShot(global, ctx.runId === undefined ? config : { ...config, runId: ctx.runId }, runtimeOf(ctx));
   },
-  restore: (bytes, s, ctx) => OneShot.restore(bytes, s === undefined ? undefined : { deadlineS: s.deadlineS }, ctx?.assembler),
+  restore: (bytes, s, ctx) => OneShot.restore(bytes, s === undefined ? undefined : { deadlineS: s.deadlineS }, runtimeOf(ctx ?? {})),
   localTraining: (s) => (s.differentInit === true ? { ownInit: true } : {}),
   forTrainers: (s, o) => {
     const { runId: _runId, ...rest } = s as OneShotSection & { readonly runId?: string };

@@ -1,6 +1,6 @@
 import type { ParamSet } from '@fednode/core';
 import { AggregatorError } from '../errors.js';
-import { dare, mergeAverage, slerp, taskArithmetic, ties, weightMatching, type DareRescale, type MlpLayer, type TiesScope } from '../merge/index.js';
+import { dare, mergeAverage, slerp, taskArithmetic, ties, weightMatching, weightMatchingBySpec, type DareRescale, type MlpLayer, type PermutationSpec, type TiesScope } from '../merge/index.js';
 
 /** A one-shot run's merge method and its options (the keys `fednode merge` recipes take for it). */
 export type OneShotMethod =
@@ -36,32 +36,35 @@ function normalised(weights: readonly number[]): number[] {
 function denseLayers(model: ParamSet): MlpLayer[] {
   const layers = model.specs.filter((s) => s.name.endsWith('.weight')).map((s) => ({ weight: s.name, bias: s.name.replace(/\.weight$/, '.bias') }));
   const names = new Set(model.specs.map((s) => s.name));
-  if (layers.length < 2 || layers.some((l) => !names.has(l.bias)) || layers.length * 2 !== model.specs.length) {
-    throw new AggregatorError('AGG_CONFIG', 'differentInit needs weight matching, which one-shot runs do for MLPs (dense weight/bias pairs) only');
+  const dense = model.specs.every((s) => !s.name.endsWith('.weight') || s.shape.length === 2);
+  if (!dense || layers.length < 2 || layers.some((l) => !names.has(l.bias)) || layers.length * 2 !== model.specs.length) {
+    throw new AggregatorError('AGG_CONFIG', 'differentInit needs weight matching: the runtime gives the model\'s permutation spec, or the model is an MLP (dense weight/bias pairs)');
   }
   return layers;
 }
 
-/** Every model after the first, permuted to match the first. */
-function alignToFirst(models: readonly ParamSet[], o: { readonly alignSweeps?: number; readonly seed?: number }): ParamSet[] {
-  const layers = denseLayers(models[0]);
+/** Every model after the first, permuted to match the first (by `spec` when the runtime gave one). */
+function alignToFirst(models: readonly ParamSet[], o: { readonly alignSweeps?: number; readonly seed?: number }, spec: PermutationSpec | undefined): ParamSet[] {
   const opts = { ...(o.alignSweeps === undefined ? {} : { maxSweeps: o.alignSweeps }), ...(o.seed === undefined ? {} : { seed: o.seed }) };
+  if (spec !== undefined) return [models[0], ...models.slice(1).map((m) => weightMatchingBySpec(models[0], m, spec, opts).permuted)];
+  const layers = denseLayers(models[0]);
   return [models[0], ...models.slice(1).map((m) => weightMatching(models[0], m, layers, opts).permuted)];
 }
 
 /**
  * Merges `models` (in merge order) with `method`. `base`: the version-0 model they were
- * trained from; `weights`: per model (examples or 1). `aligned`: the models come from
- * different initialisations and are weight-matched to the first before merging.
+ * trained from; `weights`: per model (examples or 1). `differentInit`: the models come from
+ * different initialisations and are weight-matched to the first before merging (by
+ * `alignment`, the model's permutation spec, when the runtime gave one).
  */
-export function mergeModels(method: OneShotMethod, base: ParamSet, models: readonly ParamSet[], weights: readonly number[], differentInit: boolean): ParamSet {
+export function mergeModels(method: OneShotMethod, base: ParamSet, models: readonly ParamSet[], weights: readonly number[], differentInit: boolean, alignment?: PermutationSpec): ParamSet {
   switch (method.kind) {
     case 'average':
-      return mergeAverage(differentInit ? alignToFirst(models, method) : models, weights);
+      return mergeAverage(differentInit ? alignToFirst(models, method, alignment) : models, weights);
     case 'slerp':
       if (models.length !== 2) throw new AggregatorError('AGG_CONFIG', `slerp interpolates two models; the merge has ${models.length}`);
       {
-        const [a, b] = differentInit ? alignToFirst(models, method) : models;
+        const [a, b] = differentInit ? alignToFirst(models, method, alignment) : models;
         return slerp(a, b, method.t ?? 0.5);
       }
     case 'task-arithmetic':

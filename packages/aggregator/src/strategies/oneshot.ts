@@ -7,6 +7,15 @@ import { ACCEPTED, checkGuards, guard, guardHeader, refusal, refuse, type Update
 import { isAssembly, mergeModels, type OneShotMethod } from './oneshot-merge.js';
 import { mergeAverage } from '../merge/index.js';
 import type { ModelAssembler } from './assembler.js';
+import type { PermutationSpec } from '../merge/permutation-spec.js';
+
+/** What the runtime lends a one-shot merge: task knowledge the strategy does not have. */
+export interface OneShotRuntime {
+  /** Builds the methods that train (moe). */
+  readonly assembler?: ModelAssembler;
+  /** The model's permutation symmetries, for differentInit on other models than MLPs. */
+  readonly alignment?: PermutationSpec;
+}
 
 export type { OneShotMethod } from './oneshot-merge.js';
 
@@ -59,13 +68,15 @@ export class OneShot implements Strategy {
   private _version = 0;
   private deadline: number | null = null;
   private readonly assembler: ModelAssembler | null;
+  private readonly alignment: PermutationSpec | undefined;
   /** Set once `prepare` starts: the models it assembles are final, later ones are refused. */
   private sealed = false;
   /** What `prepare` built, for `aggregate` to publish. */
   private assembled: ParamSet | null = null;
 
-  constructor(global: ParamSet, config: OneShotConfig, assembler?: ModelAssembler) {
+  constructor(global: ParamSet, config: OneShotConfig, runtime: OneShotRuntime = {}) {
     checkOneShot(config);
+    const assembler = runtime.assembler;
     if (isAssembly(config.method) && (assembler === undefined || !assembler.methods.includes(config.method.kind))) {
       throw new AggregatorError('AGG_CONFIG', `method ${config.method.kind} trains part of the merged model, which this runtime cannot do: run it on daemons (fednode start), whose aggregator has the engine and the data`);
     }
@@ -73,6 +84,7 @@ export class OneShot implements Strategy {
     this.base = global.clone();
     this.model = this.base;
     this.assembler = assembler ?? null;
+    this.alignment = runtime.alignment;
   }
 
   get version(): number {
@@ -183,7 +195,7 @@ export class OneShot implements Strategy {
     if (!this.ready(nowMs) && !(this.sealed && this._version === 0)) throw new AggregatorError('AGG_NOT_READY', `the one-shot merge has ${this.models.size} model(s) and is not ready`);
     if (isAssembly(this.config.method) && this.assembled === null) throw new AggregatorError('AGG_NOT_READY', `method ${this.config.method.kind} is assembled by prepare(), which has not finished`);
     const { order, models, weights } = this.inputs();
-    this.model = this.assembled ?? mergeModels(this.config.method, this.base, models, weights, this.config.differentInit === true);
+    this.model = this.assembled ?? mergeModels(this.config.method, this.base, models, weights, this.config.differentInit === true, this.alignment);
     this.assembled = null;
     this._version = 1;
     this.deadline = null;
@@ -229,14 +241,14 @@ export class OneShot implements Strategy {
   }
 
   /** `deadlineS`: the runtime's deadline now (the saved deadline is replaced when the runtime opens again). */
-  static restore(bytes: Uint8Array, section?: Partial<OneShotConfig>, assembler?: ModelAssembler): OneShot {
+  static restore(bytes: Uint8Array, section?: Partial<OneShotConfig>, runtime: OneShotRuntime = {}): OneShot {
     const s = decodeState(bytes, 'oneshot');
     const j = s.json as OneShotJson;
     const config: OneShotConfig = section === undefined ? j.config : { ...j.config, ...section };
     const size = (specs: ParamSet['specs']): number => specs.reduce((k, sp) => k + sp.shape.reduce((a, d) => a * d, 1), 0);
     const n = size(j.specs);
     // A made merge needs no assembler to be served again; one still to make does.
-    const o = new OneShot(ParamSet.wrap(j.specs, requireArray(s, 'base', n).slice()), config, j.version > 0 ? (assembler ?? VERSION_MADE) : assembler);
+    const o = new OneShot(ParamSet.wrap(j.specs, requireArray(s, 'base', n).slice()), config, j.version > 0 ? { ...runtime, assembler: runtime.assembler ?? VERSION_MADE } : runtime);
     o._version = j.version;
     o.deadline = j.deadline;
     if (j.version > 0) {

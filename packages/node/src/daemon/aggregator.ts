@@ -19,7 +19,7 @@ import {
   type Update,
   type UpdateHeaderInfo,
 } from '@fednode/core';
-import { clientUpdateFrom, createStrategy, restoreStrategy, savedStrategyKind, strategyWarnings, type AggregateResult, type Strategy } from '@fednode/aggregator';
+import { clientUpdateFrom, createStrategy, restoreStrategy, savedStrategyKind, strategyWarnings, type AggregateResult, type CreateContext, type Strategy } from '@fednode/aggregator';
 import { Refused, refusalOf } from '../net/errors.js';
 import { serveUpdates } from '../net/update-protocol.js';
 import { serveModels, type ProvidedModel } from '../net/model-protocol.js';
@@ -34,6 +34,7 @@ import { SlicePolicy, type AssignedSlice } from './slices.js';
 import { VersionEvaluator } from './evaluation.js';
 import { runAssembler, type RunAssembler } from './mixture-assembler.js';
 import { initialModel } from './initial-model.js';
+import { alignmentOf } from '../merge/methods.js';
 
 /** Refusal codes of the daemon's own checks (the strategy's are in @fednode/aggregator's RefusalCode). */
 export const REPLAYED_SEQUENCE = 'REPLAYED_SEQUENCE';
@@ -118,7 +119,7 @@ export class AggregatorRole {
     }
     if (ck === null) {
       const init = initialModel(run, this.opts.baseDir);
-      this.strategy = createStrategy(init.params, run.strategy, { runId: run.run, assembler: this.assembler });
+      this.strategy = createStrategy(init.params, run.strategy, this.strategyContext());
       this.checkpoint();
       log.log('info', 'aggregator.initialised', { version: 0, parameters: this.strategy.global.size, strategy: this.kind, from: init.source });
     } else {
@@ -128,7 +129,7 @@ export class AggregatorRole {
       const saved = savedStrategyKind(ck.strategyState);
       if (saved !== this.kind) throw new DaemonError('DAEMON_STATE', `${this.opts.dataDir} was run with strategy ${saved}, the run file says ${this.kind}`);
       // The run file's section brings the deadline policy; the aggregation state is the checkpoint's.
-      this.strategy = restoreStrategy(ck.strategyState, run.strategy, { assembler: this.assembler });
+      this.strategy = restoreStrategy(ck.strategyState, run.strategy, this.strategyContext());
       const meta = JSON.parse(ck.extra?.daemon ?? '{"sequences":{}}') as DaemonMeta;
       this.sequences = new Map(Object.entries(meta.sequences));
       log.log('info', 'aggregator.resumed', { version: this.strategy.version, epoch: this.epoch, strategy: this.kind });
@@ -167,6 +168,12 @@ export class AggregatorRole {
       this.timers.push(setInterval(() => this.tick(), TICK_MS));
       this.timers.push(setInterval(() => this.reannounce(), REANNOUNCE_MS));
     }
+  }
+
+  /** What the run lends its strategy: the run id, the assembler of trained merges, and the model's permutation symmetries. */
+  private strategyContext(): CreateContext {
+    const alignment = alignmentOf(taskOf(this.ctx.run));
+    return { runId: this.ctx.run.run, assembler: this.assembler, ...(alignment === undefined ? {} : { alignment }) };
   }
 
   /** Re-offers the log's records of the current epoch; older ones are already in the checkpoint. */

@@ -125,16 +125,21 @@ export function createNode(config: NodeConfig): FedNode {
   const expectDone = (wantsAggregator ? 1 : 0) + (wantsTrainer ? 1 : 0);
 
   const shell = createProcessShell(
-    { run, baseDir: loaded.baseDir, options: config, role: config.role, roles: config.role === 'both' ? ['aggregator', 'trainer'] : [config.role], dial, members: aggregatorPeer === null ? [] : [aggregatorPeer] },
+    {
+      run,
+      baseDir: loaded.baseDir,
+      options: config,
+      role: config.role,
+      roles: config.role === 'both' ? ['aggregator', 'trainer'] : [config.role],
+      dial,
+      members: aggregatorPeer === null ? [] : [aggregatorPeer],
+      // Only the aggregator opens rounds and announces versions: the one configured, or this node itself.
+      ...(wantsAggregator ? { aggregator: 'self' } : aggregatorPeer === null ? {} : { aggregator: aggregatorPeer }),
+    },
     {
       onControl(c, from) {
+        // The shell's control channel has refused round openings and announcements not from the aggregator.
         if (trainer === null) return;
-        // Only the aggregator opens rounds and announces versions: the one configured, or this node itself.
-        const aggregatorId = wantsAggregator ? shell.peerId : aggregatorPeer;
-        if ((c.body.kind === 'roundOpen' || c.body.kind === 'modelAnnounce') && from !== aggregatorId) {
-          shell.log.log('debug', 'gossip.ignored', { from, kind: c.body.kind, why: 'only the aggregator sends it' });
-          return;
-        }
         if (c.body.kind === 'roundOpen') {
           trainer.onRoundOpen({ round: c.body.round, version: c.body.modelVersion, deadlineUnixMs: c.body.deadlineUnixMs === 0 ? null : c.body.deadlineUnixMs }, from);
         } else if (c.body.kind === 'modelAnnounce') {

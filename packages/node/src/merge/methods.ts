@@ -29,6 +29,11 @@ export function permutationSpecOf(task: Task): PermutationSpec {
   }
 }
 
+/** The task's permutation spec when weight matching knows its model, else undefined. */
+export function alignmentOf(task: Task): PermutationSpec | undefined {
+  return ['mlp', 'cnn', 'transformer'].includes(task.name) ? permutationSpecOf(task) : undefined;
+}
+
 /** Every model after the first, permuted to match the first (git re-basin weight matching). */
 export function alignToFirst(task: Task, models: readonly ParamSet[], o: MethodOptions, progress: Progress): ParamSet[] {
   const spec = permutationSpecOf(task);

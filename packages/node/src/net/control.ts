@@ -17,6 +17,11 @@ export function controlTopic(runId: string): string {
 export interface ControlOptions {
   /** Only messages whose author passes are delivered and forwarded (e.g. the admitted peers). */
   readonly acceptFrom?: (author: string) => boolean;
+  /**
+   * Whether `author` may send a message of this kind (a federated run: round openings and model
+   * announcements from its aggregator alone). Judged with the rest, before gossipsub relays it.
+   */
+  readonly mayAuthor?: (kind: Control['body']['kind'], author: string) => boolean;
   readonly limits?: WireLimits;
   /** Called for each message dropped (unsigned, undecodable, another run, refused author), for logs. */
   readonly onDropped?: (from: string, why: string) => void;
@@ -54,6 +59,7 @@ export function joinControl(host: FedHost, runId: string, onControl: (control: C
       return { why: `undecodable: ${(e as Error).message}`, from };
     }
     if (control.runId !== runId) return { why: `for run "${control.runId}"`, from };
+    if (options.mayAuthor !== undefined && !options.mayAuthor(control.body.kind, from)) return { why: `${control.body.kind} from a peer that may not send it`, from };
     return { control, from };
   };
 

@@ -63,7 +63,16 @@ export interface ShellConfig {
   readonly dial?: readonly string[];
   /** Peer ids this node counts as members besides the allowlist: a trainer's configured aggregator. */
   readonly members?: readonly string[];
+  /**
+   * The run's aggregator (a trainer's configured peer id, or `self` on the aggregator): round
+   * openings and model announcements on the control topic are taken from it alone, and refused
+   * before gossip relays them. Absent: any member may send them (decentralised peers announce).
+   */
+  readonly aggregator?: string;
 }
+
+/** Control messages only a federated run's aggregator sends. */
+const AGGREGATOR_KINDS: readonly string[] = ['roundOpen', 'modelAnnounce'];
 
 /** What the roles get from a running shell. */
 export interface ShellNet {
@@ -205,6 +214,7 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
         const c = joinControl(h, run.run, (msg, from) => roles.onControl(msg, from), {
           limits,
           acceptFrom,
+          ...(config.aggregator === undefined ? {} : { mayAuthor: mayAuthorFor(config.aggregator === 'self' ? self : config.aggregator) }),
           onDropped: (from, why) => log.log('debug', 'gossip.dropped', { from, why }),
         });
         control = c;
@@ -252,4 +262,8 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
 function memoryNow(): NodeStatus['memory'] {
   const m = process.memoryUsage();
   return { heapUsedBytes: m.heapUsed, externalBytes: m.external, rssBytes: m.rss };
+}
+
+function mayAuthorFor(aggregator: string): (kind: string, author: string) => boolean {
+  return (kind, author) => !AGGREGATOR_KINDS.includes(kind) || author === aggregator;
 }
