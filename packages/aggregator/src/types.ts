@@ -134,8 +134,9 @@ export interface Strategy {
    * Work `aggregate` needs done first that takes long (training an assembled mixture's routers).
    * Runtimes await it once `ready` holds, take no update meanwhile that it would leave out (the
    * strategy refuses them), then call `aggregate`. Absent: `aggregate` needs nothing first.
+   * `signal` aborts it (the runtime is stopping); a restarted runtime prepares again.
    */
-  prepare?(nowMs?: number): Promise<void>;
+  prepare?(nowMs?: number, signal?: AbortSignal): Promise<void>;
   aggregate(nowMs?: number): AggregateResult;
   /**
    * The deadline passed and the strategy is not ready. Returns true when the epoch ends

@@ -176,8 +176,8 @@ test('oneshot with differentInit on a CNN: the runtime\'s permutation spec align
     assert.ok(s.offer(delta(b, 'peer-b')).accepted);
     return s.aggregate(0).params.data;
   };
-  // Without the spec a CNN is not taken for an MLP: its 4-D convolutions are refused by name.
-  assert.throws(() => merged({}), /differentInit needs weight matching: the runtime gives the model's permutation spec, or the model is an MLP/);
+  // Without the spec a CNN is not taken for an MLP: refused when the strategy is made, naming the 4-D tensor.
+  assert.throws(() => merged({}), /without the task's permutation spec .* only an MLP can be matched: "conv1.weight" is 4-D/);
   const aligned = merged({ alignment: spec });
   const worst = aligned.reduce((m, v, i) => Math.max(m, Math.abs(v - a.data[i])), 0);
   assert.ok(worst < 1e-5, `the merge is A again (largest difference ${worst})`);

@@ -108,3 +108,27 @@ test('control: a round opening from a member that is not the aggregator is refus
     assert.ok(!farGot.includes('roundOpen from member'), farGot.join('; '));
   });
 });
+
+test('control: a peer that relays a forged round opening (it does not know the aggregator) is not penalised for it; the author is', async () => {
+  const topics = { gossipTopics: [`fednode/${RUN}/control`] };
+  await withHosts(3, async (hosts) => {
+    const [member, relay, far] = hosts;
+    const aggregator = 'the-aggregator-is-elsewhere';
+    const dropped: string[] = [];
+    const cm = joinControl(member, RUN, () => undefined);
+    // The relay judges nothing about authors (an older node, say); the far host does.
+    const cr = joinControl(relay, RUN, () => undefined);
+    joinControl(far, RUN, () => undefined, { mayAuthor: (kind, author) => kind !== 'roundOpen' || author === aggregator, onDropped: (_f, why) => dropped.push(why) });
+    await line(hosts);
+    await until(() => cm.peers().length >= 1 && cr.peers().length >= 2, 10_000, 'subscriptions');
+    for (let i = 0; i < 40 && dropped.length < 20; i++) {
+      await cm.publish({ runId: RUN, body: { kind: 'roundOpen', round: i, modelVersion: i, deadlineUnixMs: 0, assignments: [] } });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(dropped.length >= 20, `the far host refused the relayed forgeries (${dropped.length})`);
+    // Invalid deliveries count against a peer's score; ignored ones do not. (The implementation
+    // has getScore; the GossipSub interface the host exposes does not declare it.)
+    const score = (far.services.pubsub as unknown as { getScore(peer: string): number }).getScore(relay.peerId.toString());
+    assert.ok(score >= 0, `the relay's score at the far host: ${score}`);
+  }, topics);
+});

@@ -14,6 +14,9 @@ export type AssemblyRequest = MoeMethod;
 export interface ModelAssembler {
   /** The methods this assembler builds. */
   readonly methods: readonly AssemblyMethod[];
-  /** `inputs`: the models in merge order; `weights`: their example counts (or 1 each). */
-  assemble(method: AssemblyRequest, inputs: readonly ParamSet[], weights: readonly number[]): Promise<ParamSet>;
+  /**
+   * `inputs`: the models in merge order; `weights`: their example counts (or 1 each), for an
+   * assembler that weighs them. `signal`: stop early (rejecting) when it aborts.
+   */
+  assemble(method: AssemblyRequest, inputs: readonly ParamSet[], weights: readonly number[], signal?: AbortSignal): Promise<ParamSet>;
 }

@@ -45,6 +45,7 @@ export const ONESHOT_ENTRY = defineStrategy<OneShotSection>({
     if (s.method.kind === 'slerp' && (s.cohort !== 2 || min !== 2)) out.push(`${p}.method slerp interpolates two models: set ${p}.cohort and ${p}.minParticipants to 2`);
     if (s.method.kind === 'moe' && (s.cohort ?? 2) < 2) out.push(`${p}.method moe makes each model an expert of a mixture: ${p}.cohort must be at least 2`);
     if (s.method.kind === 'moe' && min < 2) out.push(`${p}.method moe makes each model an expert of a mixture: set ${p}.minParticipants to at least 2`);
+    if (s.method.kind === 'moe' && s.method.topK !== undefined && s.method.topK > min) out.push(`${p}.method.topK ${s.method.topK} is more than ${p}.minParticipants ${min}: a mixture of ${min} models has ${min} experts`);
     if (s.differentInit === true && !(ALIGNED_METHODS as readonly string[]).includes(s.method.kind)) out.push(`${p}.differentInit merges models of different initialisations after weight matching: ${p}.method must be ${ALIGNED_METHODS.join(' or ')}, not ${s.method.kind} (it merges task vectors of one base)`);
     return out;
   },

@@ -34,13 +34,25 @@ function normalised(weights: readonly number[]): number[] {
 
 /** The dense layers of an MLP laid out as the mlp task lays it out (`*.weight` with its `*.bias`), in order. */
 function denseLayers(model: ParamSet): MlpLayer[] {
+  const notDense = model.specs.find((s) => s.name.endsWith('.weight') && s.shape.length !== 2);
   const layers = model.specs.filter((s) => s.name.endsWith('.weight')).map((s) => ({ weight: s.name, bias: s.name.replace(/\.weight$/, '.bias') }));
   const names = new Set(model.specs.map((s) => s.name));
-  const dense = model.specs.every((s) => !s.name.endsWith('.weight') || s.shape.length === 2);
-  if (!dense || layers.length < 2 || layers.some((l) => !names.has(l.bias)) || layers.length * 2 !== model.specs.length) {
-    throw new AggregatorError('AGG_CONFIG', 'differentInit needs weight matching: the runtime gives the model\'s permutation spec, or the model is an MLP (dense weight/bias pairs)');
+  const unpaired = layers.find((l) => !names.has(l.bias));
+  const why =
+    notDense !== undefined ? `"${notDense.name}" is ${notDense.shape.length}-D`
+    : layers.length < 2 ? `it has ${layers.length} dense layer(s)`
+    : unpaired !== undefined ? `"${unpaired.weight}" has no "${unpaired.bias}"`
+    : layers.length * 2 !== model.specs.length ? 'it holds tensors besides dense weights and biases'
+    : null;
+  if (why !== null) {
+    throw new AggregatorError('AGG_CONFIG', `differentInit weight-matches the models, and without the task's permutation spec (which daemons lend for cnn and transformer; the simulator does not) only an MLP can be matched: ${why}`);
   }
   return layers;
+}
+
+/** Throws naming why, unless `model` can be weight-matched without a permutation spec (an MLP). */
+export function checkAlignable(model: ParamSet): void {
+  denseLayers(model);
 }
 
 /** Every model after the first, permuted to match the first (by `spec` when the runtime gave one). */

@@ -4,7 +4,7 @@ import { isFullModel } from '../accumulator.js';
 import { decodeState, encodeState, requireArray } from '../state.js';
 import type { Acceptance, AggregateResult, ClientUpdate, Strategy, UpdateHeader } from '../types.js';
 import { ACCEPTED, checkGuards, guard, guardHeader, refusal, refuse, type UpdateGuards } from './common.js';
-import { isAssembly, mergeModels, type OneShotMethod } from './oneshot-merge.js';
+import { checkAlignable, isAssembly, mergeModels, type OneShotMethod } from './oneshot-merge.js';
 import { mergeAverage } from '../merge/index.js';
 import type { ModelAssembler } from './assembler.js';
 import type { PermutationSpec } from '../merge/permutation-spec.js';
@@ -73,6 +73,8 @@ export class OneShot implements Strategy {
   private sealed = false;
   /** What `prepare` built, for `aggregate` to publish. */
   private assembled: ParamSet | null = null;
+  /** Only an assembled method has work before `aggregate`; the others close at once. */
+  readonly prepare?: (nowMs?: number, signal?: AbortSignal) => Promise<void>;
 
   constructor(global: ParamSet, config: OneShotConfig, runtime: OneShotRuntime = {}) {
     checkOneShot(config);
@@ -85,6 +87,9 @@ export class OneShot implements Strategy {
     this.model = this.base;
     this.assembler = assembler ?? null;
     this.alignment = runtime.alignment;
+    // A model that cannot be weight-matched is refused now, not after every trainer has trained.
+    if (config.differentInit === true && this.alignment === undefined) checkAlignable(global);
+    if (isAssembly(config.method)) this.prepare = (nowMs, signal) => this.assemble(nowMs, signal);
   }
 
   get version(): number {
@@ -181,12 +186,12 @@ export class OneShot implements Strategy {
    * once `ready` holds, then calls `aggregate`. The models it uses are sealed, so none is
    * acknowledged and then left out. A restart before the version is made assembles again.
    */
-  async prepare(nowMs?: number): Promise<void> {
+  private async assemble(nowMs?: number, signal?: AbortSignal): Promise<void> {
     if (!isAssembly(this.config.method) || this.assembled !== null) return;
     if (!this.ready(nowMs)) throw new AggregatorError('AGG_NOT_READY', `the one-shot merge has ${this.models.size} model(s) and is not ready`);
     this.sealed = true;
     const { models, weights } = this.inputs();
-    const out = await this.assembler!.assemble(this.config.method, models, weights);
+    const out = await this.assembler!.assemble(this.config.method, models, weights, signal);
     if (!out.data.every(Number.isFinite)) throw new AggregatorError('AGG_STATE', `the ${this.config.method.kind} assembly holds NaN or Infinity`);
     this.assembled = out;
   }

@@ -88,6 +88,8 @@ export class AggregatorRole {
   private timers: NodeJS.Timeout[] = [];
   private stopServing: (() => Promise<void>)[] = [];
   private evalChain: Promise<void> = Promise.resolve();
+  /** The strategy's `prepare` in flight (a mixture's router training): stopped with the node. */
+  private preparing: { readonly abort: AbortController; readonly work: Promise<void> } | null = null;
 
   constructor(ctx: NodeContext, opts: AggregatorOptions) {
     this.ctx = ctx;
@@ -212,6 +214,8 @@ export class AggregatorRole {
   /** Checks that need no payload: refused here, a sender never transfers its tensors. Returns the slice the update holds. */
   checkHeader(h: HeaderFields, peer: string): AssignedSlice {
     const s = this.strategy;
+    // First: once done, the model may be another task's (an assembled mixture), which no upload fits.
+    if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
     // The message itself first, then whether it fits the round.
     // The tensors must be the slice's, with its shapes: the payload sizes then follow from the
     // (already validated) codec parameters, so nothing larger than the model can be sent.
@@ -236,6 +240,7 @@ export class AggregatorRole {
     // the next tick to be aggregated: close it now, so this update is judged by the next epoch.
     if (!this.done && this.strategy.ready(Date.now())) this.closeWhenReady(Date.now());
     if (this.done) throw new Refused(RUN_COMPLETE, `the run made its ${this.ctx.run.rounds} versions`);
+    if (this.closing) throw new Refused('ROUND_CLOSED', `epoch ${s.epoch} is closing`);
     const refusal = this.strategy.precheck({ sender: peer, runId: h.runId, round: h.round, baseVersion: h.baseVersion, examples: h.examples });
     if (refusal !== null) throw new Refused(refusal.code, refusal.reason);
     const last = this.sequences.get(peer);
@@ -366,16 +371,19 @@ export class AggregatorRole {
       return;
     }
     this.closing = true;
-    s.prepare(now).then(
-      () => {
+    const abort = new AbortController();
+    const work = s
+      .prepare(now, abort.signal)
+      .then(() => {
         this.closing = false;
         if (!this.stopped && !this.done) this.closeEpoch(Date.now());
-      },
-      (e: Error) => {
+      })
+      .catch((e: Error) => {
         this.closing = false;
-        if (!this.stopped) this.fail(e);
-      },
-    );
+        if (this.stopped) this.ctx.log.log('info', 'aggregator.prepare_stopped', { reason: e.message });
+        else this.fail(e);
+      });
+    this.preparing = { abort, work };
   }
 
   private closeEpoch(now: number): void {
@@ -477,6 +485,7 @@ export class AggregatorRole {
       const comparedAccuracy: Record<string, number> = {};
       if (test !== null && !this.stopped) {
         for (const r of references) {
+          if (this.stopped) break;
           const e = await this.evaluator.evaluate(r.params, test);
           comparedLoss[r.label] = e.loss;
           comparedAccuracy[r.label] = e.accuracy;
@@ -534,6 +543,8 @@ export class AggregatorRole {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     for (const s of this.stopServing) await s();
+    this.preparing?.abort.abort();
+    await this.preparing?.work;
     await this.evalChain;
     this.wal?.close();
     await this.evaluator?.close();

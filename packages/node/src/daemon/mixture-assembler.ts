@@ -4,33 +4,40 @@
  * (Branch-Train-MiX, as `fednode merge --method moe`) and trains its routers on the run's
  * training text of every speaker, the small mixed set the aggregator holds.
  */
-import type { ModelAssembler } from '@fednode/aggregator';
+import type { ModelAssembler, OneShotSection } from '@fednode/aggregator';
 import type { Task, TensorSpec } from '@fednode/core';
-import { assembleMixture, mixtureTask, type RouterTraining } from '../merge/expert-mixture.js';
+import { assembleMixture, mixtureTask } from '../merge/expert-mixture.js';
 import type { MergeTask } from '../merge/task-of.js';
 import type { Logger } from '../runtime/log.js';
+import { DaemonError } from '../runtime/errors.js';
 import { taskOf, type RunFile } from './run-file.js';
 
 export interface RunAssembler extends ModelAssembler {
   /** The task of a model `assemble` made, from its layout (after a restart too); null: not one of them. */
   taskOf(specs: readonly TensorSpec[]): Task | null;
-  /** The router training of the last assembly, for the merge's report. */
-  readonly lastRouter: RouterTraining | null;
 }
 
+/**
+ * The run's assembler. A run that asks for `moe` on a task it cannot assemble is refused here,
+ * at the aggregator's start, not after every trainer has trained.
+ */
 export function runAssembler(run: RunFile, threads: number, log: Logger): RunAssembler {
   const dense = (): MergeTask => ({ task: taskOf(run), model: run.task.model ?? {} });
-  const method = run.strategy.method as { readonly kind?: string; readonly topK?: number } | undefined;
-  let lastRouter: RouterTraining | null = null;
+  // The schema checked the section: a one-shot one has its method.
+  const method = run.strategy.kind === 'oneshot' ? (run.strategy as OneShotSection).method : undefined;
+  if (method?.kind === 'moe') {
+    try {
+      mixtureTask(dense(), 2, 1);
+    } catch (e) {
+      throw new DaemonError('RUN_FILE', `strategy.method moe: ${(e as Error).message}`);
+    }
+  }
   return {
     methods: ['moe'],
-    get lastRouter() {
-      return lastRouter;
-    },
-    async assemble(m, inputs) {
+    async assemble(m, inputs, _weights, signal) {
+      // Experts are not weighed: each is one specialist; the shared layers are their plain average.
       const { kind: _kind, ...options } = m;
-      const out = await assembleMixture(dense(), inputs, null, options, threads, (line) => log.log('info', 'oneshot.assembling', { method: m.kind, progress: line }));
-      lastRouter = out.router;
+      const out = await assembleMixture(dense(), inputs, null, options, threads, (line) => log.log('info', 'oneshot.assembling', { method: m.kind, progress: line }), signal);
       const r = out.router;
       log.log('info', 'oneshot.assembled', { method: m.kind, experts: inputs.length, top_k: out.merged.model.topK, parameters: out.params.size, router_steps: r.steps, router_batch: r.batch, router_lr: r.lr, router_first_loss: r.firstLoss, router_last_loss: r.lastLoss });
       return out.params;

@@ -79,6 +79,7 @@ export async function assembleMixture(
   o: MethodOptions,
   threads: number,
   progress: Progress,
+  signal?: AbortSignal,
 ): Promise<ExpertMixture> {
   const { task, model } = mixtureTask(dense, specialists.length, typeof o.topK === 'number' ? o.topK : specialists.length);
   const seed = typeof o.seed === 'number' ? o.seed : 0;
@@ -92,6 +93,7 @@ export async function assembleMixture(
     threads,
     progress,
     domains: domains === null ? null : domains.map((d) => speakerShare(task, d)),
+    ...(signal === undefined ? {} : { signal }),
   });
   return { merged: { task, model }, params, router };
 }
@@ -105,6 +107,8 @@ interface RouterOptions {
   readonly progress: Progress;
   /** Expert e's own data, when known: each batch comes from one domain and also trains the routers to send its tokens to that domain's expert. */
   readonly domains: readonly tasks.DataShare[] | null;
+  /** Stops the training between steps (rejecting with its reason). */
+  readonly signal?: AbortSignal;
 }
 
 /** The mixture's full configuration (vocabulary and experts included), to rebuild its graph with a routing loss. */
@@ -152,6 +156,7 @@ export async function trainRouters(task: Task, start: ParamSet, o: RouterOptions
         : await engine.Trainer.create({ model: () => domainRoutedModel(moeConfigOf(task)), optimizer: { kind: 'adamw', weightDecay: 0 }, lr: o.lr, seed: o.seed, returnGradients: true, intraOpThreads: o.threads });
     try {
       for (const [step, batch] of routerBatches(task, o).entries()) {
+        o.signal?.throwIfAborted();
         await trainer.setParams(params);
         const { loss, grads } = await trainer.gradients(batch);
         for (const r of moments) adamwStep(params.tensor(r.name), grads.tensor(r.name), r.m, r.v, { lr: o.lr, weightDecay: 0, step: step + 1 });

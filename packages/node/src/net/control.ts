@@ -46,8 +46,12 @@ export function joinControl(host: FedHost, runId: string, onControl: (control: C
   const topic = controlTopic(runId);
   const limits = options.limits ?? DEFAULT_WIRE_LIMITS;
 
-  /** The decoded message when it is fit to deliver, or why not. */
-  const check = (msg: Message): { control: Control; from: string } | { why: string; from: string } => {
+  /**
+   * The decoded message when it is fit to deliver, or why not; `viewDependent` when the refusal
+   * depends on this node's view of the run (who its aggregator is), so that a peer which
+   * merely passed the message on is not blamed for it (gossipsub scores the relay).
+   */
+  const check = (msg: Message): { control: Control; from: string } | { why: string; from: string; viewDependent?: true } => {
     if (msg.type !== 'signed') return { why: 'unsigned message', from: '?' };
     const from = msg.from.toString();
     if (msg.data.byteLength > MAX_CONTROL_BYTES) return { why: `message of ${msg.data.byteLength} bytes`, from };
@@ -59,21 +63,22 @@ export function joinControl(host: FedHost, runId: string, onControl: (control: C
       return { why: `undecodable: ${(e as Error).message}`, from };
     }
     if (control.runId !== runId) return { why: `for run "${control.runId}"`, from };
-    if (options.mayAuthor !== undefined && !options.mayAuthor(control.body.kind, from)) return { why: `${control.body.kind} from a peer that may not send it`, from };
+    if (options.mayAuthor !== undefined && !options.mayAuthor(control.body.kind, from)) return { why: `${control.body.kind} from a peer that may not send it`, from, viewDependent: true };
     return { control, from };
   };
 
   // Invalid messages are rejected before gossipsub forwards or delivers them (which also
   // lowers their sender's peer score); the valid ones are decoded once, here.
   const checked = new WeakMap<Message, Control>();
-  pubsub.topicValidators.set(topic, (_peer: PeerId, msg: Message) => {
+  pubsub.topicValidators.set(topic, (peer: PeerId, msg: Message) => {
     const r = check(msg);
     if ('control' in r) {
       checked.set(msg, r.control);
       return TopicValidatorResult.Accept;
     }
     options.onDropped?.(r.from, r.why);
-    return TopicValidatorResult.Reject;
+    // Either way it is neither delivered nor relayed; only its author is penalised for it.
+    return r.viewDependent === true && peer.toString() !== r.from ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject;
   });
 
   const onMessage = (evt: CustomEvent<Message>): void => {

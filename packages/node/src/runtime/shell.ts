@@ -72,7 +72,7 @@ export interface ShellConfig {
 }
 
 /** Control messages only a federated run's aggregator sends. */
-const AGGREGATOR_KINDS: readonly string[] = ['roundOpen', 'modelAnnounce'];
+const AGGREGATOR_KINDS: readonly Control['body']['kind'][] = ['roundOpen', 'modelAnnounce'];
 
 /** What the roles get from a running shell. */
 export interface ShellNet {
@@ -264,6 +264,6 @@ function memoryNow(): NodeStatus['memory'] {
   return { heapUsedBytes: m.heapUsed, externalBytes: m.external, rssBytes: m.rss };
 }
 
-function mayAuthorFor(aggregator: string): (kind: string, author: string) => boolean {
+function mayAuthorFor(aggregator: string): (kind: Control['body']['kind'], author: string) => boolean {
   return (kind, author) => !AGGREGATOR_KINDS.includes(kind) || author === aggregator;
 }
