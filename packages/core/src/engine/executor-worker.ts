@@ -15,6 +15,7 @@ const runtime = new ResidentRuntime({
   createSession: (bytes, provider, intraOpThreads) => createSession(bytes, { provider: provider as ExecutionProvider, intraOpThreads }),
   tensor: toTensor,
   run: runSession,
+  preallocatedOutputs: true,
 });
 
 const port = parentPort;

@@ -40,12 +40,19 @@ export function crossOriginIsolated(): boolean {
   return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
 }
 
+/** onnxruntime-web reads its thread count once, when its WASM starts: later executors must agree. */
+let startedThreads: number | null = null;
+
 export async function createWebExecutor(opts: WebExecutorOptions): Promise<TensorExecutor> {
   const threads = opts.numThreads ?? (crossOriginIsolated() ? 2 : 1);
   if (!(Number.isInteger(threads) && threads >= 1)) throw new EngineError('ENGINE_STATE', `WASM threads ${threads} must be a positive integer`);
   if (threads > 1 && !crossOriginIsolated()) {
     throw new EngineError('ENGINE_PROVIDER', `${threads} WASM threads need a cross-origin isolated page (serve it with COOP: same-origin and COEP: require-corp)`);
   }
+  if (startedThreads !== null && startedThreads !== threads) {
+    throw new EngineError('ENGINE_STATE', `onnxruntime-web already runs on ${startedThreads} WASM thread(s) in this page; it cannot change to ${threads}`);
+  }
+  startedThreads = threads;
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.wasmPaths = opts.wasmPaths;
   const wanted = opts.provider ?? 'auto';
@@ -60,6 +67,7 @@ export async function createWebExecutor(opts: WebExecutorOptions): Promise<Tenso
       }
     },
     tensor: (dtype, data, dims) => new ort.Tensor(dtype, data, dims),
+    preallocatedOutputs: false,
     async run(session, feeds, fetches) {
       try {
         return await session.run(feeds, fetches);

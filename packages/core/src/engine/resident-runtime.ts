@@ -15,6 +15,12 @@ export interface OrtBinding {
   createSession(bytes: Uint8Array, provider: string, intraOpThreads: number | undefined): Promise<InferenceSession>;
   tensor(dtype: DType, data: TensorData, dims: readonly number[]): Tensor;
   run(session: InferenceSession, feeds: Record<string, Tensor>, fetches: Record<string, Tensor | null>): Promise<Record<string, Tensor>>;
+  /**
+   * Whether a run writes into preallocated output tensors. onnxruntime-node does; onnxruntime-web
+   * (1.30, WASM) returns the tensor it was given without filling it, so there every kept output
+   * is a fresh tensor that becomes the resident's data.
+   */
+  readonly preallocatedOutputs: boolean;
 }
 
 interface Resident {
@@ -106,8 +112,8 @@ export class ResidentRuntime {
     const swaps: [Resident, TensorData][] = [];
     for (const [out, res] of Object.entries(req.keep)) {
       const r = this.residents.get(res);
-      if (r === undefined) {
-        fetches[out] = null; // first run: onnxruntime allocates, the result becomes resident
+      if (r === undefined || !this.ort.preallocatedOutputs) {
+        fetches[out] = null; // onnxruntime allocates (a first run, or a binding that cannot fill ours); the result becomes resident
         continue;
       }
       const buf = r.spare ?? allocLike(r.tensor);
@@ -123,7 +129,7 @@ export class ResidentRuntime {
       r.tensor = { ...r.tensor, data: buf };
     }
     for (const [name, res] of Object.entries(req.keep)) {
-      if (!this.residents.has(res)) this.residents.set(res, { tensor: wire(out[name]), spare: null });
+      if (fetches[name] === null) this.residents.set(res, { tensor: wire(out[name]), spare: null });
     }
     const outputs: Record<string, WireTensor> = {};
     for (const name of req.fetch) {

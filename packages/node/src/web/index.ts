@@ -1,0 +1,3 @@
+/** Serving fednode to browsers: the page bundler with its platform seams, and a cross-origin isolated static server. */
+export { bundleBrowserEntry, onnxruntimeWebDir, type Bundle, type BundleOptions } from './bundle.js';
+export { serveStatic, ISOLATION_HEADERS, type StaticServer } from './static-server.js';

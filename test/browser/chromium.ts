@@ -1,0 +1,61 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { bundleBrowserEntry, onnxruntimeWebDir, serveStatic, type StaticServer } from '@fednode/node';
+
+/**
+ * Debian's Chromium driven headless by playwright-core (which never downloads a browser), and
+ * a page that loads one bundled script from a cross-origin isolated local server, with
+ * onnxruntime-web's files under /ort/.
+ */
+
+export const CHROMIUM = '/usr/bin/chromium';
+// Without the background-networking flags Chromium keeps trying hosts this network refuses.
+export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** A reason to skip, or false when Chromium is installed. */
+export const noChromium: string | false = existsSync(CHROMIUM) ? false : `Debian's Chromium is not at ${CHROMIUM} (apt-get install chromium)`;
+
+export interface BrowserPage {
+  readonly page: Page;
+  readonly url: string;
+  readonly bundleBytes: number;
+  close(): Promise<void>;
+}
+
+/** Bundles `entry`, serves it as /app.js from an HTML page, opens the page in a fresh headless Chromium. */
+export async function openBundledPage(entry: string): Promise<BrowserPage> {
+  const dir = mkdtempSync(join(tmpdir(), 'fednode-page-'));
+  let server: StaticServer | null = null;
+  let browser: Browser | null = null;
+  try {
+    const bundle = await bundleBrowserEntry({ entry, outfile: join(dir, 'app.js') });
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>fednode</title><script type="module" src="/app.js"></script>\n');
+    server = await serveStatic({ '/': dir, '/ort/': onnxruntimeWebDir() });
+    // playwright-core starts Chromium with a fresh temporary profile of its own.
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    if (errors.length > 0) throw new Error(`the page failed to start: ${errors.join('; ')}`);
+    const b = browser;
+    const s = server;
+    return {
+      page,
+      url: server.url,
+      bundleBytes: bundle.bytes,
+      async close() {
+        await b.close();
+        await s.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await browser?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
