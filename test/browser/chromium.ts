@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -21,7 +21,44 @@ export interface BrowserPage {
   readonly page: Page;
   readonly url: string;
   readonly bundleBytes: number;
+  /** Bytes of each response the page received so far, by path (the bundle, onnxruntime-web's .wasm and .mjs). */
+  readonly received: ReadonlyMap<string, number>;
   close(): Promise<void>;
+}
+
+/**
+ * The peak resident memory (VmHWM, bytes) of the Chromium renderer processes this Node process
+ * started, found through /proc: the page's JavaScript, its WASM memory and its WASM threads all
+ * live in the renderer. null where /proc is not there (not Linux).
+ */
+export function rendererPeakRss(): number | null {
+  if (!existsSync('/proc/self/status')) return null;
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // The parent pid is the 4th field after the command name's closing parenthesis.
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const ours = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) if (p === process.pid) return true;
+    return false;
+  };
+  let peak = 0;
+  for (const pid of parent.keys()) {
+    try {
+      if (!ours(pid) || !readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (hwm !== null) peak = Math.max(peak, Number(hwm[1]) * 1024);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return peak;
 }
 
 /** Bundles `entry`, serves it as /app.js from an HTML page, opens the page in a fresh headless Chromium. */
@@ -37,6 +74,11 @@ export async function openBundledPage(entry: string): Promise<BrowserPage> {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
     const page = await browser.newPage();
     const errors: string[] = [];
+    const received = new Map<string, number>();
+    page.on('response', (r) => {
+      // Content-Length is what the static server sends for every file.
+      received.set(new URL(r.url()).pathname, Number(r.headers()['content-length'] ?? 0));
+    });
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.url);
     if (errors.length > 0) throw new Error(`the page failed to start: ${errors.join('; ')}`);
@@ -46,6 +88,7 @@ export async function openBundledPage(entry: string): Promise<BrowserPage> {
       page,
       url: server.url,
       bundleBytes: bundle.bytes,
+      received,
       async close() {
         await b.close();
         await s.close();
