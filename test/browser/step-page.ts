@@ -3,7 +3,7 @@
  * same Trainer the daemons use, on onnxruntime-web, and reports losses, parameters and step
  * throughput to the Node side (which calls these through page.evaluate).
  */
-import { createWebExecutor, crossOriginIsolated, ParamSet, Trainer, type TensorExecutor } from '@fednode/core/browser';
+import { createWebExecutor, crossOriginIsolated, engine, ParamSet } from '@fednode/core/browser';
 
 export interface StepProbe {
   seed: number;
@@ -54,8 +54,8 @@ function flat(p: ParamSet): Float32Array {
   return out;
 }
 
-const executors = new Map<number, Promise<TensorExecutor>>();
-function executor(threads: number): Promise<TensorExecutor> {
+const executors = new Map<number, Promise<engine.TensorExecutor>>();
+function executor(threads: number): Promise<engine.TensorExecutor> {
   let e = executors.get(threads);
   if (e === undefined) {
     e = createWebExecutor({ wasmPaths: new URL('/ort/', import.meta.url).href, numThreads: threads, provider: 'wasm' });
@@ -66,7 +66,7 @@ function executor(threads: number): Promise<TensorExecutor> {
 
 async function probe(p: StepProbe): Promise<StepReport> {
   const exec = await executor(p.threads);
-  const trainer = await Trainer.create({ model: 'mlp', optimizer: { kind: 'sgd', momentum: 0.9 }, seed: p.seed, lr: p.lr, executor: exec });
+  const trainer = await engine.Trainer.create({ model: 'mlp', optimizer: { kind: 'sgd', momentum: 0.9 }, seed: p.seed, lr: p.lr, executor: exec });
   try {
     const xb = fromBase64(p.x64);
     const x = new Float32Array(xb.buffer, xb.byteOffset, xb.byteLength / 4);
@@ -83,7 +83,7 @@ async function probe(p: StepProbe): Promise<StepReport> {
 /** Samples/s of MLP steps at this batch size: the median of `repeats` timed runs of `steps` steps after a warm-up run. */
 async function throughput(opts: { batch: number; steps: number; repeats: number; threads: number }): Promise<ThroughputReport> {
   const exec = await executor(opts.threads);
-  const trainer = await Trainer.create({ model: 'mlp', optimizer: { kind: 'sgd', momentum: 0.9 }, seed: 1, lr: 0.01, executor: exec });
+  const trainer = await engine.Trainer.create({ model: 'mlp', optimizer: { kind: 'sgd', momentum: 0.9 }, seed: 1, lr: 0.01, executor: exec });
   try {
     const x = new Float32Array(opts.batch * 784).map((_, i) => ((i * 2654435761) >>> 0) / 4294967296);
     const batch = { size: opts.batch, x, y: BigInt64Array.from({ length: opts.batch }, (_, i) => BigInt(i % 10)) };

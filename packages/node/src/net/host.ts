@@ -130,8 +130,13 @@ export async function createHost(options: HostOptions = {}): Promise<FedHost> {
       }),
     ],
     ...(options.networkKey === undefined ? {} : { connectionProtector: privateNetwork(options.networkKey) }),
-    // An allowlisted run closes every other connection once noise has proven the peer id.
-    ...(allow === null ? {} : { connectionGater: { denyInboundEncryptedConnection: (p: PeerId) => !allow.has(p.toString()), denyOutboundEncryptedConnection: (p: PeerId) => !allow.has(p.toString()) } }),
+    connectionGater: {
+      // libp2p in a browser refuses to dial private and loopback addresses by default; a run's
+      // addresses are whatever its document says (a LAN, 127.0.0.1 in tests), so dial them all.
+      denyDialMultiaddr: () => false,
+      // An allowlisted run closes every other connection once noise has proven the peer id.
+      ...(allow === null ? {} : { denyInboundEncryptedConnection: (p: PeerId) => !allow.has(p.toString()), denyOutboundEncryptedConnection: (p: PeerId) => !allow.has(p.toString()) }),
+    },
     peerDiscovery,
     connectionManager: {
       maxConnections: options.maxConnections ?? 512,

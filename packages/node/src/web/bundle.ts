@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { build, type Plugin } from 'esbuild';
@@ -7,7 +8,8 @@ import { build, type Plugin } from 'esbuild';
  * Bundles a browser entry (a page's script) with esbuild. Platform seams: a module `x.js`
  * with a sibling `x.browser.js` (or `.ts`) is replaced by it, so files, worker threads and
  * onnxruntime-node never reach the page; anything else that imports `node:*` fails the build
- * with esbuild's "could not resolve" error, which names the importing file.
+ * with esbuild's "could not resolve" error, which names the importing file. Packages resolve
+ * with the "browser" condition, so `@fednode/core` and `@fednode/node` give their browser entries.
  */
 
 const SWAPPING = Symbol('fednode-platform-seams');
@@ -24,6 +26,9 @@ const platformSeams: Plugin = {
     });
   },
 };
+
+/** The compiled shim beside this module (dist/web/buffer-shim.js), or its source under tsx. */
+const BUFFER_SHIM = fileURLToPath(new URL(`./buffer-shim.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 
 export interface BundleOptions {
   /** The page's script (TypeScript or JavaScript). */
@@ -47,6 +52,9 @@ export async function bundleBrowserEntry(opts: BundleOptions): Promise<Bundle> {
     target: 'es2022',
     minify: opts.minify ?? true,
     loader: { '.proto': 'text' },
+    // Buffer comes from the `buffer` package (buffer-shim.ts); `global` is Node's name for globalThis.
+    inject: [BUFFER_SHIM],
+    define: { global: 'globalThis' },
     plugins: [platformSeams],
     logLevel: 'silent',
   });
