@@ -11,37 +11,41 @@ import type { TrainerPageApi, TrainerPageStart } from './trainer-page.js';
 
 /**
  * A browser trainer in a real run: a `fednode start` aggregator listens on TCP and WebSockets,
- * the run needs its pre-shared key (private network and /fednode/auth/1), and headless
- * Chromium joins with the key, pulls each round's model over WebSockets, trains its MNIST rows
- * on onnxruntime-web, and pushes int8 updates with error feedback, which the aggregator accepts.
+ * two `fednode start` trainers join over TCP, the run needs its pre-shared key (private network
+ * and /fednode/auth/1), and headless Chromium joins with the key, pulls each round's model over
+ * WebSockets, trains its own MNIST rows on onnxruntime-web, and pushes int8 updates with error
+ * feedback. The round's cohort is all three, so no version can be made without the browser.
  */
 
 const PAGE = fileURLToPath(new URL('./trainer-page.ts', import.meta.url));
 const PSK = 'browser-pre-shared-key-0123456789';
+const ROUNDS = 3;
 
 type PageEvent = ReturnType<TrainerPageApi['events']>[number];
 
-test('a browser trainer is admitted with the run key over WebSockets and its int8 updates are accepted every round', { skip: noChromium, timeout: 150_000 }, async () => {
+test('1 aggregator, 2 Node trainers and 1 browser trainer: the browser is admitted with the key, every version includes its int8 update, accuracy rises each version', { skip: noChromium, timeout: 150_000 }, async () => {
   const c = new Cluster('browser-trainer');
   let page: Awaited<ReturnType<typeof openBundledPage>> | null = null;
   try {
     const agg = await c.key('agg');
+    const trainers = [await c.key('t0'), await c.key('t1')];
     writeFileSync(join(c.dir, 'psk'), PSK + '\n', { mode: 0o600 });
     const [tcpPort, wsPort] = [await freePort(), await freePort()];
     const runPath = c.writeRun(
       'run',
-      mnistRun('browser-run', 1, {
+      mnistRun('browser-run', 2, {
         admission: { psk: { file: 'psk' } },
         network: { aggregator: `/ip4/127.0.0.1/tcp/${tcpPort}/p2p/${agg.peerId}` },
-        data: { trainRows: 6000, testRows: 2000, partition: { kind: 'iid' }, shares: 1 },
-        strategy: { kind: 'fedavg', cohort: 1, deadlineS: 60, minParticipants: 1 },
-        rounds: 2,
+        data: { trainRows: 4000, testRows: 2000, partition: { kind: 'iid' }, shares: 2 },
+        strategy: { kind: 'fedavg', cohort: 3, deadlineS: 60, minParticipants: 3 },
+        rounds: ROUNDS,
       }),
     );
     const a = c.start('agg', ['--config', runPath, '--role', 'aggregator', '--key', agg.path, '--data-dir', c.dataDir('agg'), '--listen', `/ip4/127.0.0.1/tcp/${tcpPort}`, '--listen', `/ip4/127.0.0.1/tcp/${wsPort}/ws`]);
     const started = await waitForLog(a.log, (ls) => ls.find((l) => l.event === 'node.started'), 60_000, 'the aggregator to start');
     const ws = (started.addrs as string[]).find((x) => x.includes('/ws/'));
     assert.ok(ws !== undefined, `the aggregator listens on WebSockets: ${JSON.stringify(started.addrs)}`);
+    trainers.forEach((t, i) => c.start(`t${i}`, ['--config', runPath, '--role', 'trainer', '--key', t.path, '--data-dir', c.dataDir(`t${i}`), '--shard', String(i)]));
 
     const pixels = data.loadImagePixels('mnist');
     const rows = data.imageRows(pixels.train, pixels.normalization, Uint32Array.from({ length: 600 }, (_, i) => 6000 + i));
@@ -55,7 +59,7 @@ test('a browser trainer is admitted with the run key over WebSockets and its int
     page = await openBundledPage(PAGE);
     const peerId = await page.page.evaluate((s) => (globalThis as unknown as { fednodeTrainerPage: TrainerPageApi }).fednodeTrainerPage.start(s), start);
 
-    // The run ends when its 2 versions are made: that needs the browser's update in each round.
+    // The run ends when its versions are made: each needs the browser's update.
     const deadline = Date.now() + 90_000;
     let events: PageEvent[] = [];
     for (;;) {
@@ -67,18 +71,22 @@ test('a browser trainer is admitted with the run key over WebSockets and its int
       await new Promise((r) => setTimeout(r, 500));
     }
     const pushed = events.filter((e): e is Extract<PageEvent, { kind: 'pushed' }> => e.kind === 'pushed');
-    assert.deepEqual(pushed.map((e) => [e.round, e.outcome]), [[0, 'accepted'], [1, 'accepted']]);
+    assert.deepEqual(pushed.map((e) => [e.round, e.outcome]), [[0, 'accepted'], [1, 'accepted'], [2, 'accepted']]);
     // int8 with error feedback: about a quarter of fp32's 4 bytes per parameter (199,210 of them).
     for (const p of pushed) assert.ok(p.bytes > 199_210 && p.bytes < 2 * 199_210, `update of ${p.bytes} bytes`);
     const saved = await page.page.evaluate(() => (globalThis as unknown as { fednodeTrainerPage: TrainerPageApi }).fednodeTrainerPage.saved());
-    assert.ok(saved !== null && saved.nextSequence === 2 && saved.lastRound === 1 && saved.residual !== null, `saved state ${JSON.stringify(saved && { ...saved, residual: saved.residual?.length })}`);
+    assert.ok(saved !== null && saved.nextSequence === ROUNDS && saved.lastRound === ROUNDS - 1 && saved.residual !== null, `saved state ${JSON.stringify(saved && { ...saved, residual: saved.residual?.length })}`);
 
     const log: LogLine[] = readLog(a.log);
     const accepted = log.filter((l) => l.event === 'update.accepted');
-    assert.deepEqual(accepted.map((l) => [l.peer, l.round]), [[peerId, 0], [peerId, 1]], 'the aggregator accepted the browser peer\'s update in each round');
+    for (let r = 0; r < ROUNDS; r++) {
+      const peers = accepted.filter((l) => l.round === r).map((l) => l.peer as string).sort();
+      assert.deepEqual(peers, [peerId, ...trainers.map((t) => t.peerId)].sort(), `round ${r}: the aggregator accepted the browser's and both trainers' updates`);
+    }
     const evaluated = log.filter((l) => l.event === 'version.evaluated').map((l) => l.accuracy as number);
-    assert.equal(evaluated.length, 2);
-    assert.ok(evaluated[1] > evaluated[0] && evaluated[0] > 0.5, `accuracy by version: ${evaluated.join(', ')}`);
+    assert.equal(evaluated.length, ROUNDS);
+    for (let v = 1; v < ROUNDS; v++) assert.ok(evaluated[v] > evaluated[v - 1], `accuracy by version: ${evaluated.join(', ')}`);
+    assert.ok(evaluated[0] > 0.5, `accuracy by version: ${evaluated.join(', ')}`);
   } finally {
     await page?.close();
     await c.close();
