@@ -17,13 +17,9 @@ export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '-
 /** A reason to skip, or false when Chromium is installed. */
 export const noChromium: string | false = existsSync(CHROMIUM) ? false : `Debian's Chromium is not at ${CHROMIUM} (apt-get install chromium)`;
 
-export interface BrowserPage {
-  readonly page: Page;
+export interface BrowserPage extends OpenPage {
   readonly url: string;
   readonly bundleBytes: number;
-  /** Bytes of each response the page received so far, by path (the bundle, onnxruntime-web's .wasm and .mjs). */
-  readonly received: ReadonlyMap<string, number>;
-  close(): Promise<void>;
 }
 
 /**
@@ -61,42 +57,57 @@ export function rendererPeakRss(): number | null {
   return peak;
 }
 
-/** Bundles `entry`, serves it as /app.js from an HTML page, opens the page in a fresh headless Chromium. */
-export async function openBundledPage(entry: string): Promise<BrowserPage> {
-  const dir = mkdtempSync(join(tmpdir(), 'fednode-page-'));
-  let server: StaticServer | null = null;
-  let browser: Browser | null = null;
+export interface OpenPage {
+  readonly page: Page;
+  /** Bytes of each response the page received so far, by path (the bundle, onnxruntime-web's .wasm and .mjs). */
+  readonly received: ReadonlyMap<string, number>;
+  close(): Promise<void>;
+}
+
+/** Opens `url` in a fresh headless Chromium; page errors fail the load. */
+export async function openPage(url: string): Promise<OpenPage> {
+  // playwright-core starts Chromium with a fresh temporary profile of its own.
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
   try {
-    const bundle = await bundleBrowserEntry({ entry, outfile: join(dir, 'app.js') });
-    writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>fednode</title><script type="module" src="/app.js"></script>\n');
-    server = await serveStatic({ '/': dir, '/ort/': onnxruntimeWebDir() });
-    // playwright-core starts Chromium with a fresh temporary profile of its own.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
     const page = await browser.newPage();
     const errors: string[] = [];
     const received = new Map<string, number>();
+    page.on('pageerror', (e) => errors.push(e.message));
     page.on('response', (r) => {
       // Content-Length is what the static server sends for every file.
       received.set(new URL(r.url()).pathname, Number(r.headers()['content-length'] ?? 0));
     });
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
+    await page.goto(url);
     if (errors.length > 0) throw new Error(`the page failed to start: ${errors.join('; ')}`);
-    const b = browser;
+    return { page, received, close: () => browser.close() };
+  } catch (err) {
+    await browser.close();
+    throw err;
+  }
+}
+
+/** Bundles `entry`, serves it as /app.js from an HTML page, opens the page in a fresh headless Chromium. */
+export async function openBundledPage(entry: string): Promise<BrowserPage> {
+  const dir = mkdtempSync(join(tmpdir(), 'fednode-page-'));
+  let server: StaticServer | null = null;
+  try {
+    const bundle = await bundleBrowserEntry({ entry, outfile: join(dir, 'app.js') });
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>fednode</title><script type="module" src="/app.js"></script>\n');
+    server = await serveStatic({ '/': dir, '/ort/': onnxruntimeWebDir() });
+    const opened = await openPage(server.url);
     const s = server;
     return {
-      page,
+      page: opened.page,
       url: server.url,
       bundleBytes: bundle.bytes,
-      received,
+      received: opened.received,
       async close() {
-        await b.close();
+        await opened.close();
         await s.close();
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
-    await browser?.close();
     await server?.close();
     rmSync(dir, { recursive: true, force: true });
     throw err;

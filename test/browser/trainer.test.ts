@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { data } from '@fednode/core';
-import { loadRunFile, webJoinOf } from '@fednode/node';
-import { Cluster, freePort, mnistRun, readLog, waitForLog, type LogLine } from '../cluster.js';
-import { noChromium, openBundledPage } from './chromium.js';
-import type { TrainerPageApi, TrainerPageStart } from './trainer-page.js';
+import type { BrowserTrainerEvent, SavedTrainer } from '@fednode/node/browser';
+import { CLI, Cluster, freePort, mnistRun, readLog, waitForLog, within, type LogLine } from '../cluster.js';
+import { noChromium, openPage, type OpenPage } from './chromium.js';
 
 /**
  * A browser trainer in a real run: a `fednode start` aggregator listens on TCP and WebSockets,
@@ -15,17 +13,49 @@ import type { TrainerPageApi, TrainerPageStart } from './trainer-page.js';
  * and /fednode/auth/1), and headless Chromium joins with the key, pulls each round's model over
  * WebSockets, trains its own MNIST rows on onnxruntime-web, and pushes int8 updates with error
  * feedback. The round's cohort is all three, so no version can be made without the browser.
+ * The browser runs the example app (examples/browser) as `fednode web` serves it: opening its
+ * URL with #key=… is all it takes to join.
  */
 
-const PAGE = fileURLToPath(new URL('./trainer-page.ts', import.meta.url));
+/** What the example app exposes to an embedding page (and to this test). */
+interface AppState {
+  readonly events: BrowserTrainerEvent[];
+  readonly peerId: string | null;
+  readonly error: string | null;
+  readonly saved: SavedTrainer | null;
+}
+const appState = (): AppState => (globalThis as unknown as { fednodeApp: AppState }).fednodeApp;
 const PSK = 'browser-pre-shared-key-0123456789';
 const ROUNDS = 3;
 
-type PageEvent = ReturnType<TrainerPageApi['events']>[number];
+type PageEvent = BrowserTrainerEvent;
+
+/** `fednode web` for the run; resolves with the URL it prints and a way to stop it. */
+async function fednodeWeb(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [CLI, 'web', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await within(
+    new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        const m = /serving run \S+ at (\S+?)(#|\s)/.exec(out);
+        if (m !== null) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`fednode web exited with ${code}: ${err}`)));
+    }),
+    60_000,
+    'fednode web to serve',
+  );
+  return { url, stop: async () => void (child.kill('SIGTERM'), await exited) };
+}
 
 test('1 aggregator, 2 Node trainers and 1 browser trainer: the browser is admitted with the key, every version includes its int8 update, accuracy rises each version', { skip: noChromium, timeout: 150_000 }, async () => {
   const c = new Cluster('browser-trainer');
-  let page: Awaited<ReturnType<typeof openBundledPage>> | null = null;
+  let page: OpenPage | null = null;
+  let stopWeb: (() => Promise<void>) | null = null;
   try {
     const agg = await c.key('agg');
     const trainers = [await c.key('t0'), await c.key('t1')];
@@ -47,23 +77,27 @@ test('1 aggregator, 2 Node trainers and 1 browser trainer: the browser is admitt
     assert.ok(ws !== undefined, `the aggregator listens on WebSockets: ${JSON.stringify(started.addrs)}`);
     trainers.forEach((t, i) => c.start(`t${i}`, ['--config', runPath, '--role', 'trainer', '--key', t.path, '--data-dir', c.dataDir(`t${i}`), '--shard', String(i)]));
 
-    const pixels = data.loadImagePixels('mnist');
-    const rows = data.imageRows(pixels.train, pixels.normalization, Uint32Array.from({ length: 600 }, (_, i) => 6000 + i));
-    const start: TrainerPageStart = {
-      join: webJoinOf(loadRunFile(runPath).run, ws),
-      psk: PSK,
-      x64: Buffer.from(rows.x.buffer, rows.x.byteOffset, rows.x.byteLength).toString('base64'),
-      y: [...rows.y],
-      shard: 0,
-    };
-    page = await openBundledPage(PAGE);
-    const peerId = await page.page.evaluate((s) => (globalThis as unknown as { fednodeTrainerPage: TrainerPageApi }).fednodeTrainerPage.start(s), start);
+    const web = await fednodeWeb(['--config', runPath, '--aggregator', ws, '--port', '0', '--rows', '6000:6600']);
+    stopWeb = web.stop;
+    page = await openPage(`${web.url}#key=${PSK}`);
+    const peerId = await within(
+      (async () => {
+        for (;;) {
+          const s = await page.page.evaluate(appState);
+          if (s.error !== null) throw new Error(`the app failed: ${s.error}`);
+          if (s.peerId !== null) return s.peerId;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      })(),
+      60_000,
+      'the page to join',
+    );
 
     // The run ends when its versions are made: each needs the browser's update.
     const deadline = Date.now() + 90_000;
     let events: PageEvent[] = [];
     for (;;) {
-      events = await page.page.evaluate(() => (globalThis as unknown as { fednodeTrainerPage: TrainerPageApi }).fednodeTrainerPage.events());
+      events = (await page.page.evaluate(appState)).events;
       if (events.some((e) => e.kind === 'done')) break;
       const bad = events.find((e) => e.kind === 'refused' || e.kind === 'missed');
       assert.equal(bad, undefined, `the browser trainer: ${JSON.stringify(bad)}`);
@@ -74,7 +108,7 @@ test('1 aggregator, 2 Node trainers and 1 browser trainer: the browser is admitt
     assert.deepEqual(pushed.map((e) => [e.round, e.outcome]), [[0, 'accepted'], [1, 'accepted'], [2, 'accepted']]);
     // int8 with error feedback: about a quarter of fp32's 4 bytes per parameter (199,210 of them).
     for (const p of pushed) assert.ok(p.bytes > 199_210 && p.bytes < 2 * 199_210, `update of ${p.bytes} bytes`);
-    const saved = await page.page.evaluate(() => (globalThis as unknown as { fednodeTrainerPage: TrainerPageApi }).fednodeTrainerPage.saved());
+    const saved = (await page.page.evaluate(appState)).saved;
     assert.ok(saved !== null && saved.nextSequence === ROUNDS && saved.lastRound === ROUNDS - 1 && saved.residual !== null, `saved state ${JSON.stringify(saved && { ...saved, residual: saved.residual?.length })}`);
 
     const log: LogLine[] = readLog(a.log);
@@ -89,6 +123,7 @@ test('1 aggregator, 2 Node trainers and 1 browser trainer: the browser is admitt
     assert.ok(evaluated[0] > 0.5, `accuracy by version: ${evaluated.join(', ')}`);
   } finally {
     await page?.close();
+    await stopWeb?.();
     await c.close();
   }
 });

@@ -5,8 +5,9 @@
  */
 export { BrowserTrainer, type BrowserTrainerEvent, type BrowserTrainerOptions, type SavedTrainer, type TrainerMemory } from './browser-peer/trainer.js';
 export type { WebJoin } from './browser-peer/join.js';
+export { decodeShareFile } from './browser-peer/share-file.js';
 export { createHost, hostPeerId, type FedHost, type HostOptions } from './net/host.js';
-export { generateIdentity, peerIdOf } from './net/keys.js';
+export { generateIdentity, identityFromBytes, identityToBytes, peerIdOf } from './net/keys.js';
 export { Admission, AUTH_PROTOCOL, NOT_ADMITTED, type AdmissionPolicy } from './net/admission.js';
 export { networkKeyOf } from './net/private-network.js';
 export { NetError } from './net/errors.js';
