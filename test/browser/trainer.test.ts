@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BrowserTrainerEvent, SavedTrainer } from '@fednode/node/browser';
-import { CLI, Cluster, freePort, mnistRun, readLog, waitForLog, within, type LogLine } from '../cluster.js';
+import { Cluster, freePort, mnistRun, readLog, waitForLog, type LogLine } from '../cluster.js';
 import { noChromium, openPage, type OpenPage } from './chromium.js';
+import { appState, fednodeWeb, joinedPeer, type PageEvent } from './web-app.js';
 
 /**
  * A browser trainer in a real run: a `fednode start` aggregator listens on TCP and WebSockets,
@@ -17,40 +16,8 @@ import { noChromium, openPage, type OpenPage } from './chromium.js';
  * URL with #key=… is all it takes to join.
  */
 
-/** What the example app exposes to an embedding page (and to this test). */
-interface AppState {
-  readonly events: BrowserTrainerEvent[];
-  readonly peerId: string | null;
-  readonly error: string | null;
-  readonly saved: SavedTrainer | null;
-}
-const appState = (): AppState => (globalThis as unknown as { fednodeApp: AppState }).fednodeApp;
 const PSK = 'browser-pre-shared-key-0123456789';
 const ROUNDS = 3;
-
-type PageEvent = BrowserTrainerEvent;
-
-/** `fednode web` for the run; resolves with the URL it prints and a way to stop it. */
-async function fednodeWeb(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, 'web', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await within(
-    new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (b: Buffer) => {
-        out += b.toString();
-        const m = /serving run \S+ at (\S+?)(#|\s)/.exec(out);
-        if (m !== null) resolve(m[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`fednode web exited with ${code}: ${err}`)));
-    }),
-    60_000,
-    'fednode web to serve',
-  );
-  return { url, stop: async () => void (child.kill('SIGTERM'), await exited) };
-}
 
 test('1 aggregator, 2 Node trainers and 1 browser trainer: the browser is admitted with the key, every version includes its int8 update, accuracy rises each version', { skip: noChromium, timeout: 150_000 }, async () => {
   const c = new Cluster('browser-trainer');
@@ -80,18 +47,7 @@ test('1 aggregator, 2 Node trainers and 1 browser trainer: the browser is admitt
     const web = await fednodeWeb(['--config', runPath, '--aggregator', ws, '--port', '0', '--rows', '6000:6600']);
     stopWeb = web.stop;
     page = await openPage(`${web.url}#key=${PSK}`);
-    const peerId = await within(
-      (async () => {
-        for (;;) {
-          const s = await page.page.evaluate(appState);
-          if (s.error !== null) throw new Error(`the app failed: ${s.error}`);
-          if (s.peerId !== null) return s.peerId;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      })(),
-      60_000,
-      'the page to join',
-    );
+    const peerId = await joinedPeer(page);
 
     // The run ends when its versions are made: each needs the browser's update.
     const deadline = Date.now() + 90_000;

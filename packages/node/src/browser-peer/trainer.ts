@@ -197,9 +197,11 @@ export class BrowserTrainer {
     const j = this.o.join;
     const deadline = deadlineUnixMs !== null && deadlineUnixMs > 0 ? deadlineUnixMs : Date.now() + NO_DEADLINE_RETRY_MS;
     const stopped = (): boolean => this.stopped;
+    // A lost link shows while it lasts; the pull or push is retried until the round's deadline.
+    const onRetry = (_attempt: number, e: Error): void => this.emit({ kind: 'unreachable', reason: e.message.slice(0, 300) });
     let model;
     try {
-      model = await retryUntil(() => pullModel(this.host, j.aggregator, { runId: j.runId, version, slice: null, codec: 'fp32' }, { timeoutMs: j.timeoutMs, ...(this.admission === undefined ? {} : { admission: this.admission }) }), { deadline, stopped });
+      model = await retryUntil(() => pullModel(this.host, j.aggregator, { runId: j.runId, version, slice: null, codec: 'fp32' }, { timeoutMs: j.timeoutMs, ...(this.admission === undefined ? {} : { admission: this.admission }) }), { deadline, stopped, onRetry });
     } catch (e) {
       const code = e instanceof NetError ? (e.remoteCode ?? e.code) : 'ERROR';
       this.emit({ kind: 'refused', round, code, reason: (e as Error).message });
@@ -237,7 +239,7 @@ export class BrowserTrainer {
     let outcome: 'accepted' | 'delivered' | null = null;
     let acked = model.version;
     try {
-      const ack = await retryUntil(() => pushUpdate(this.host, j.aggregator, update, { timeoutMs: j.timeoutMs, ...(this.admission === undefined ? {} : { admission: this.admission }) }), { deadline, stopped });
+      const ack = await retryUntil(() => pushUpdate(this.host, j.aggregator, update, { timeoutMs: j.timeoutMs, ...(this.admission === undefined ? {} : { admission: this.admission }) }), { deadline, stopped, onRetry });
       if (ack !== null) {
         outcome = 'accepted';
         acked = ack.version;
