@@ -62,7 +62,7 @@ async function browserStepBench(): Promise<BenchResult> {
         bundle_bytes: page.bundleBytes,
         wasm_file: wasm.map(([path]) => path.split('/').pop()).join(', '),
         wasm_bytes: wasm.reduce((n, [, b]) => n + b, 0),
-        renderer_peak_rss_mb: peak === null ? 'unknown (no /proc)' : round(peak / 2 ** 20, 1),
+        renderer_peak_rss_mb: peak === null ? 'unknown (no /proc)' : round(peak / 2 ** 20),
       },
     };
   } finally {
