@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { data, engine, type ParamSet } from '@fednode/core';
+import { data, engine } from '@fednode/core';
 import { noChromium, openBundledPage } from './chromium.js';
 import type { StepPageApi, StepProbe } from './step-page.js';
 
@@ -16,17 +16,6 @@ const SEED = 7;
 const LR = 0.05;
 const STEPS = 8;
 
-function flat(p: ParamSet): Float32Array {
-  const parts = p.specs.map((s) => p.tensor(s.name));
-  const out = new Float32Array(parts.reduce((n, t) => n + t.length, 0));
-  let o = 0;
-  for (const t of parts) {
-    out.set(t, o);
-    o += t.length;
-  }
-  return out;
-}
-
 test('an MLP step in headless Chromium (onnxruntime-web) equals the Node engine\'s and the loss falls', { skip: noChromium, timeout: 120_000 }, async () => {
   const pixels = data.loadImagePixels('mnist', { normalize: 'unit' });
   const rows = data.imageRows(pixels.train, null, Array.from({ length: 64 }, (_, i) => i));
@@ -37,7 +26,7 @@ test('an MLP step in headless Chromium (onnxruntime-web) equals the Node engine\
   const nodeLosses: number[] = [];
   try {
     nodeLosses.push(await node.step(batch));
-    nodeFirst = flat(await node.params());
+    nodeFirst = (await node.params()).data;
   } finally {
     await node.close();
   }
@@ -57,7 +46,7 @@ test('an MLP step in headless Chromium (onnxruntime-web) equals the Node engine\
     // The same initial parameters (same seed) moved by the same gradient: most weights changed.
     const init = await engine.Trainer.create({ model: 'mlp', optimizer: { kind: 'sgd', momentum: 0.9 }, seed: SEED, lr: LR, intraOpThreads: 1 });
     try {
-      const p0 = flat(await init.params());
+      const p0 = (await init.params()).data;
       for (let i = 0; i < web.length; i++) if (web[i] !== p0[i]) moved++;
     } finally {
       await init.close();

@@ -3,7 +3,7 @@
  * same Trainer the daemons use, on onnxruntime-web, and reports losses, parameters and step
  * throughput to the Node side (which calls these through page.evaluate).
  */
-import { createWebExecutor, crossOriginIsolated, engine, ParamSet } from '@fednode/core/browser';
+import { createWebExecutor, crossOriginIsolated, engine } from '@fednode/core/browser';
 
 export interface StepProbe {
   seed: number;
@@ -43,17 +43,6 @@ function toBase64(b: Uint8Array): string {
   return btoa(s);
 }
 
-function flat(p: ParamSet): Float32Array {
-  const parts = p.specs.map((s) => p.tensor(s.name));
-  const out = new Float32Array(parts.reduce((n, t) => n + t.length, 0));
-  let o = 0;
-  for (const t of parts) {
-    out.set(t, o);
-    o += t.length;
-  }
-  return out;
-}
-
 const executors = new Map<number, Promise<engine.TensorExecutor>>();
 function executor(threads: number): Promise<engine.TensorExecutor> {
   let e = executors.get(threads);
@@ -72,9 +61,9 @@ async function probe(p: StepProbe): Promise<StepReport> {
     const x = new Float32Array(xb.buffer, xb.byteOffset, xb.byteLength / 4);
     const batch = { size: p.y.length, x, y: BigInt64Array.from(p.y, (v) => BigInt(v)) };
     const losses = [await trainer.step(batch)];
-    const first = flat(await trainer.params());
+    const first = (await trainer.params()).data;
     for (let i = 1; i < p.steps; i++) losses.push(await trainer.step(batch));
-    return { provider: exec.provider, isolated: crossOriginIsolated(), losses, paramsAfterFirst64: toBase64(new Uint8Array(first.buffer)) };
+    return { provider: exec.provider, isolated: crossOriginIsolated(), losses, paramsAfterFirst64: toBase64(new Uint8Array(first.buffer, first.byteOffset, first.byteLength)) };
   } finally {
     await trainer.close();
   }
