@@ -2,20 +2,12 @@
  * The example browser trainer: joins the run described by a join file (what `fednode web`
  * serves), with the key the person types (or #key=… in the URL, which joins at once), trains
  * the rows it is given or the share file the person picks, and shows progress, accuracy and
- * bytes sent. Its identity, sequence number and error-feedback residual live in localStorage,
- * so a dropped connection or a reloaded tab resumes where it stopped.
+ * bytes sent. The trainer runs in a dedicated worker (trainer-worker.ts), so a background tab
+ * keeps training; its identity, sequence number and error-feedback residual live in this page's
+ * localStorage, so a dropped connection or a reloaded tab resumes where it stopped.
  */
-import {
-  BrowserTrainer,
-  decodeShareFile,
-  generateIdentity,
-  identityFromBytes,
-  identityToBytes,
-  type BrowserTrainerEvent,
-  type SavedTrainer,
-  type TrainerMemory,
-  type WebJoin,
-} from '@fednode/node/browser';
+import { generateIdentity, identityToBytes, type BrowserTrainerEvent, type SavedTrainer, type WebJoin } from '@fednode/node/browser';
+import type { StartMessage, WorkerMessage } from './trainer-worker.js';
 
 function el<T extends HTMLElement>(id: string): T {
   const e = document.getElementById(id);
@@ -34,33 +26,35 @@ function fromBase64(s: string): Uint8Array {
 }
 
 /** The trainer's state in localStorage, one entry per run (the residual as base64). */
-function localMemory(runId: string): TrainerMemory {
-  const key = `fednode:${runId}:trainer`;
-  return {
-    async load() {
-      const raw = localStorage.getItem(key);
-      if (raw === null) return null;
-      const s = JSON.parse(raw) as Omit<SavedTrainer, 'residual'> & { residual: string | null };
-      return { ...s, residual: s.residual === null ? null : fromBase64(s.residual) };
-    },
-    async save(s) {
-      localStorage.setItem(key, JSON.stringify({ ...s, residual: s.residual === null ? null : toBase64(s.residual) }));
-    },
-  };
+function loadState(runId: string): SavedTrainer | null {
+  const raw = localStorage.getItem(`fednode:${runId}:trainer`);
+  if (raw === null) return null;
+  const s = JSON.parse(raw) as Omit<SavedTrainer, 'residual'> & { residual: string | null };
+  return { ...s, residual: s.residual === null ? null : fromBase64(s.residual) };
 }
 
-/** The same peer identity across reloads: the aggregator counts one update per peer a round. */
-async function localIdentity(runId: string): Promise<Awaited<ReturnType<typeof generateIdentity>>> {
+function saveState(s: SavedTrainer): void {
+  localStorage.setItem(`fednode:${s.runId}:trainer`, JSON.stringify({ ...s, residual: s.residual === null ? null : toBase64(s.residual) }));
+}
+
+/** The same peer identity across reloads (libp2p's key bytes): the aggregator counts one update per peer a round. */
+async function localIdentity(runId: string): Promise<Uint8Array> {
   const key = `fednode:${runId}:identity`;
   const raw = localStorage.getItem(key);
-  if (raw !== null) return identityFromBytes(fromBase64(raw));
-  const id = await generateIdentity();
-  localStorage.setItem(key, toBase64(identityToBytes(id)));
+  if (raw !== null) return fromBase64(raw);
+  const id = identityToBytes(await generateIdentity());
+  localStorage.setItem(key, toBase64(id));
   return id;
 }
 
-/** What an embedding page or a test can read. */
-const app = { events: [] as BrowserTrainerEvent[], peerId: null as string | null, error: null as string | null, saved: null as SavedTrainer | null };
+/** What an embedding page or a test can read, and `listeners` it can add to hear each event as it comes. */
+const app = {
+  events: [] as BrowserTrainerEvent[],
+  listeners: [] as ((e: BrowserTrainerEvent) => void)[],
+  peerId: null as string | null,
+  error: null as string | null,
+  saved: null as SavedTrainer | null,
+};
 (globalThis as { fednodeApp?: typeof app }).fednodeApp = app;
 
 function say(line: string, error = false): void {
@@ -71,9 +65,9 @@ function say(line: string, error = false): void {
 }
 
 let accepted = 0;
-function show(e: BrowserTrainerEvent, trainer: BrowserTrainer): void {
+function show(e: BrowserTrainerEvent, bytesSent: number): void {
   app.events.push(e);
-  app.saved = trainer.saved;
+  for (const l of app.listeners) l(e);
   switch (e.kind) {
     case 'status': {
       el('round').textContent = `${e.status.round} / ${e.status.version} of ${e.status.rounds}`;
@@ -98,7 +92,7 @@ function show(e: BrowserTrainerEvent, trainer: BrowserTrainer): void {
     case 'pushed':
       accepted++;
       el('accepted').textContent = String(accepted);
-      el('bytes').textContent = trainer.bytesSent.toLocaleString();
+      el('bytes').textContent = bytesSent.toLocaleString();
       say(`round ${e.round}: update ${e.outcome} (${e.bytes.toLocaleString()} bytes, loss ${e.loss.toFixed(4)})`);
       break;
     case 'refused':
@@ -121,29 +115,51 @@ async function join(): Promise<void> {
     const j = (await (await fetch(joinUrl)).json()) as WebJoin;
     const picked = el<HTMLInputElement>('share-file').files?.[0];
     const bytes = picked !== undefined ? new Uint8Array(await picked.arrayBuffer()) : new Uint8Array(await (await fetch(new URL('share.bin', joinUrl))).arrayBuffer());
-    const rows = decodeShareFile(bytes, picked?.name ?? 'the served share');
-    el('rows').textContent = `${rows.count.toLocaleString()} rows`;
     el('state').textContent = 'starting the engine…';
-    let trainer: BrowserTrainer | null = null;
-    trainer = await BrowserTrainer.create({
+    const worker = new Worker(new URL('trainer-worker.js', import.meta.url), { type: 'module' });
+    worker.onmessage = (ev: MessageEvent<WorkerMessage>) => {
+      const m = ev.data;
+      switch (m.type) {
+        case 'joined':
+          app.peerId = m.peerId;
+          el('peer').textContent = m.peerId;
+          el('rows').textContent = `${m.rows.toLocaleString()} rows`;
+          say(`joined run ${j.runId} as ${m.peerId}`);
+          break;
+        case 'event':
+          show(m.event, m.bytesSent);
+          break;
+        case 'save':
+          saveState(m.state);
+          app.saved = m.state;
+          break;
+        case 'error':
+          fail(m.message);
+          break;
+      }
+    };
+    worker.onerror = (ev) => fail(`the trainer's worker failed: ${ev.message}`);
+    const start: StartMessage = {
+      type: 'start',
       join: j,
       psk: el<HTMLInputElement>('key').value,
-      rows,
+      share: bytes,
+      shareName: picked?.name ?? 'the served share',
       wasmPaths: new URL('/ort/', location.href).href,
-      memory: localMemory(j.runId),
-      privateKey: await localIdentity(j.runId),
-      onEvent: (e) => trainer !== null && show(e, trainer),
-    });
-    app.peerId = trainer.peerId;
-    el('peer').textContent = trainer.peerId;
-    say(`joined run ${j.runId} as ${trainer.peerId}`);
-    await trainer.run();
+      saved: loadState(j.runId),
+      identity: await localIdentity(j.runId),
+    };
+    worker.postMessage(start, [bytes.buffer]);
   } catch (e) {
-    app.error = (e as Error).message;
-    el('state').textContent = 'failed';
-    say((e as Error).message, true);
-    el<HTMLButtonElement>('join').disabled = false;
+    fail((e as Error).message);
   }
+}
+
+function fail(message: string): void {
+  app.error = message;
+  el('state').textContent = 'failed';
+  say(message, true);
+  el<HTMLButtonElement>('join').disabled = false;
 }
 
 el<HTMLFormElement>('join-form').addEventListener('submit', (ev) => {

@@ -69,7 +69,7 @@ export async function openPage(url: string): Promise<OpenPage> {
   // playwright-core starts Chromium with a fresh temporary profile of its own.
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
   try {
-    const page = await browser.newPage();
+    const page = await (await browser.newContext()).newPage();
     const errors: string[] = [];
     const received = new Map<string, number>();
     page.on('pageerror', (e) => errors.push(e.message));

@@ -10,13 +10,26 @@ export type PageEvent = BrowserTrainerEvent;
 /** What the example app exposes to an embedding page (and to the tests). */
 export interface AppState {
   readonly events: PageEvent[];
+  readonly listeners: ((e: PageEvent) => void)[];
   readonly peerId: string | null;
   readonly error: string | null;
   readonly saved: SavedTrainer | null;
 }
 
-/** Runs in the page (page.evaluate): the app's state. */
-export const appState = (): AppState => (globalThis as unknown as { fednodeApp: AppState }).fednodeApp;
+/** Runs in the page (page.evaluate): the app's state, less its listeners (functions do not leave the page). */
+export const appState = (): Omit<AppState, 'listeners'> => {
+  const { listeners: _l, ...rest } = (globalThis as unknown as { fednodeApp: AppState }).fednodeApp;
+  return rest;
+};
+
+/** Calls `fn` in Node with each event the app hears from now on, as it hears it (a page binding, not polling). */
+export async function onAppEvent(page: OpenPage, fn: (e: PageEvent) => void): Promise<void> {
+  await page.page.exposeFunction('fednodeTestEvent', fn);
+  await page.page.evaluate(() => {
+    const g = globalThis as unknown as { fednodeApp: AppState; fednodeTestEvent: (e: PageEvent) => void };
+    g.fednodeApp.listeners.push((e) => g.fednodeTestEvent(e));
+  });
+}
 
 /** `fednode web` with these arguments; resolves with the URL it prints and a way to stop it. */
 export async function fednodeWeb(args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {

@@ -10,8 +10,8 @@ import { webJoinOf } from './join-of.js';
 import { serveStatic, type StaticServer } from './static-server.js';
 
 /**
- * What `fednode web` serves: a browser app (a folder with index.html and app.ts, bundled at
- * start), the run resolved for a page (/dist/join.json), MNIST rows for the page to train on
+ * What `fednode web` serves: a browser app (a folder with index.html and app.ts, and any
+ * trainer-worker.ts beside it for a dedicated worker, bundled at start into /dist/), the run resolved for a page (/dist/join.json), MNIST rows for the page to train on
  * (/dist/share.bin) and onnxruntime-web's files (/ort/), all cross-origin isolated.
  */
 
@@ -43,6 +43,8 @@ export async function serveWebApp(o: WebAppOptions): Promise<WebApp> {
   let server: StaticServer | null = null;
   try {
     const bundle = await bundleBrowserEntry({ entry, outfile: join(dist, 'app.js') });
+    const worker = join(o.appDir, 'trainer-worker.ts');
+    if (existsSync(worker)) await bundleBrowserEntry({ entry: worker, outfile: join(dist, 'trainer-worker.js') });
     writeFileSync(join(dist, 'join.json'), JSON.stringify(join_, null, 2) + '\n');
     // The page's rows are normalised as the run's dataset is: with the whole training split's statistics.
     const pixels = data.loadImagePixels('mnist');
