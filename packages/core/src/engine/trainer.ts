@@ -4,8 +4,8 @@ import type { Dataset } from '../data/dataset.js';
 import { ParamSet, type TensorSpec } from '../tensor/paramset.js';
 import { EngineError } from './errors.js';
 import { classifierEvaluation, exportInferenceModel, type ExportOptions } from './evaluation.js';
-import { defaultExecutor } from './default-executor.js';
 import type { SessionHandle, TensorExecutor } from './executor-api.js';
+import { Executor } from './executor.js';
 import type { WireTensor } from './executor-protocol.js';
 import type { FloatArray, Graph, Value } from './graph.js';
 import { cnn, initParams, mlp, type ModelGraph } from './models.js';
@@ -147,7 +147,8 @@ export class Trainer {
       const extra = tg.inputs.batch.map((t) => t.name).filter((n) => !fed.has(n));
       if (extra.length > 0) throw new EngineError('ENGINE_GRAPH', `trainer: the model needs inputs the trainer cannot feed: ${extra.join(', ')}`);
     }
-    const executor = opts.executor ?? (await defaultExecutor({ provider: opts.provider, intraOpThreads: opts.intraOpThreads }));
+    // In a browser bundle Executor is executor.browser.ts, whose create() says to pass createWebExecutor's.
+    const executor = opts.executor ?? Executor.create({ provider: opts.provider, intraOpThreads: opts.intraOpThreads });
     try {
       const [trainSession, evalSession] = await Promise.all([executor.load(tg.bytes), executor.load(evalModel.bytes)]);
       const trainer = new Trainer(executor, model, tg, prox === null ? null : { mu: prox.mu, anchors: prox.anchors }, trainSession, evalSession, opts);

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 
 /**
  * Bundles a browser entry (a page's script) with esbuild. Platform seams: a module `x.js`
@@ -43,6 +43,8 @@ export interface Bundle {
 }
 
 export async function bundleBrowserEntry(opts: BundleOptions): Promise<Bundle> {
+  // Loaded when a bundle is made, not whenever the CLI starts.
+  const { build } = await import('esbuild');
   await build({
     entryPoints: [opts.entry],
     outfile: opts.outfile,
