@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { engine, type Batch } from '@fednode/core';
 import { median, round, type Bench, type BenchResult } from '../harness.js';
 import { noChromium, openBundledPage, rendererPeakRss } from '../../test/browser/chromium.js';
-import type { StepPageApi } from '../../test/browser/step-page.js';
+import type { StepPageApi, ThroughputReport } from '../../test/browser/step-page.js';
 
 const BATCH = 64;
 const STEPS = 50;
@@ -37,37 +37,45 @@ async function nodeSamplesPerS(): Promise<number> {
   }
 }
 
-async function browserStepBench(): Promise<BenchResult> {
+/** The page's step rate on `threads` WASM threads (onnxruntime-web fixes them per page, so each count gets a page). */
+async function pageRate(threads: number): Promise<{ web: ThroughputReport; bundleBytes: number; received: ReadonlyMap<string, number>; peak: number | null }> {
   const page = await openBundledPage(PAGE);
   try {
     const web = await page.page.evaluate(
       (o) => (globalThis as unknown as { fednodeStepPage: StepPageApi }).fednodeStepPage.throughput(o),
-      { batch: BATCH, steps: STEPS, repeats: REPEATS, threads: THREADS },
+      { batch: BATCH, steps: STEPS, repeats: REPEATS, threads },
     );
-    const peak = rendererPeakRss();
-    const node = await nodeSamplesPerS();
-    const wasm = [...page.received].filter(([path]) => path.endsWith('.wasm'));
-    return {
-      name: 'browser.train.mlp.step',
-      value: round(web.samplesPerS),
-      unit: 'samples/s',
-      baseline: { name: 'node.train.mlp.step', value: round(node), unit: 'samples/s' },
-      ratio: round(web.samplesPerS / node),
-      detail: {
-        meaning: 'ratio = browser samples/s over the Node engine\'s, same model, batch and thread count, in the same run',
-        batch: BATCH,
-        threads: web.threads,
-        cross_origin_isolated: String(web.isolated),
-        ms: round(web.msPerStep),
-        bundle_bytes: page.bundleBytes,
-        wasm_file: wasm.map(([path]) => path.split('/').pop()).join(', '),
-        wasm_bytes: wasm.reduce((n, [, b]) => n + b, 0),
-        renderer_peak_rss_mb: peak === null ? 'unknown (no /proc)' : round(peak / 2 ** 20),
-      },
-    };
+    return { web, bundleBytes: page.bundleBytes, received: new Map(page.received), peak: rendererPeakRss() };
   } finally {
     await page.close();
   }
+}
+
+async function browserStepBench(): Promise<BenchResult> {
+  const { web, bundleBytes, received, peak } = await pageRate(THREADS);
+  // One thread too: on a loaded 2-core machine the second WASM thread can cost more than it gives.
+  const single = (await pageRate(1)).web;
+  const node = await nodeSamplesPerS();
+  const wasm = [...received].filter(([path]) => path.endsWith('.wasm'));
+  return {
+    name: 'browser.train.mlp.step',
+    value: round(web.samplesPerS),
+    unit: 'samples/s',
+    baseline: { name: 'node.train.mlp.step', value: round(node), unit: 'samples/s' },
+    ratio: round(web.samplesPerS / node),
+    detail: {
+      meaning: 'ratio = browser samples/s over the Node engine\'s, same model, batch and thread count, in the same run',
+      batch: BATCH,
+      threads: web.threads,
+      cross_origin_isolated: String(web.isolated),
+      ms: round(web.msPerStep),
+      samples_per_s_1_thread: round(single.samplesPerS),
+      bundle_bytes: bundleBytes,
+      wasm_file: wasm.map(([path]) => path.split('/').pop()).join(', '),
+      wasm_bytes: wasm.reduce((n, [, b]) => n + b, 0),
+      renderer_peak_rss_mb: peak === null ? 'unknown (no /proc)' : round(peak / 2 ** 20),
+    },
+  };
 }
 
 export const browserBenches: Bench[] = [{ group: 'browser', name: 'browser.train.mlp.step', skip: noChromium, run: browserStepBench }];
