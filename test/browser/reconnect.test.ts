@@ -35,6 +35,8 @@ test('a browser peer cut off for 30 s mid-round loses no accepted update and no 
         data: { trainRows: 2000, testRows: 1000, partition: { kind: 'iid' }, shares: 1 },
         // The round waits for the browser longer than the cut lasts.
         strategy: { kind: 'fedavg', cohort: 1, deadlineS: 120, minParticipants: 1 },
+        // Three epochs over the page's 1000 rows: training outlasts the few milliseconds the cut takes to land.
+        local: { epochs: 3, batch: 64, lr: 0.05, momentum: 0.9 },
         rounds: ROUNDS,
       }),
     );
