@@ -4,6 +4,7 @@
  * throughput to the Node side (which calls these through page.evaluate).
  */
 import { createWebExecutor, crossOriginIsolated, engine } from '@fednode/core/browser';
+import { syntheticBatch, timeSteps } from './step-loop.js';
 
 export interface StepProbe {
   seed: number;
@@ -23,9 +24,7 @@ export interface StepReport {
   paramsAfterFirst64: string;
 }
 
-export interface ThroughputReport {
-  samplesPerS: number;
-  msPerStep: number;
+export interface StepRunnerReport {
   threads: number;
   isolated: boolean;
 }
@@ -69,29 +68,23 @@ async function probe(p: StepProbe): Promise<StepReport> {
   }
 }
 
-/** Samples/s of MLP steps at this batch size: the median of `repeats` timed runs of `steps` steps after a warm-up run. */
-async function throughput(opts: { batch: number; steps: number; repeats: number; threads: number }): Promise<ThroughputReport> {
+let runner: { trainer: engine.Trainer; batch: ReturnType<typeof syntheticBatch> } | null = null;
+
+/** Makes the page's MLP trainer for the bench (one per page) and warms it with `warmSteps` steps. */
+async function prepareSteps(opts: { batch: number; threads: number; warmSteps: number }): Promise<StepRunnerReport> {
   const exec = await executor(opts.threads);
   const trainer = await engine.Trainer.create({ model: 'mlp', optimizer: { kind: 'sgd', momentum: 0.9 }, seed: 1, lr: 0.01, executor: exec });
-  try {
-    const x = new Float32Array(opts.batch * 784).map((_, i) => ((i * 2654435761) >>> 0) / 4294967296);
-    const batch = { size: opts.batch, x, y: BigInt64Array.from({ length: opts.batch }, (_, i) => BigInt(i % 10)) };
-    const run = async (): Promise<number> => {
-      const t0 = performance.now();
-      for (let i = 0; i < opts.steps; i++) await trainer.step(batch);
-      return (performance.now() - t0) / 1000;
-    };
-    await run();
-    const times: number[] = [];
-    for (let r = 0; r < opts.repeats; r++) times.push(await run());
-    times.sort((a, b) => a - b);
-    const s = times[times.length >> 1] / opts.steps;
-    return { samplesPerS: opts.batch / s, msPerStep: s * 1000, threads: opts.threads, isolated: crossOriginIsolated() };
-  } finally {
-    await trainer.close();
-  }
+  runner = { trainer, batch: syntheticBatch(opts.batch) };
+  await timeSteps(trainer, runner.batch, opts.warmSteps);
+  return { threads: opts.threads, isolated: crossOriginIsolated() };
 }
 
-const api = { probe, throughput };
+/** Seconds `steps` steps of the prepared trainer take. */
+function runSteps(steps: number): Promise<number> {
+  if (runner === null) return Promise.reject(new Error('prepareSteps first'));
+  return timeSteps(runner.trainer, runner.batch, steps);
+}
+
+const api = { probe, prepareSteps, runSteps };
 export type StepPageApi = typeof api;
 (globalThis as { fednodeStepPage?: StepPageApi }).fednodeStepPage = api;
