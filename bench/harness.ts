@@ -21,6 +21,8 @@ export interface Bench {
   /** Group used by `--only` (kernels, codec, aggregate, train, ...). */
   group: string;
   name: string;
+  /** A reason this machine cannot run the bench (a missing browser), or false. */
+  skip?: string | false;
   run(): BenchResult | Promise<BenchResult>;
 }
 

@@ -13,6 +13,7 @@ import { aggregateBenches } from './aggregate/index.js';
 const all: Bench[] = [...kernelBenches, ...codecBenches, ...aggregateBenches];
 all.push(...(await import('./train/index.js')).trainBenches);
 all.push(...(await import('./p2p/index.js')).p2pBenches);
+all.push(...(await import('./browser/index.js')).browserBenches);
 
 function parseOnly(argv: string[]): Set<string> | null {
   const groups: string[] = [];
@@ -38,6 +39,10 @@ const previous: BenchResult[] = existsSync(out) ? (JSON.parse(readFileSync(out, 
 const fresh = new Map<string, BenchResult>();
 
 for (const b of chosen) {
+  if (typeof b.skip === 'string') {
+    process.stderr.write(`${b.name} skipped: ${b.skip}\n`);
+    continue;
+  }
   process.stderr.write(`${b.name} ... `);
   const r = await b.run();
   fresh.set(r.name, r);

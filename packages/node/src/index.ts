@@ -7,5 +7,6 @@ export * from './net/index.js';
 export * from './daemon/index.js';
 export * from './peer/index.js';
 export * from './merge/index.js';
+export * from './web/index.js';
 export { RUN_DOCUMENT_SCHEMA, checkRunDocument, loadRunDocument, type RunDocument } from './run-document.js';
 export { STATUS_PROTOCOL, fetchStatus, type NodeStatus } from './runtime/status-protocol.js';

@@ -72,8 +72,16 @@ test('peers and daemon roles share runtime/, never each other', () => {
 /** What makes a node's process; the shell is its one builder. */
 const PROCESS_PARTS = ['createHost', 'nodeIdentity', 'new Admission', 'readPsk', 'joinControl', 'serveStatus', 'serveMetrics'];
 const SHELL = 'runtime/shell.ts';
-/** `fednode status` asks a node as a throwaway client: its own host, and the run's key to prove it a member; nothing served. */
-const ELSEWHERE: Readonly<Record<string, readonly string[]>> = { createHost: ['commands/status.ts'], readPsk: ['commands/status.ts'], 'new Admission': ['commands/status.ts'] };
+/**
+ * `fednode status` asks a node as a throwaway client: its own host, and the run's key to prove
+ * it a member; nothing served. A browser trainer is such a client too (it dials out, listens on
+ * nothing and serves no protocol), in a page where the process shell's files and servers are not.
+ */
+const ELSEWHERE: Readonly<Record<string, readonly string[]>> = {
+  createHost: ['commands/status.ts', 'browser-peer/trainer.ts'],
+  readPsk: ['commands/status.ts'],
+  'new Admission': ['commands/status.ts', 'browser-peer/trainer.ts'],
+};
 
 /** `file: part` for each call of a process part, comments and the parts' own definitions left out. */
 function processPartCalls(): string[] {

@@ -1,6 +1,6 @@
 import type { DType } from './dtype.js';
 import type { EngineErrorCode } from './errors.js';
-import type { ExecutionProvider, TensorData } from './session.js';
+import type { TensorData } from './session.js';
 
 /**
  * Messages between the Executor (main thread) and its worker. Tensors travel as typed arrays
@@ -17,7 +17,8 @@ export interface LoadRequest {
   readonly op: 'load';
   readonly key: string;
   readonly bytes: Uint8Array;
-  readonly provider: ExecutionProvider;
+  /** The executor's provider name, for bindings that offer more than one. */
+  readonly provider: string;
   readonly intraOpThreads: number | undefined;
 }
 

@@ -3,13 +3,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { EngineError } from './errors.js';
+import type { RunOptions, SessionHandle, TensorExecutor } from './executor-api.js';
 import type { Envelope, GetResult, LoadResult, Reply, Request, RunResult, WireTensor } from './executor-protocol.js';
 import { checkProvider, type ExecutionProvider } from './session.js';
 
 export type { WireTensor } from './executor-protocol.js';
+export type { RunOptions, SessionHandle, TensorExecutor } from './executor-api.js';
 
 /**
- * Runs onnxruntime sessions in a worker thread, because a run blocks the thread that calls it
+ * Node's TensorExecutor: runs onnxruntime-node sessions in a worker thread, because a run blocks the thread that calls it
  * and a peer's network must stay responsive while it trains. The worker keeps one session per
  * architecture (the key hashes the model bytes with the provider and thread count) and
  * "resident" tensors (parameters, optimiser state) that runs bind as inputs and overwrite with
@@ -23,20 +25,6 @@ export interface ExecutorOptions {
   intraOpThreads?: number;
 }
 
-export interface SessionHandle {
-  readonly key: string;
-  readonly inputs: readonly string[];
-  readonly outputs: readonly string[];
-}
-
-export interface RunOptions {
-  feeds?: Readonly<Record<string, WireTensor>>;
-  bind?: Readonly<Record<string, string>>;
-  keep?: Readonly<Record<string, string>>;
-  fetch?: readonly string[];
-  /** Hand the feeds' buffers to the worker instead of copying them (the caller must not reuse them). */
-  transfer?: boolean;
-}
 
 /**
  * The compiled worker file. Under tsx (running src/*.ts) it is the dist/ counterpart, because
@@ -57,7 +45,7 @@ interface Pending {
   reject(err: Error): void;
 }
 
-export class Executor {
+export class Executor implements TensorExecutor {
   readonly provider: ExecutionProvider;
   readonly intraOpThreads: number | undefined;
   private readonly worker: Worker;

@@ -13,7 +13,9 @@ export { createSession, runSession, toTensor, type SessionOptions, type Executio
 export { gradCheck, type GradCheckInput, type GradCheckOptions, type GradCheckResult } from './gradcheck.js';
 export { mlp, cnn, initParams, type ModelGraph, type ModelGraphOptions } from './models.js';
 export { checkProvider } from './session.js';
-export { Executor, executorWorkerPath, type ExecutorOptions, type RunOptions, type SessionHandle, type WireTensor } from './executor.js';
+export { Executor, executorWorkerPath, type ExecutorOptions, type RunOptions, type SessionHandle, type TensorExecutor, type WireTensor } from './executor.js';
+export { LocalExecutor } from './local-executor.js';
+export type { OrtBinding } from './resident-runtime.js';
 export { buildEvalModel, classifierEvaluation, exportInferenceModel, type ExportOptions } from './evaluation.js';
 export { withProximalTerm, anchorName, PROXIMAL_MU, type ProximalLoss } from './proximal.js';
 export { Trainer, MODEL_NAMES, modelByName, type Evaluation, type FeedBatch, type ModelName, type TrainableModel, type TrainerOptions } from './trainer.js';

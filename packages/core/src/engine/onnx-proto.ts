@@ -1,11 +1,7 @@
-import protobuf from 'protobufjs';
-import { fileURLToPath } from 'node:url';
+import { protoRoot } from '../platform/proto-root.js';
 
-/**
- * The onnx.proto subset (proto/onnx.proto, upstream field numbers), loaded once. The path is
- * two levels up so it resolves from both src/engine/ and dist/engine/.
- */
-const root = protobuf.loadSync(fileURLToPath(new URL('../../proto/onnx.proto', import.meta.url)));
+/** The onnx.proto subset (proto/onnx.proto, upstream field numbers), loaded once. */
+const root = protoRoot('onnx');
 const modelType = root.lookupType('onnx.ModelProto');
 
 /** Plain-object forms of the messages we write (protobufjs camelCases field names). */

@@ -4,7 +4,9 @@ import type { Dataset } from '../data/dataset.js';
 import { ParamSet, type TensorSpec } from '../tensor/paramset.js';
 import { EngineError } from './errors.js';
 import { classifierEvaluation, exportInferenceModel, type ExportOptions } from './evaluation.js';
-import { Executor, type SessionHandle, type WireTensor } from './executor.js';
+import type { SessionHandle, TensorExecutor } from './executor-api.js';
+import { Executor } from './executor.js';
+import type { WireTensor } from './executor-protocol.js';
 import type { FloatArray, Graph, Value } from './graph.js';
 import { cnn, initParams, mlp, type ModelGraph } from './models.js';
 import type { OptimizerSpec } from './optimizer.js';
@@ -69,7 +71,7 @@ export interface TrainerOptions {
   lr: number;
   clipGradNorm?: number;
   /** A shared executor (many trainers, one worker and one session per architecture); default: a new one. */
-  executor?: Executor;
+  executor?: TensorExecutor;
   provider?: ExecutionProvider;
   intraOpThreads?: number;
   /**
@@ -107,7 +109,7 @@ export class Trainer {
   private closed = false;
 
   private constructor(
-    readonly executor: Executor,
+    readonly executor: TensorExecutor,
     model: TrainableModel & { readonly image: ModelGraph | null },
     tg: TrainingGraph,
     proximal: { readonly mu: string; readonly anchors: ReadonlyMap<string, string> } | null,
@@ -145,6 +147,7 @@ export class Trainer {
       const extra = tg.inputs.batch.map((t) => t.name).filter((n) => !fed.has(n));
       if (extra.length > 0) throw new EngineError('ENGINE_GRAPH', `trainer: the model needs inputs the trainer cannot feed: ${extra.join(', ')}`);
     }
+    // In a browser bundle Executor is executor.browser.ts, whose create() says to pass createWebExecutor's.
     const executor = opts.executor ?? Executor.create({ provider: opts.provider, intraOpThreads: opts.intraOpThreads });
     try {
       const [trainSession, evalSession] = await Promise.all([executor.load(tg.bytes), executor.load(evalModel.bytes)]);

@@ -3,10 +3,11 @@ import { batches } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
 import { imageRows, loadImagePixels, type ImageDatasetName, type PixelSplits } from '../data/mnist.js';
 import { dirichletPartition, iidPartition, shardPartition } from '../data/partition.js';
-import { cnn, initParams, type FeedBatch, type ModelGraph } from '../engine/index.js';
+import { cnn, initParams, type ModelGraph } from '../engine/index.js';
 import { exportOnnx } from '../models/export.js';
 import { mlpSubnetwork, type MlpSupernetConfig } from '../models/mlp-supernet.js';
 import { ParamSet } from '../tensor/paramset.js';
+import { datasetShare, imageFeeds, mapIter } from './dataset-share.js';
 import { TaskError } from './errors.js';
 import { normaliseSubnet, subnetLabel } from './subnet-label.js';
 import type { DataShare, EvalSet, LocalDefaults, PartitionSpec, SliceAxis, Subnetwork, SubnetSpec, Task, TaskFactory, TaskOptions } from './types.js';
@@ -21,9 +22,6 @@ import type { DataShare, EvalSet, LocalDefaults, PartitionSpec, SliceAxis, Subne
 const IMAGE_PARTITIONS: readonly PartitionSpec['kind'][] = ['iid', 'dirichlet', 'shards'];
 const EVAL_BATCH = 500;
 
-function imageFeeds(b: { size: number; x: Float32Array; y: BigInt64Array }): FeedBatch {
-  return { size: b.size, feeds: { x: { dtype: 'float32', dims: [b.size, b.x.length / b.size], data: b.x }, y: { dtype: 'int64', dims: [b.size], data: b.y } } };
-}
 
 
 /** Loaded once per process: every task on a dataset (sweep variants, many runs in one process) reads the same bytes. */
@@ -134,13 +132,7 @@ abstract class ImageTask implements Task {
     // The share's own rows as floats, made when first trained on: its row j is training row
     // rows[j], so shuffling its rows draws the same rows in the same order as shuffling `rows`.
     let own: Dataset | null = null;
-    const data = (): Dataset => (own ??= imageRows(this.data().train, this.data().normalization, rows));
-    return {
-      examples: rows.length,
-      description: `${rows.length} rows of ${this.dataset}`,
-      epoch: (batchSize, s, epoch) => mapIter(batches(data(), { batchSize, seed: s, epoch }), imageFeeds),
-      draw: (batchSize, s, count) => drawEpochs(data(), batchSize, s, count),
-    };
+    return datasetShare(() => (own ??= imageRows(this.data().train, this.data().normalization, rows)), rows.length, `${rows.length} rows of ${this.dataset}`);
   }
 
   testSet(limit?: number): EvalSet {
@@ -155,20 +147,6 @@ abstract class ImageTask implements Task {
   }
 }
 
-function* mapIter<A, B>(it: Iterable<A>, f: (a: A) => B): Generator<B> {
-  for (const a of it) yield f(a);
-}
-
-/** `count` batches from consecutive seeded epochs over the share's rows. */
-function* drawEpochs(share: Dataset, batchSize: number, seed: number, count: number): Generator<FeedBatch> {
-  let left = count;
-  for (let epoch = 0; left > 0; epoch++) {
-    for (const b of batches(share, { batchSize, seed, epoch })) {
-      if (left-- <= 0) return;
-      yield imageFeeds(b);
-    }
-  }
-}
 
 const SGD_DEFAULTS: LocalDefaults = { optimizer: { kind: 'sgd', momentum: 0.9 }, lr: 0.05, batch: 64, budget: { epochs: 1 }, schedule: { kind: 'cosine' } };
 

@@ -1,4 +1,4 @@
-import { Trainer, type Executor, type ExecutionProvider, type FeedBatch, type OptimizerSpec } from '../engine/index.js';
+import { Trainer, type TensorExecutor, type ExecutionProvider, type FeedBatch, type OptimizerSpec } from '../engine/index.js';
 import { learningRate, type LrSchedule } from '../engine/schedule.js';
 import type { DataShare, Subnetwork, Task, TrainingBudget } from './types.js';
 
@@ -104,7 +104,7 @@ export interface LearnerOptions {
   readonly returnGradients?: boolean;
   readonly threads?: number;
   readonly provider?: ExecutionProvider;
-  readonly executor?: Executor;
+  readonly executor?: TensorExecutor;
 }
 
 /** A trainer of a task's sub-network (onnxruntime in a worker thread). */

@@ -1,12 +1,12 @@
 import protobuf from 'protobufjs';
-import { fileURLToPath } from 'node:url';
+import { protoRoot } from '../platform/proto-root.js';
 
 /**
  * The wire schema, loaded once from proto/fednode.proto (shipped beside dist/ and src/).
  * Decoding goes through `decodeObject`, which turns protobufjs' failures into plain
  * objects or a thrown Error that callers map to WIRE_DECODE.
  */
-const root = protobuf.loadSync(fileURLToPath(new URL('../../proto/fednode.proto', import.meta.url)));
+const root = protoRoot('fednode');
 
 export type MessageName =
   | 'UpdateHeader'

@@ -12,6 +12,7 @@ import { Rng } from '@fednode/kernels';
 import { ErrorFeedback, encodeUpdate, engine, fullSlice, tasks, writeFileAtomic, type CodecOptions, type Update } from '@fednode/core';
 import { strategyEntry } from '@fednode/aggregator';
 import { NetError } from '../net/errors.js';
+import { retryUntil } from '../net/retry.js';
 import type { NodeContext } from './context.js';
 import type { AggregatorLink, LinkStatus } from './link.js';
 import type { TrainerStatus } from '../runtime/status-protocol.js';
@@ -357,24 +358,8 @@ export class TrainerRole {
    * aggregator restarting) with backoff until `deadline`; null when the deadline passed first.
    * Refusals are answers, not failures: they are thrown at once.
    */
-  private async retry<T>(what: string, deadline: number, fn: () => Promise<T>): Promise<T | null> {
-    let wait = 250;
-    for (let attempt = 1; ; attempt++) {
-      if (this.stopped) return null;
-      try {
-        return await fn();
-      } catch (e) {
-        // A restarting aggregator answers before its protocols are registered: UNSUPPORTED_PROTOCOL.
-        const transient =
-          e instanceof NetError &&
-          (e.code === 'NET_TIMEOUT' || e.code === 'NET_CLOSED' || e.code === 'NET_PROTOCOL' || (e.code === 'NET_REFUSED' && (e.remoteCode === 'INTERNAL' || e.remoteCode === 'UNSUPPORTED_PROTOCOL')));
-        if (!transient) throw e;
-        if (Date.now() + wait > deadline) return null;
-        this.ctx.log.log('info', 'retry', { what, attempt, reason: (e as Error).message.slice(0, 200) });
-        await new Promise((r) => setTimeout(r, wait));
-        wait = Math.min(wait * 2, 4000);
-      }
-    }
+  private retry<T>(what: string, deadline: number, fn: () => Promise<T>): Promise<T | null> {
+    return retryUntil(fn, { deadline, stopped: () => this.stopped, onRetry: (attempt, e) => this.ctx.log.log('info', 'retry', { what, attempt, reason: e.message.slice(0, 200) }) });
   }
 
   status(): TrainerStatus {

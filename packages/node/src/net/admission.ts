@@ -12,7 +12,7 @@
  *
  * where ids = len(serverId) || serverId || len(clientId) || clientId (UTF-8 peer id strings).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hmacSha256, randomBytes, sameBytes } from './crypto.js';
 import type { Connection, Stream } from '@libp2p/interface';
 import type { FedHost } from './host.js';
 import { FrameReader, abortQuietly, expectFrame, writeFrame } from './frames.js';
@@ -149,7 +149,7 @@ export class Admission {
       }
       if (answer.byteLength !== 1 + MAC_BYTES || answer[0] !== 0) throw new NetError('NET_PROTOCOL', 'malformed auth answer');
       const want = mac(key, 'server', ns, nc, ids);
-      if (!timingSafeEqual(want, answer.subarray(1))) {
+      if (!sameBytes(want, answer.subarray(1))) {
         throw new NetError('NOT_ADMITTED', `peer ${connection.remotePeer.toString()} does not know the run's pre-shared key`);
       }
       await stream.close().catch(() => undefined);
@@ -172,7 +172,7 @@ export class Admission {
       if (proof.byteLength !== NONCE_BYTES + MAC_BYTES) throw new NetError('NET_PROTOCOL', 'malformed auth proof');
       const nc = proof.subarray(0, NONCE_BYTES);
       const ids = idsOf(this.host.peerId.toString(), connection.remotePeer.toString(), 'server');
-      const ok = timingSafeEqual(mac(key, 'client', ns, nc, ids), proof.subarray(NONCE_BYTES));
+      const ok = sameBytes(mac(key, 'client', ns, nc, ids), proof.subarray(NONCE_BYTES));
       if (ok) {
         this.provedToUs.add(connection.id);
         await writeFrame(stream, Buffer.concat([Buffer.of(0), mac(key, 'server', ns, nc, ids)]), { timeoutMs: this.timeoutMs });
@@ -198,6 +198,6 @@ function idsOf(self: string, remote: string, role: 'client' | 'server'): Buffer 
   return Buffer.concat([Buffer.of(s.byteLength), s, Buffer.of(c.byteLength), c]);
 }
 
-function mac(key: Buffer, who: 'client' | 'server', ns: Uint8Array, nc: Uint8Array, ids: Buffer): Buffer {
-  return createHmac('sha256', key).update(`fednode/auth/1 ${who}`).update(ns).update(nc).update(ids).digest();
+function mac(key: Buffer, who: 'client' | 'server', ns: Uint8Array, nc: Uint8Array, ids: Buffer): Uint8Array {
+  return hmacSha256(key, [`fednode/auth/1 ${who}`, ns, nc, ids]);
 }

@@ -1,10 +1,9 @@
 /**
- * The libp2p host every fednode process runs: TCP, noise, yamux, identify, ping and
- * gossipsub, with connection limits suited to many peers on one machine.
+ * The libp2p host every fednode process runs: TCP and WebSockets (transports.ts), noise, yamux,
+ * identify, ping and gossipsub, with connection limits suited to many peers on one machine.
  */
 import './polyfill.js';
 import { createLibp2p, type Libp2pOptions } from 'libp2p';
-import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify, type Identify } from '@libp2p/identify';
@@ -12,11 +11,11 @@ import { ping, type Ping } from '@libp2p/ping';
 import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub';
 import { createTopicScoreParams } from '@libp2p/gossipsub/score';
 import { bootstrap } from '@libp2p/bootstrap';
-import { mdns } from '@libp2p/mdns';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { privateNetwork } from './private-network.js';
-import { generateIdentity } from './identity.js';
+import { generateIdentity } from './keys.js';
+import { hostTransports, lanDiscovery } from './transports.js';
 import { NetError } from './errors.js';
 
 // A type alias, not an interface: libp2p's ServiceMap needs an index signature.
@@ -107,14 +106,12 @@ export async function createHost(options: HostOptions = {}): Promise<FedHost> {
   if (options.bootstrap !== undefined && options.bootstrap.length > 0) {
     peerDiscovery.push(bootstrap({ list: [...options.bootstrap], timeout: 0 }));
   }
-  if (options.mdns === true) peerDiscovery.push(mdns());
+  if (options.mdns === true) peerDiscovery.push(lanDiscovery());
   const allow = options.allowPeers === undefined || options.allowPeers.length === 0 ? null : new Set(options.allowPeers);
   const config: Libp2pOptions<HostServices> = {
     privateKey,
     addresses: { listen },
-    // @libp2p/tcp already sets noDelay; Nagle (noDelay: false) delays the small yamux window
-    // updates and made a 64 MiB push ~40% slower in bench/p2p.
-    transports: [tcp()],
+    transports: hostTransports(),
     connectionEncrypters: [noise()],
     streamMuxers: [
       yamux({
@@ -133,8 +130,13 @@ export async function createHost(options: HostOptions = {}): Promise<FedHost> {
       }),
     ],
     ...(options.networkKey === undefined ? {} : { connectionProtector: privateNetwork(options.networkKey) }),
-    // An allowlisted run closes every other connection once noise has proven the peer id.
-    ...(allow === null ? {} : { connectionGater: { denyInboundEncryptedConnection: (p: PeerId) => !allow.has(p.toString()), denyOutboundEncryptedConnection: (p: PeerId) => !allow.has(p.toString()) } }),
+    connectionGater: {
+      // libp2p in a browser refuses to dial private and loopback addresses by default; a run's
+      // addresses are whatever its document says (a LAN, 127.0.0.1 in tests), so dial them all.
+      denyDialMultiaddr: () => false,
+      // An allowlisted run closes every other connection once noise has proven the peer id.
+      ...(allow === null ? {} : { denyInboundEncryptedConnection: (p: PeerId) => !allow.has(p.toString()), denyOutboundEncryptedConnection: (p: PeerId) => !allow.has(p.toString()) }),
+    },
     peerDiscovery,
     connectionManager: {
       maxConnections: options.maxConnections ?? 512,

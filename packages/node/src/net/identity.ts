@@ -5,8 +5,7 @@
 import { existsSync, closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, chmodSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { NetError } from './errors.js';
 
@@ -22,15 +21,9 @@ interface IdentityFile {
   privateKey: string;
 }
 
-/** A fresh Ed25519 identity. */
-export async function generateIdentity(): Promise<PrivateKey> {
-  return generateKeyPair('Ed25519');
-}
+import { generateIdentity, peerIdOf } from './keys.js';
 
-/** The peer id (base58 string) of an identity. */
-export function peerIdOf(key: PrivateKey): string {
-  return peerIdFromPrivateKey(key).toString();
-}
+export { generateIdentity, peerIdOf };
 
 /**
  * Writes `key` to `path` with mode 0600, atomically: a reader sees the old file or the whole

@@ -6,12 +6,12 @@
  *
  * The protector has libp2p pnet's shape (each side sends a random nonce, then every byte on the
  * wire is XORed with a keystream from the key and the sender's nonce; noise then runs inside,
- * so a host with another key fails the noise handshake). The keystream is AES-256-CTR from
- * node:crypto: @libp2p/pnet's WASM XSalsa20 shares one WebAssembly memory between all its
+ * so a host with another key fails the noise handshake). The keystream is AES-256-CTR (crypto.ts:
+ * node:crypto in Node, @noble/ciphers in a browser): @libp2p/pnet's WASM XSalsa20 shares one WebAssembly memory between all its
  * streams and broke 64 MiB pushes (the stream closed mid-transfer); AES-CTR in OpenSSL is also
  * several times faster. Only fednode hosts speak it, which is all a run needs.
  */
-import { createCipheriv, hkdfSync, randomBytes, type Cipher } from 'node:crypto';
+import { aesCtrKeystream, hkdfSha256, randomBytes, type Keystream } from './crypto.js';
 import { AbstractMultiaddrConnection, byteStream } from '@libp2p/utils';
 import type { AbortOptions, ConnectionProtector, ComponentLogger, Logger, MultiaddrConnection } from '@libp2p/interface';
 import { Uint8ArrayList } from 'uint8arraylist';
@@ -23,8 +23,8 @@ const HANDSHAKE_TIMEOUT_MS = 5000;
 
 /** The run's network key (64 hex characters) from its pre-shared key and run id. */
 export function networkKeyOf(psk: string | Uint8Array, runId: string): string {
-  const ikm = typeof psk === 'string' ? Buffer.from(psk, 'utf8') : Buffer.from(psk);
-  return Buffer.from(hkdfSync('sha256', ikm, 'fednode/pnet/1', runId, KEY_BYTES)).toString('hex');
+  const ikm = typeof psk === 'string' ? new TextEncoder().encode(psk) : psk;
+  return Buffer.from(hkdfSha256(ikm, 'fednode/pnet/1', runId, KEY_BYTES)).toString('hex');
 }
 
 /** libp2p's connection protector for a network key. */
@@ -52,22 +52,22 @@ class PrivateNetworkProtector implements ConnectionProtector {
     }
     const remoteNonce = Buffer.from(remote.subarray());
     log('exchanged nonces');
-    return new KeystreamConnection({ maConn: bytes.unwrap(), log, inbound: createCipheriv('aes-256-ctr', this.key, remoteNonce), outbound: createCipheriv('aes-256-ctr', this.key, localNonce) });
+    return new KeystreamConnection({ maConn: bytes.unwrap(), log, inbound: aesCtrKeystream(this.key, remoteNonce), outbound: aesCtrKeystream(this.key, localNonce) });
   }
 }
 
 interface KeystreamInit {
   readonly maConn: MultiaddrConnection;
   readonly log: Logger;
-  readonly inbound: Cipher;
-  readonly outbound: Cipher;
+  readonly inbound: Keystream;
+  readonly outbound: Keystream;
 }
 
 /** The connection with every byte XORed with its direction's AES-CTR keystream. */
 class KeystreamConnection extends AbstractMultiaddrConnection {
   private readonly maConn: MultiaddrConnection;
-  private readonly inbound: Cipher;
-  private readonly outbound: Cipher;
+  private readonly inbound: Keystream;
+  private readonly outbound: Keystream;
 
   constructor(init: KeystreamInit) {
     super({ log: init.log, remoteAddr: init.maConn.remoteAddr, direction: init.maConn.direction });

@@ -1,0 +1,7 @@
+/** Serving fednode to browsers: the page bundler with its platform seams, and a cross-origin isolated static server. */
+export { bundleBrowserEntry, onnxruntimeWebDir, type Bundle, type BundleOptions } from './bundle.js';
+export { serveStatic, ISOLATION_HEADERS, type StaticServer } from './static-server.js';
+export { webJoinOf } from './join-of.js';
+export { serveWebApp, type WebApp, type WebAppOptions } from './serve-web.js';
+export type { WebJoin } from '../browser-peer/join.js';
+export { encodeShareFile, decodeShareFile } from '../browser-peer/share-file.js';
