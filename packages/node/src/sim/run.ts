@@ -22,6 +22,8 @@ export interface SimulateCommandOptions {
   readonly real?: boolean;
   /** `real`: trainer processes (default the shares, at most 16; up to 64). */
   readonly trainers?: number;
+  /** Real daemons on shaped links (implies `real`; needs root), compared round by round with the calibrated simulator. */
+  readonly shaped?: boolean;
 }
 
 export interface SimulateCommandResult {
@@ -64,7 +66,8 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
     if (!isOneShot(st)) for (const w of strategyWarnings(st)) note(`warning (${v.label}): ${w}`);
   }
   // Real daemons run on the wall clock; the report's "virtual" columns then hold wall seconds.
-  const clock = o.real ? 'wall (--real)' : 'virtual';
+  const real = o.real === true || o.shaped === true;
+  const clock = real ? 'wall (--real)' : 'virtual';
   const tty = process.stdout.isTTY === true && o.json !== true;
   const bar = tty ? new cliProgress.SingleBar({ format: '{label} [{bar}] round {value}/{total} | acc {acc} | {vt}s ' + clock + ' | {mb} MB up', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
   const runs: ReportRun[] = [];
@@ -76,7 +79,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
         bar?.update(r.round + 1, { acc: r.accuracy === null ? '-' : r.accuracy.toFixed(4), vt: r.virtual_time_s.toFixed(0), mb: (r.bytes_up / 1e6).toFixed(1) });
         if (!tty && o.json !== true) log(`${v.label} round ${r.round + 1}/${rounds}: accuracy ${r.accuracy?.toFixed(4) ?? '-'}, ${r.virtual_time_s.toFixed(1)} s ${clock}, ${(r.bytes_up / 1e6).toFixed(2)} MB up`);
       };
-      const { summary, records } = o.real
+      const { summary, records } = real
         ? await simulateReal(v.scenario, {
             dir: join(outDir, 'real', runIdOf(v.label)),
             rounds: o.rounds,
@@ -84,6 +87,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
             label: v.label,
             threads: o.threads,
             ...(o.trainers === undefined ? {} : { trainers: o.trainers }),
+            shaped: o.shaped === true,
             onRound,
             note,
           })
