@@ -185,6 +185,41 @@ function rssOf(pid: number | undefined): number {
   }
 }
 
+/** One delivered update as its trainer's log tells it, times in seconds from its round's opening. */
+export interface UpdateTiming {
+  readonly version: number;
+  readonly trainer: number;
+  readonly received_s: number;
+  readonly pushed_s: number;
+  readonly train_s: number;
+  readonly encode_s: number;
+  readonly steps: number;
+  readonly bytes: number;
+  readonly parameters: number;
+}
+
+/** Each trainer's update of `round` (the one whose close made `version`): when its model came, how long it trained and encoded, when its push was acknowledged. */
+function updateTimings(trainerLines: readonly LogLine[][], round: number, version: number, openedMs: number): UpdateTiming[] {
+  const out: UpdateTiming[] = [];
+  trainerLines.forEach((lines, trainer) => {
+    const got = lines.find((l) => l.event === 'model.received' && l.round === round);
+    const pushed = lines.find((l) => l.event === 'update.pushed' && l.round === round);
+    if (got === undefined || pushed === undefined) return;
+    out.push({
+      version,
+      trainer,
+      received_s: (Date.parse(got.t) - openedMs) / 1000,
+      pushed_s: (Date.parse(pushed.t) - openedMs) / 1000,
+      train_s: pushed.train_s as number,
+      encode_s: typeof pushed.encode_s === 'number' ? pushed.encode_s : 0,
+      steps: typeof pushed.steps === 'number' ? pushed.steps : 0,
+      bytes: pushed.bytes as number,
+      parameters: got.parameters as number,
+    });
+  });
+  return out;
+}
+
 interface Child {
   readonly name: string;
   readonly child: ChildProcess;
@@ -202,7 +237,7 @@ const grace = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * Runs the scenario on real daemons and returns what `simulate()` returns. Every child is
  * killed before this returns or throws, and on the parent's exit or SIGINT/SIGTERM.
  */
-export async function simulateReal(scenario: Scenario, opts: RealOptions): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
+export async function simulateReal(scenario: Scenario, opts: RealOptions): Promise<{ summary: SimSummary; records: RoundRecord[]; updates: UpdateTiming[] }> {
   const s: Scenario = { ...scenario, seed: opts.seed ?? scenario.seed, rounds: opts.rounds ?? scenario.rounds };
   const wall0 = performance.now();
   const cli = cliPath();
@@ -281,6 +316,7 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
   /** Each daemon's own peak: what one participant costs a machine. */
   const daemonPeak = new Map<string, number>();
   let trainTime = 0;
+  const updates: UpdateTiming[] = [];
   let bySlice: ReturnType<typeof bySliceOf>;
   try {
     const a = start('aggregator', ['--role', 'aggregator', '--key', agg.path, '--listen', `/ip4/${host}/tcp/${port}`]);
@@ -334,9 +370,12 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
             if (l.event === 'round.missed' && inRound(l)) missed++;
             // The round waits for its slowest trainer: that is its training time.
             if (l.event === 'update.pushed' && inRound(l)) roundTrain = Math.max(roundTrain, l.train_s as number);
+
           }
         }
         trainTime += roundTrain;
+        const opened = lines.find((l) => l.event === 'round.opened' && l.round === c.round);
+        if (opened !== undefined) updates.push(...updateTimings(tLines, c.round as number, version, Date.parse(opened.t)));
         const between = lines.filter(inRound);
         const rec: RoundRecord = {
           round: version - 1,
@@ -401,5 +440,5 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
     ...(bySlice ?? {}),
     daemon_rss_mb: daemonRss(daemonPeak),
   };
-  return { summary, records };
+  return { summary, records, updates };
 }
