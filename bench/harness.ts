@@ -21,6 +21,8 @@ export interface Bench {
   /** Group used by `--only` (kernels, codec, aggregate, train, ...). */
   group: string;
   name: string;
+  /** Why it cannot run on this machine (it is then skipped, with the reason), or null. */
+  skip?: () => string | null;
   run(): BenchResult | Promise<BenchResult>;
 }
 

@@ -39,6 +39,11 @@ const fresh = new Map<string, BenchResult>();
 
 for (const b of chosen) {
   process.stderr.write(`${b.name} ... `);
+  const why = b.skip?.() ?? null;
+  if (why !== null) {
+    process.stderr.write(`skipped: ${why}\n`);
+    continue;
+  }
   const r = await b.run();
   fresh.set(r.name, r);
   process.stderr.write(

@@ -6,6 +6,7 @@ import { startCommand, type StartOptions } from './commands/start.js';
 import { statusCommand } from './commands/status.js';
 import { keygenCommand } from './commands/keygen.js';
 import { mergeCommand } from './commands/merge.js';
+import { cleanLinksCommand } from './commands/clean-links.js';
 
 export type CliOptions = StartOptions;
 
@@ -33,6 +34,7 @@ function program(options: CliOptions): Command {
   p.addCommand(startCommand(options).exitOverride().configureOutput({ outputError: errorLine('fednode start') }));
   p.addCommand(statusCommand().exitOverride().configureOutput({ outputError: errorLine('fednode status') }));
   p.addCommand(keygenCommand().exitOverride().configureOutput({ outputError: errorLine('fednode keygen') }));
+  p.addCommand(cleanLinksCommand().exitOverride().configureOutput({ outputError: errorLine('fednode clean-links') }));
   return p;
 }
 

@@ -24,7 +24,7 @@ import type { UpdateTiming } from './real.js';
 const MEASURE_ROUNDS = 3;
 
 /** Rounds after the first that calibrate the model; the rest are predicted. */
-export const CALIBRATION_ROUNDS = 2;
+export const CALIBRATION_ROUNDS = 3;
 /** Framing the simulator adds to a payload (as simulator.ts counts it). */
 const HEADER_BYTES = 256;
 
