@@ -1,10 +1,12 @@
 /**
  * The simulator's model calibrated for a real run on shaped links, from what the trainer
- * daemons measured in the run's first rounds after the first (which overlaps every process's
+ * daemons measured in the run's even rounds (the first, odd, overlaps every process's
  * start-up): the local step and encoding times of each round's slowest trainer (a synchronous
  * round waits for it), and the time an update spends outside its modelled transfers and
  * compute (learning of the round, requests and acknowledgements, CPU-starved endpoints),
- * which the simulator then counts as latency. The rounds after those are the prediction.
+ * which the simulator then counts as latency. The odd rounds after the first are the
+ * prediction: interleaved, so that processes still warming up over the first rounds, or a
+ * machine whose other load drifts, weigh on both alike.
  * A step time measured with the engine alone in this process, before any daemon starts, is
  * kept beside it: their ratio is how much the trainers (and whatever else ran on the
  * machine) slowed each other down.
@@ -23,8 +25,6 @@ import type { UpdateTiming } from './real.js';
 /** Rounds the measuring client trains: the first steps of a process are slower (JIT, allocation); more rounds average them out. */
 const MEASURE_ROUNDS = 3;
 
-/** Rounds after the first that calibrate the model; the rest are predicted. */
-export const CALIBRATION_ROUNDS = 3;
 /** Framing the simulator adds to a payload (as simulator.ts counts it). */
 const HEADER_BYTES = 256;
 
@@ -81,13 +81,13 @@ function stepsOf(s: Scenario): { steps: number; examplesPerStep: number } {
 
 /**
  * The calibration from the real run's updates and the trainers' links (`links[i + 1]` is
- * trainer i's, as shapedLinks gives them). With too few rounds to keep some apart, every
- * round after the first calibrates (and the comparison says it is in-sample).
+ * trainer i's, as shapedLinks gives them): versions 2, 4, 6... (version v closes round v).
+ * With a single round, that one calibrates (and the comparison says it is in-sample).
  */
 export function calibrationOf(s: Scenario, soloStepS: number, updates: readonly UpdateTiming[], links: readonly LinkSpec[]): Calibration {
   const versions = [...new Set(updates.map((u) => u.version))].sort((a, b) => a - b);
-  const after = versions.filter((v) => v > 1);
-  const chosen = after.length > CALIBRATION_ROUNDS ? after.slice(0, CALIBRATION_ROUNDS) : after.length > 0 ? after : versions;
+  const even = versions.filter((v) => v % 2 === 0);
+  const chosen = even.length > 0 ? even : versions;
   const used = updates.filter((u) => chosen.includes(u.version) && u.steps > 0);
   if (used.length === 0) throw new SimError('SIM_RUN', `${s.run}: no trainer delivered an update; nothing to calibrate the prediction with`);
   const slowest = (f: (u: UpdateTiming) => number): number => median(chosen.map((v) => Math.max(0, ...used.filter((u) => u.version === v).map(f))));

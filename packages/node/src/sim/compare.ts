@@ -20,7 +20,7 @@ export interface Comparison {
   readonly rounds: readonly RoundComparison[];
   /** Mean over the predicted rounds of |measured - predicted| / measured. */
   readonly round_time_error: number;
-  /** Rounds (1-based) the error is over: those after the calibration's, or the calibration's own when none are left (then in_sample). */
+  /** Rounds (1-based) the error is over: the odd ones after the first (the even ones calibrate), or the calibration's own when there are none (then in_sample). */
   readonly predicted_rounds: readonly number[];
   readonly in_sample: boolean;
   /** Of the whole run's bytes: per round they smear (a round's counters are read up to a poll after it closes, when the next model may be on its way). */
@@ -42,8 +42,8 @@ export function compareRounds(measured: readonly RoundRecord[], predicted: reado
   const m = perRound(measured);
   const p = perRound(predicted);
   const rounds = m.slice(0, p.length).map((x, i) => ({ round: i, measured_s: x.s, predicted_s: p[i].s, measured_bytes: x.bytes, predicted_bytes: p[i].bytes }));
-  const last = Math.max(...calibration.versions);
-  const after = rounds.filter((r) => r.round + 1 > last);
+  // Round r + 1 closes with version r + 1: the versions that calibrated are not judged.
+  const after = rounds.filter((r) => r.round > 0 && !calibration.versions.includes(r.round + 1));
   const judged = after.length > 0 ? after : rounds.filter((r) => calibration.versions.includes(r.round + 1));
   return {
     calibration,
@@ -60,7 +60,7 @@ export function comparisonSection(label: string, c: Comparison): string {
   const curve = (name: string, y: (r: RoundComparison) => number) => ({ name, points: c.rounds.map((r): [number, number] => [r.round + 1, y(r)]) });
   const k = c.calibration;
   return `<h2>${esc(label)}: measured against predicted</h2>
-<p class="desc">Round time: mean absolute relative error ${(c.round_time_error * 100).toFixed(1)}% over rounds ${c.predicted_rounds.join(', ')}${c.in_sample ? ' (in-sample: the run had no rounds left after the calibration)' : ''}. Bytes of the whole run: ${(c.bytes_error * 100).toFixed(1)}% off. Calibrated on rounds ${k.versions.join(', ')} (the first overlaps the daemons' start-up): ${k.steps} steps of ${(k.step_s * 1000).toFixed(2)} ms and an encoding of ${(k.encode_s * 1000).toFixed(0)} ms per update (the slowest of ${k.trainers} trainer daemons on ${k.cores} cores; a step alone takes ${(k.solo_step_s * 1000).toFixed(2)} ms), and ${(k.overhead_s * 1000).toFixed(0)} ms per update outside the modelled transfers and compute, counted as latency. Measured bytes are what the shaped links carried (IP, TCP, noise, yamux and status polls included); predicted, the payloads and a fixed header.</p>
+<p class="desc">Round time: mean absolute relative error ${(c.round_time_error * 100).toFixed(1)}% over rounds ${c.predicted_rounds.join(', ')}${c.in_sample ? ' (in-sample: the run had no rounds left after the calibration)' : ''}. Bytes of the whole run: ${(c.bytes_error * 100).toFixed(1)}% off. Calibrated on rounds ${k.versions.join(', ')} (even rounds calibrate, odd ones after the first, which overlaps the daemons' start-up, are predicted): ${k.steps} steps of ${(k.step_s * 1000).toFixed(2)} ms and an encoding of ${(k.encode_s * 1000).toFixed(0)} ms per update (the slowest of ${k.trainers} trainer daemons on ${k.cores} cores; a step alone takes ${(k.solo_step_s * 1000).toFixed(2)} ms), and ${(k.overhead_s * 1000).toFixed(0)} ms per update outside the modelled transfers and compute, counted as latency. Measured bytes are what the shaped links carried (IP, TCP, noise, yamux and status polls included); predicted, the payloads and a fixed header.</p>
 <div class="charts">
 ${lineChart(`${label}: time per round`, 'round', 'seconds', [curve('measured', (r) => r.measured_s), curve('predicted', (r) => r.predicted_s)])}
 ${lineChart(`${label}: bytes per round (up and down)`, 'round', 'MB', [curve('measured', (r) => r.measured_bytes / 1e6), curve('predicted', (r) => r.predicted_bytes / 1e6)])}
