@@ -7,12 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ShapedNetwork, listNamespaces, shapingUnavailable } from '@fednode/node';
-import { CLI, within } from './cluster.js';
+import { processAlive as alive } from '@fednode/core';
+import { CLI, fednodeProcess, within } from './cluster.js';
 
 const skip = shapingUnavailable() ?? false;
 const LIMIT = { timeout: 150_000, skip };
@@ -35,23 +36,7 @@ population:
 `;
 }
 
-function cli(args: string[]): { child: ReturnType<typeof spawn>; out: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, out: () => out, exited };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
+const cli = fednodeProcess;
 
 interface Pids {
   aggregator: number;

@@ -54,7 +54,7 @@ export {
 } from './wire/control.js';
 
 export { encodeSafetensors, encodeSafetensorsBytes, parseSafetensors, type SafeDType, type SafeFile, type SafeLimits, type SafeTensor } from './checkpoint/safetensors.js';
-export { writeFileAtomic } from './checkpoint/atomic-file.js';
+export { processAlive, writeFileAtomic } from './checkpoint/atomic-file.js';
 export {
   CheckpointStore,
   paramSetFromSafetensors,

@@ -20,6 +20,8 @@ export interface Comparison {
   readonly rounds: readonly RoundComparison[];
   /** Mean over the predicted rounds of |measured - predicted| / measured. */
   readonly round_time_error: number;
+  /** |mean measured - mean predicted| / mean measured over the predicted rounds: the model's bias, without the rounds' own scatter. */
+  readonly mean_round_time_error: number;
   /** Rounds (1-based) the error is over: the odd ones after the first (the even ones calibrate), or the calibration's own when there are none (then in_sample). */
   readonly predicted_rounds: readonly number[];
   readonly in_sample: boolean;
@@ -49,6 +51,7 @@ export function compareRounds(measured: readonly RoundRecord[], predicted: reado
     calibration,
     rounds,
     round_time_error: mare(judged.map((r) => [r.measured_s, r.predicted_s])),
+    mean_round_time_error: mare([[sum(judged.map((r) => r.measured_s)), sum(judged.map((r) => r.predicted_s))]]),
     predicted_rounds: judged.map((r) => r.round + 1),
     in_sample: after.length === 0,
     bytes_error: mare([[sum(rounds.map((r) => r.measured_bytes)), sum(rounds.map((r) => r.predicted_bytes))]]),
@@ -60,7 +63,7 @@ export function comparisonSection(label: string, c: Comparison): string {
   const curve = (name: string, y: (r: RoundComparison) => number) => ({ name, points: c.rounds.map((r): [number, number] => [r.round + 1, y(r)]) });
   const k = c.calibration;
   return `<h2>${esc(label)}: measured against predicted</h2>
-<p class="desc">Round time: mean absolute relative error ${(c.round_time_error * 100).toFixed(1)}% over rounds ${c.predicted_rounds.join(', ')}${c.in_sample ? ' (in-sample: the run had no rounds left after the calibration)' : ''}. Bytes of the whole run: ${(c.bytes_error * 100).toFixed(1)}% off. Calibrated on rounds ${k.versions.join(', ')} (even rounds calibrate, odd ones after the first, which overlaps the daemons' start-up, are predicted): ${k.steps} steps of ${(k.step_s * 1000).toFixed(2)} ms and an encoding of ${(k.encode_s * 1000).toFixed(0)} ms per update (the slowest of ${k.trainers} trainer daemons on ${k.cores} cores; a step alone takes ${(k.solo_step_s * 1000).toFixed(2)} ms), and ${(k.overhead_s * 1000).toFixed(0)} ms per update outside the modelled transfers and compute, counted as latency. Measured bytes are what the shaped links carried (IP, TCP, noise, yamux and status polls included); predicted, the payloads and a fixed header.</p>
+<p class="desc">Round time: mean absolute relative error ${(c.round_time_error * 100).toFixed(1)}%, mean round time ${(c.mean_round_time_error * 100).toFixed(1)}% off, over rounds ${c.predicted_rounds.join(', ')}${c.in_sample ? ' (in-sample: the run had no rounds left after the calibration)' : ''}. Bytes of the whole run: ${(c.bytes_error * 100).toFixed(1)}% off. Calibrated on rounds ${k.versions.join(', ')} (even rounds calibrate, odd ones after the first, which overlaps the daemons' start-up, are predicted): ${k.steps} steps of ${(k.step_s * 1000).toFixed(2)} ms and an encoding of ${(k.encode_s * 1000).toFixed(0)} ms per update (the slowest of ${k.trainers} trainer daemons on ${k.cores} cores; a step alone takes ${(k.solo_step_s * 1000).toFixed(2)} ms), and ${(k.overhead_s * 1000).toFixed(0)} ms per update outside the modelled transfers and compute, counted as latency. Measured bytes are what the shaped links carried (IP, TCP, noise, yamux and status polls included); predicted, the payloads and a fixed header.</p>
 <div class="charts">
 ${lineChart(`${label}: time per round`, 'round', 'seconds', [curve('measured', (r) => r.measured_s), curve('predicted', (r) => r.predicted_s)])}
 ${lineChart(`${label}: bytes per round (up and down)`, 'round', 'MB', [curve('measured', (r) => r.measured_bytes / 1e6), curve('predicted', (r) => r.predicted_bytes / 1e6)])}

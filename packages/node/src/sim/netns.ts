@@ -12,6 +12,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { processAlive } from '@fednode/core';
 import { SimError } from './errors.js';
 
 const run = promisify(execFile);
@@ -104,20 +105,11 @@ export function removeNamespacesSync(names: readonly string[]): void {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
-
 /** Removes the namespaces (and all they hold) that processes no longer running made; returns their names. */
 export function sweepStaleNamespaces(): string[] {
   const stale = listNamespaces().filter((ns) => {
     const m = OWNED.exec(ns);
-    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+    return m !== null && Number(m[1]) !== process.pid && !processAlive(Number(m[1]));
   });
   removeNamespacesSync(stale);
   return stale;
