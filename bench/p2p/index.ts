@@ -8,6 +8,8 @@
  * payload's bytes (mode `bytes`): no framing, no parsing, one concat; it bounds what any
  * protocol could reach, but the two sides do not do the same work.
  * All three are alternated in one run; MB/s of payload, medians of `repeats`.
+ * `p2p.update.push.shaped100` runs the same comparison across one veth shaped to 100 Mbit/s
+ * by tc (root only; skipped with the reason otherwise).
  *
  * Every process of the measurement, the sending one included (a child of the bench runner),
  * runs with the node flags a fednode daemon runs with (NODE_FLAGS, as bin/fednode.js sets them),
