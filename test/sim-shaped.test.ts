@@ -1,8 +1,9 @@
 /**
  * Shaped links (`fednode simulate FILE --shaped`, netns.ts): a topology's qdiscs carry the
  * rates asked for and go with it; a tiny shaped run moves its updates through the shaped
- * links, reports its prediction and leaves no namespace behind; a run killed with SIGKILL
- * leaves its namespaces and daemons, which `fednode clean-links` removes. Needs root (network
+ * links, reports its prediction and leaves no namespace behind, also when interrupted with
+ * SIGINT; a run killed with SIGKILL leaves its namespaces and daemons, which `fednode
+ * clean-links` removes. Needs root (network
  * namespaces, veth pairs, tc): skipped with the reason otherwise.
  */
 import { test } from 'node:test';
@@ -91,19 +92,53 @@ test('simulate --shaped: 2 trainers on shaped links, their updates through the s
   }
 });
 
-test('simulate --shaped killed with SIGKILL mid-run leaves its namespaces and daemons; fednode clean-links removes them', LIMIT, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fednode-sim-shaped-kill-'));
+/** Starts a long shaped run and waits for its first round; resolves with its daemons and namespaces. */
+async function underWay(dir: string): Promise<{ p: ReturnType<typeof fednodeProcess>; pids: Pids }> {
   writeFileSync(join(dir, 'tiny.yaml'), scenario(200));
   const p = cli(['simulate', join(dir, 'tiny.yaml'), '--shaped', '--out', join(dir, 'out')]);
-  let pids: Pids | undefined;
-  try {
-    const metrics = join(dir, 'out', 'metrics.jsonl');
-    const until = Date.now() + 120_000;
-    while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').length > 0)) {
-      assert.ok(Date.now() < until && p.child.exitCode === null, `the run did not start: ${p.out()}`);
-      await new Promise((r) => setTimeout(r, 200));
+  const metrics = join(dir, 'out', 'metrics.jsonl');
+  const until = Date.now() + 120_000;
+  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').length > 0)) {
+    if (Date.now() >= until || p.child.exitCode !== null) {
+      p.child.kill('SIGKILL');
+      assert.fail(`the run did not start: ${p.out()}`);
     }
-    pids = JSON.parse(readFileSync(join(dir, 'out', 'real', 'shaped-tiny', 'pids.json'), 'utf8')) as Pids;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { p, pids: JSON.parse(readFileSync(join(dir, 'out', 'real', 'shaped-tiny', 'pids.json'), 'utf8')) as Pids };
+}
+
+async function gone(pids: readonly number[]): Promise<void> {
+  // SIGKILL is delivered at once, but the kernel reaps asynchronously: allow a moment.
+  const until = Date.now() + 5000;
+  while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of pids) assert.equal(alive(pid), false, `daemon ${pid} is gone`);
+}
+
+test('simulate --shaped interrupted with SIGINT mid-run: its daemons, namespaces, veths and qdiscs are gone', LIMIT, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fednode-sim-shaped-int-'));
+  let started: Awaited<ReturnType<typeof underWay>> | undefined;
+  try {
+    started = await underWay(dir);
+    const { p, pids } = started;
+    assert.equal(listNamespaces(pids.namespaces).length, 4, 'the hub and 3 daemon namespaces while it runs');
+    p.child.kill('SIGINT');
+    assert.equal((await within(p.exited, 20_000, 'simulate --shaped to stop')).code, 130);
+    assert.deepEqual(listNamespaces(pids.namespaces), []);
+    await gone([pids.aggregator, ...pids.trainers]);
+  } finally {
+    if (started !== undefined && started.p.child.exitCode === null && started.p.child.signalCode === null) started.p.child.kill('SIGKILL');
+    if (started !== undefined) execFileSync(process.execPath, [CLI, 'clean-links'], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('simulate --shaped killed with SIGKILL mid-run leaves its namespaces and daemons; fednode clean-links removes them', LIMIT, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fednode-sim-shaped-kill-'));
+  let started: Awaited<ReturnType<typeof underWay>> | undefined;
+  try {
+    started = await underWay(dir);
+    const { p, pids } = started;
     p.child.kill('SIGKILL');
     await within(p.exited, 10_000, 'simulate --shaped to die');
     const daemons = [pids.aggregator, ...pids.trainers];
@@ -113,14 +148,11 @@ test('simulate --shaped killed with SIGKILL mid-run leaves its namespaces and da
     assert.equal((await within(clean.exited, 30_000, 'clean-links')).code, 0, clean.out());
     assert.match(clean.out(), new RegExp(`removed \\d+ network namespaces: .*${pids.namespaces}hub`));
     assert.deepEqual(listNamespaces(pids.namespaces), []);
-    // SIGKILL is delivered at once, but the kernel reaps asynchronously: allow a moment.
-    const gone = Date.now() + 5000;
-    while (daemons.some(alive) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
-    for (const pid of daemons) assert.equal(alive(pid), false, `daemon ${pid} is gone`);
+    await gone(daemons);
   } finally {
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    if (started !== undefined && started.p.child.exitCode === null && started.p.child.signalCode === null) started.p.child.kill('SIGKILL');
     // Whatever the assertions left: never namespaces on the machine.
-    if (pids !== undefined) execFileSync(process.execPath, [CLI, 'clean-links'], { stdio: 'ignore' });
+    if (started !== undefined) execFileSync(process.execPath, [CLI, 'clean-links'], { stdio: 'ignore' });
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -124,12 +124,17 @@ const rateArg = (mbps: number): string => `${Math.round(mbps * 1000)}kbit`;
 
 /**
  * A topology of shaped links. `create` builds it (removing what it made when a step fails);
- * `remove` takes it down; the process's exit takes it down too, so an interrupted run leaves
- * nothing behind.
+ * `removeSync` takes it down; so do the process's exit and SIGINT or SIGTERM (Node exits on
+ * those without its exit handlers), so an interrupted run leaves nothing behind.
  */
 export class ShapedNetwork {
   private removed = false;
   private readonly onExit = (): void => this.removeSync();
+  /** Takes the topology down, then lets the signal do what it would have: end the process, unless someone else listens for it (and ends it). */
+  private readonly onSignal = (sig: NodeJS.Signals): void => {
+    this.removeSync();
+    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+  };
 
   private constructor(
     readonly prefix: string,
@@ -150,6 +155,8 @@ export class ShapedNetwork {
     const prefix = `${PREFIX}${process.pid}-${topologies++}-`;
     const net = new ShapedNetwork(prefix, links, `${prefix}hub`);
     process.once('exit', net.onExit);
+    process.once('SIGINT', net.onSignal);
+    process.once('SIGTERM', net.onSignal);
     try {
       await net.build();
     } catch (e) {
@@ -220,6 +227,8 @@ export class ShapedNetwork {
     if (this.removed) return;
     this.removed = true;
     process.removeListener('exit', this.onExit);
+    process.removeListener('SIGINT', this.onSignal);
+    process.removeListener('SIGTERM', this.onSignal);
     removeNamespacesSync(listNamespaces(this.prefix));
   }
 }
