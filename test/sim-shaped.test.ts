@@ -92,20 +92,29 @@ test('simulate --shaped: 2 trainers on shaped links, their updates through the s
   }
 });
 
-/** Starts a long shaped run and waits for its first round; resolves with its daemons and namespaces. */
-async function underWay(dir: string): Promise<{ p: ReturnType<typeof fednodeProcess>; pids: Pids }> {
+/**
+ * Runs `body` on a long shaped run once its first round has closed; whatever happens, the run
+ * is killed and its leftovers removed after.
+ */
+async function underWay(what: string, body: (run: { p: ReturnType<typeof fednodeProcess>; pids: Pids }) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `fednode-sim-shaped-${what}-`));
   writeFileSync(join(dir, 'tiny.yaml'), scenario(200));
   const p = cli(['simulate', join(dir, 'tiny.yaml'), '--shaped', '--out', join(dir, 'out')]);
-  const metrics = join(dir, 'out', 'metrics.jsonl');
-  const until = Date.now() + 120_000;
-  while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').length > 0)) {
-    if (Date.now() >= until || p.child.exitCode !== null) {
-      p.child.kill('SIGKILL');
-      assert.fail(`the run did not start: ${p.out()}`);
+  try {
+    const metrics = join(dir, 'out', 'metrics.jsonl');
+    const until = Date.now() + 120_000;
+    while (!(existsSync(metrics) && readFileSync(metrics, 'utf8').length > 0)) {
+      assert.ok(Date.now() < until && p.child.exitCode === null, `the run did not start: ${p.out()}`);
+      await new Promise((r) => setTimeout(r, 200));
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await body({ p, pids: JSON.parse(readFileSync(join(dir, 'out', 'real', 'shaped-tiny', 'pids.json'), 'utf8')) as Pids });
+  } finally {
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await within(p.exited, 10_000, 'simulate --shaped to end');
+    // Whatever the assertions left: never namespaces on the machine.
+    execFileSync(process.execPath, [CLI, 'clean-links'], { stdio: 'ignore' });
+    rmSync(dir, { recursive: true, force: true });
   }
-  return { p, pids: JSON.parse(readFileSync(join(dir, 'out', 'real', 'shaped-tiny', 'pids.json'), 'utf8')) as Pids };
 }
 
 async function gone(pids: readonly number[]): Promise<void> {
@@ -115,30 +124,17 @@ async function gone(pids: readonly number[]): Promise<void> {
   for (const pid of pids) assert.equal(alive(pid), false, `daemon ${pid} is gone`);
 }
 
-test('simulate --shaped interrupted with SIGINT mid-run: its daemons, namespaces, veths and qdiscs are gone', LIMIT, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fednode-sim-shaped-int-'));
-  let started: Awaited<ReturnType<typeof underWay>> | undefined;
-  try {
-    started = await underWay(dir);
-    const { p, pids } = started;
+test('simulate --shaped interrupted with SIGINT mid-run: its daemons, namespaces, veths and qdiscs are gone', LIMIT, () =>
+  underWay('int', async ({ p, pids }) => {
     assert.equal(listNamespaces(pids.namespaces).length, 4, 'the hub and 3 daemon namespaces while it runs');
     p.child.kill('SIGINT');
     assert.equal((await within(p.exited, 20_000, 'simulate --shaped to stop')).code, 130);
     assert.deepEqual(listNamespaces(pids.namespaces), []);
     await gone([pids.aggregator, ...pids.trainers]);
-  } finally {
-    if (started !== undefined && started.p.child.exitCode === null && started.p.child.signalCode === null) started.p.child.kill('SIGKILL');
-    if (started !== undefined) execFileSync(process.execPath, [CLI, 'clean-links'], { stdio: 'ignore' });
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('simulate --shaped killed with SIGKILL mid-run leaves its namespaces and daemons; fednode clean-links removes them', LIMIT, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'fednode-sim-shaped-kill-'));
-  let started: Awaited<ReturnType<typeof underWay>> | undefined;
-  try {
-    started = await underWay(dir);
-    const { p, pids } = started;
+test('simulate --shaped killed with SIGKILL mid-run leaves its namespaces and daemons; fednode clean-links removes them', LIMIT, () =>
+  underWay('kill', async ({ p, pids }) => {
     p.child.kill('SIGKILL');
     await within(p.exited, 10_000, 'simulate --shaped to die');
     const daemons = [pids.aggregator, ...pids.trainers];
@@ -149,10 +145,4 @@ test('simulate --shaped killed with SIGKILL mid-run leaves its namespaces and da
     assert.match(clean.out(), new RegExp(`removed \\d+ network namespaces: .*${pids.namespaces}hub`));
     assert.deepEqual(listNamespaces(pids.namespaces), []);
     await gone(daemons);
-  } finally {
-    if (started !== undefined && started.p.child.exitCode === null && started.p.child.signalCode === null) started.p.child.kill('SIGKILL');
-    // Whatever the assertions left: never namespaces on the machine.
-    if (started !== undefined) execFileSync(process.execPath, [CLI, 'clean-links'], { stdio: 'ignore' });
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));

@@ -17,16 +17,13 @@ import { strategyEntry } from '@fednode/aggregator';
 import { localTrainingOf, taskOf } from '../daemon/run-file.js';
 import { SimError } from './errors.js';
 import { isOneShot, type Scenario } from './scenario.js';
-import { simulate } from './simulator.js';
+import { MODEL_HEADER_BYTES, UPDATE_HEADER_BYTES, simulate } from './simulator.js';
 import type { Dist } from './distributions.js';
 import type { LinkSpec } from './netns.js';
 import type { UpdateTiming } from './real.js';
 
 /** Rounds the measuring client trains: the first steps of a process are slower (JIT, allocation); more rounds average them out. */
 const MEASURE_ROUNDS = 3;
-
-/** Framing the simulator adds to a payload (as simulator.ts counts it). */
-const HEADER_BYTES = 256;
 
 export interface Calibration {
   /** Versions whose rounds calibrated the model. */
@@ -94,7 +91,7 @@ export function calibrationOf(s: Scenario, soloStepS: number, updates: readonly 
   const rate = (mbps: number | null | undefined): number => (mbps === null || mbps === undefined ? Infinity : (mbps * 1e6) / 8);
   const residual = used.map((u) => {
     const l = links[u.trainer + 1];
-    const transfers = (u.parameters * 4 + HEADER_BYTES) / rate(l?.downlinkMbps) + (u.bytes + HEADER_BYTES) / rate(l?.uplinkMbps);
+    const transfers = (u.parameters * 4 + MODEL_HEADER_BYTES) / rate(l?.downlinkMbps) + (u.bytes + UPDATE_HEADER_BYTES) / rate(l?.uplinkMbps);
     return u.pushed_s - transfers - u.train_s - u.encode_s;
   });
   const { steps, examplesPerStep } = stepsOf(s);

@@ -9,6 +9,7 @@
  * the scenario's uplink and downlink rates (netns.ts).
  */
 import { summarizeRun } from './summary.js';
+import { MODEL_HEADER_BYTES, UPDATE_HEADER_BYTES } from './simulator.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -29,8 +30,6 @@ export const DEFAULT_REAL_TRAINERS = 16;
 /** More trainer processes than this on one machine measure the machine, not the protocol. */
 export const MAX_REAL_TRAINERS = 64;
 
-/** The simulator's estimate of framing around a payload, used for the same byte counts here. */
-const HEADER_BYTES = 256;
 
 export interface RealOptions {
   /** Where the run file, identities, data directories and logs go (wiped first: a stale checkpoint would be resumed). */
@@ -363,9 +362,9 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
         let roundTrain = 0;
         for (const tl of tLines) {
           for (const l of tl) {
-            if (net === null && l.event === 'update.pushed' && upTo(l)) bytesUp += (l.bytes as number) + HEADER_BYTES;
+            if (net === null && l.event === 'update.pushed' && upTo(l)) bytesUp += (l.bytes as number) + UPDATE_HEADER_BYTES;
             // Models travel dense fp32 (an estimate: the trainer logs the parameter count, not the bytes).
-            if (net === null && l.event === 'model.received' && upTo(l)) bytesDown += (l.parameters as number) * 4 + HEADER_BYTES;
+            if (net === null && l.event === 'model.received' && upTo(l)) bytesDown += (l.parameters as number) * 4 + MODEL_HEADER_BYTES;
             if (l.event === 'model.received' && inRound(l)) dispatched++;
             if (l.event === 'round.missed' && inRound(l)) missed++;
             // The round waits for its slowest trainer: that is its training time.
