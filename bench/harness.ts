@@ -21,8 +21,8 @@ export interface Bench {
   /** Group used by `--only` (kernels, codec, aggregate, train, ...). */
   group: string;
   name: string;
-  /** A reason this machine cannot run the bench (a missing browser), or false. */
-  skip?: string | false;
+  /** Why it cannot run on this machine (it is then skipped, with the reason), or null. */
+  skip?: () => string | null;
   run(): BenchResult | Promise<BenchResult>;
 }
 

@@ -39,11 +39,12 @@ const previous: BenchResult[] = existsSync(out) ? (JSON.parse(readFileSync(out, 
 const fresh = new Map<string, BenchResult>();
 
 for (const b of chosen) {
-  if (typeof b.skip === 'string') {
-    process.stderr.write(`${b.name} skipped: ${b.skip}\n`);
+  process.stderr.write(`${b.name} ... `);
+  const why = b.skip?.() ?? null;
+  if (why !== null) {
+    process.stderr.write(`skipped: ${why}\n`);
     continue;
   }
-  process.stderr.write(`${b.name} ... `);
   const r = await b.run();
   fresh.set(r.name, r);
   process.stderr.write(

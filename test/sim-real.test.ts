@@ -5,11 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI, within } from './cluster.js';
+import { processAlive as alive } from '@fednode/core';
+import { fednodeProcess, within } from './cluster.js';
 
 const LIMIT = { timeout: 120_000 };
 
@@ -41,27 +41,11 @@ interface Rec {
   virtual_time_s: number;
 }
 
-function simulateCli(args: string[]): { child: ReturnType<typeof spawn>; out: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> } {
-  const child = spawn(process.execPath, [CLI, 'simulate', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, out: () => out, exited };
-}
+const simulateCli = (args: string[]) => fednodeProcess(['simulate', ...args]);
 
 function pidsOf(runDir: string): number[] {
   const p = JSON.parse(readFileSync(join(runDir, 'pids.json'), 'utf8')) as { aggregator: number; trainers: number[] };
   return [p.aggregator, ...p.trainers];
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
 }
 
 // FedProx here: the daemons run a kind they never name, through the strategy registry alone.

@@ -89,4 +89,4 @@ async function browserStepBench(): Promise<BenchResult> {
   }
 }
 
-export const browserBenches: Bench[] = [{ group: 'browser', name: 'browser.train.mlp.step', skip: noChromium, run: browserStepBench }];
+export const browserBenches: Bench[] = [{ group: 'browser', name: 'browser.train.mlp.step', skip: () => noChromium || null, run: browserStepBench }];

@@ -8,6 +8,8 @@
  * payload's bytes (mode `bytes`): no framing, no parsing, one concat; it bounds what any
  * protocol could reach, but the two sides do not do the same work.
  * All three are alternated in one run; MB/s of payload, medians of `repeats`.
+ * `p2p.update.push.shaped100` runs the same comparison across one veth shaped to 100 Mbit/s
+ * by tc (root only; skipped with the reason otherwise).
  *
  * Every process of the measurement, the sending one included (a child of the bench runner),
  * runs with the node flags a fednode daemon runs with (NODE_FLAGS, as bin/fednode.js sets them),
@@ -20,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ParamSet, encodeUpdate, fullSlice, type Update } from '../../packages/core/src/index.js';
 import { createHost, networkKeyOf, pushUpdate, type FedHost, type HostOptions } from '../../packages/node/src/net/index.js';
+import { ShapedNetwork, shapingUnavailable } from '../../packages/node/src/index.js';
 import { fillSignal, median, round, type Bench, type BenchResult } from '../harness.js';
 import { tcpSender, type TcpSender } from './tcp.js';
 
@@ -40,11 +43,28 @@ interface Receiver {
  */
 export const NODE_FLAGS: readonly string[] = (process.env.P2P_NODE_FLAGS ?? '--no-concurrent-marking').split(' ').filter(Boolean);
 
+/**
+ * Where the measurement runs: on 127.0.0.1 (null), or across a shaped link, the receivers in
+ * one network namespace listening on its address and the measuring process in another.
+ */
+export interface Placement {
+  readonly receiverNs: string;
+  readonly receiverAddr: string;
+  readonly senderNs: string;
+  /** Size of the pushed update (smaller than on loopback: a shaped link is slower). */
+  readonly mib: number;
+}
+
+/** `argv` run as is, or inside network namespace `ns` (`ip netns exec` execs it: same process). */
+function spawnIn(ns: string | null, argv: readonly string[], stdio: 'receiver' | 'child'): ChildProcess {
+  const io: ['pipe' | 'ignore', 'pipe', 'inherit'] = stdio === 'receiver' ? ['pipe', 'pipe', 'inherit'] : ['ignore', 'pipe', 'inherit'];
+  return ns === null ? spawn(argv[0], argv.slice(1), { stdio: io }) : spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: io });
+}
+
 /** Starts `receiver.ts` in a child process and waits for its address line. */
-async function startReceiver(mode: Mode, hostOptions: HostOptions = {}): Promise<Receiver> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', join(here, 'receiver.ts'), mode, JSON.stringify(hostOptions)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+async function startReceiver(mode: Mode, hostOptions: HostOptions = {}, at: Placement | null = null): Promise<Receiver> {
+  const options = at === null ? hostOptions : { ...hostOptions, listen: [`/ip4/${at.receiverAddr}/tcp/0`] };
+  const child = spawnIn(at?.receiverNs ?? null, [process.execPath, ...NODE_FLAGS, '--import', 'tsx', join(here, 'receiver.ts'), mode, JSON.stringify(options), at?.receiverAddr ?? '127.0.0.1'], 'receiver');
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);
   child.once('exit', () => process.removeListener('exit', killOnExit));
@@ -66,8 +86,8 @@ function stopReceiver(r: Receiver | undefined): void {
   r.child.kill('SIGKILL');
 }
 
-function update64(): Update {
-  const delta = ParamSet.zeros([{ name: 'w', shape: [16 * MiB] }]);
+function updateOf(mib: number): Update {
+  const delta = ParamSet.zeros([{ name: 'w', shape: [(mib / 4) * MiB] }]);
   fillSignal(delta.data, 7);
   return encodeUpdate({ runId: 'bench', sender: 'bench', baseVersion: 0, round: 0, sequence: 0, examples: 1 }, fullSlice(delta.specs), delta, { codec: 'fp32' });
 }
@@ -101,18 +121,19 @@ export interface PushResults {
 }
 
 /** Runs the comparison; `hostOptions` apply to both libp2p hosts (for tuning experiments). */
-export async function measurePush(repeats = 7, hostOptions: HostOptions = {}): Promise<PushResults> {
-  const update = update64();
+export async function measurePush(repeats = 7, hostOptions: HostOptions = {}, at: Placement | null = null): Promise<PushResults> {
+  const update = updateOf(at?.mib ?? 64);
   const bytes = update.tensors[0].payload.byteLength;
   const receivers: Receiver[] = [];
   let host: FedHost | undefined;
   const senders: TcpSender[] = [];
   try {
-    const [lpRecv, framesRecv, bytesRecv] = await Promise.all([startReceiver('libp2p', hostOptions), startReceiver('tcp-frames'), startReceiver('tcp-bytes')]);
+    const [lpRecv, framesRecv, bytesRecv] = await Promise.all([startReceiver('libp2p', hostOptions, at), startReceiver('tcp-frames', {}, at), startReceiver('tcp-bytes', {}, at)]);
     receivers.push(lpRecv, framesRecv, bytesRecv);
     host = await createHost(hostOptions);
-    const framesTcp = await tcpSender(framesRecv.info.port!, 'frames');
-    const bytesTcp = await tcpSender(bytesRecv.info.port!, 'bytes');
+    const tcpHost = at?.receiverAddr ?? '127.0.0.1';
+    const framesTcp = await tcpSender(framesRecv.info.port!, 'frames', tcpHost);
+    const bytesTcp = await tcpSender(bytesRecv.info.port!, 'bytes', tcpHost);
     senders.push(framesTcp, bytesTcp);
     const h = host;
     const addr = lpRecv.info.addr!;
@@ -167,10 +188,8 @@ export async function measurePush(repeats = 7, hostOptions: HostOptions = {}): P
  * Runs `measurePush` in a child process with NODE_FLAGS (the bench runner's own flags differ,
  * and V8's GC flags cannot be changed safely in a process that is already running).
  */
-export async function measurePushInChild(repeats = 7, hostOptions: HostOptions = {}): Promise<PushResults> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(repeats), JSON.stringify(hostOptions)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+export async function measurePushInChild(repeats = 7, hostOptions: HostOptions = {}, at: Placement | null = null): Promise<PushResults> {
+  const child = spawnIn(at?.senderNs ?? null, [process.execPath, ...NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), '--child', String(repeats), JSON.stringify(hostOptions), JSON.stringify(at)], 'child');
   const killOnExit = (): void => void child.kill('SIGKILL');
   process.once('exit', killOnExit);
   let out = '';
@@ -187,6 +206,28 @@ export async function measurePushInChild(repeats = 7, hostOptions: HostOptions =
 // One measurement serves both entries.
 let measured: Promise<PushResults> | undefined;
 const results = (): Promise<PushResults> => (measured ??= measurePushInChild());
+
+const SHAPED_NAME = 'p2p.update.push.shaped100';
+
+/**
+ * `p2p.update.push.shaped100`: the same comparison across one link shaped to 100 Mbit/s by tc
+ * (tbf on the sender's end of a veth pair; the receivers in another network namespace), a
+ * 16 MiB update (1.3 s on the link). The ratio is how close libp2p comes to what raw TCP gets
+ * through the same link. Needs root: skipped with the reason otherwise.
+ */
+async function shaped100(): Promise<BenchResult> {
+  const net = await ShapedNetwork.create([
+    { name: 'receiver', uplinkMbps: null, downlinkMbps: null },
+    { name: 'sender', uplinkMbps: 100, downlinkMbps: null },
+  ]);
+  try {
+    const r = (await measurePushInChild(5, {}, { receiverNs: net.nsOf('receiver'), receiverAddr: net.addrOf('receiver'), senderNs: net.nsOf('sender'), mib: 16 })).framed;
+    const wire = (await net.bytes()).get('sender')!;
+    return { ...r, name: SHAPED_NAME, baseline: { ...r.baseline, name: 'raw TCP (node:net) across the same 100 Mbit/s tbf-shaped veth, same frames and assembly' }, detail: { ...r.detail, link_mbps: 100, bytes_through_the_link: wire.up } };
+  } finally {
+    net.removeSync();
+  }
+}
 
 /**
  * `p2p.update.push.private_network`: the same push inside a run's private network (the key
@@ -210,13 +251,14 @@ export const p2pBenches: Bench[] = [
   { group: 'p2p', name: 'p2p.update.push', run: async () => (await results()).framed },
   { group: 'p2p', name: 'p2p.update.push.bytes_only', run: async () => (await results()).bytesOnly },
   { group: 'p2p', name: 'p2p.update.push.private_network', run: privateNetwork },
+  { group: 'p2p', name: SHAPED_NAME, skip: shapingUnavailable, run: shaped100 },
 ];
 
 // `node --import tsx bench/p2p/index.ts [HOST_OPTIONS_JSON]` runs it alone (for tuning; REPEATS=n).
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv[2] === '--child') {
     // The measuring process started by measurePushInChild: its results as one JSON line.
-    const r = await measurePush(Number(process.argv[3]), JSON.parse(process.argv[4] ?? '{}') as HostOptions);
+    const r = await measurePush(Number(process.argv[3]), JSON.parse(process.argv[4] ?? '{}') as HostOptions, JSON.parse(process.argv[5] ?? 'null') as Placement | null);
     console.log(JSON.stringify(r));
   } else {
     const r = await measurePushInChild(Number(process.env.REPEATS ?? 7), JSON.parse(process.argv[2] ?? '{}') as HostOptions);

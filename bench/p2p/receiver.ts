@@ -1,6 +1,7 @@
 /**
  * The receiving process of the p2p benchmark: `receiver.ts libp2p|tcp-frames|tcp-bytes
- * [HOST_OPTIONS_JSON]`. Prints one JSON line with its address on stdout, then serves until
+ * [HOST_OPTIONS_JSON [TCP_HOST]]` (the raw TCP baselines listen on TCP_HOST, 127.0.0.1 unless
+ * given; the libp2p host where HOST_OPTIONS_JSON's listen says). Prints one JSON line with its address on stdout, then serves until
  * stdin closes (the parent exiting or killing it) so it never outlives the benchmark.
  *   libp2p:     a fednode host serving /fednode/update/1 (updates are assembled and acknowledged)
  *   tcp-frames: the same protocol's frames over node:net, handled by the same code (tcp.ts)
@@ -52,7 +53,7 @@ if (mode === 'libp2p') {
   await serveUpdates(host, { timeoutMs: 60_000, onUpdate: () => ({ version: cpuMsSinceLast() }) });
   process.stdout.write(JSON.stringify({ addr: hostAddr(host) }) + '\n');
 } else if (mode === 'tcp-frames' || mode === 'tcp-bytes') {
-  const port = await serveTcp(mode === 'tcp-frames' ? 'frames' : 'bytes', cpuMsSinceLast);
+  const port = await serveTcp(mode === 'tcp-frames' ? 'frames' : 'bytes', cpuMsSinceLast, undefined, process.argv[4]);
   process.stdout.write(JSON.stringify({ port }) + '\n');
 } else {
   console.error(`receiver: unknown mode ${String(mode)} (libp2p, tcp-frames or tcp-bytes)`);

@@ -31,8 +31,8 @@ export type TcpMode = 'frames' | 'bytes';
 /** As many bytes per write as the libp2p side's `writeFrames` batches. */
 const BATCH_BYTES = 4 * 1024 * 1024;
 
-/** Serves one of the baselines on 127.0.0.1; resolves with the port. */
-export function serveTcp(mode: TcpMode, cpuMs: () => number, onUpdate: (u: Update) => void = () => undefined): Promise<number> {
+/** Serves one of the baselines on `host`; resolves with the port. */
+export function serveTcp(mode: TcpMode, cpuMs: () => number, onUpdate: (u: Update) => void = () => undefined, host = '127.0.0.1'): Promise<number> {
   const server = createServer((socket) => {
     socket.setNoDelay(true);
     const onData = mode === 'frames' ? framesReceiver(socket, cpuMs, onUpdate) : bytesReceiver(socket, cpuMs);
@@ -47,7 +47,7 @@ export function serveTcp(mode: TcpMode, cpuMs: () => number, onUpdate: (u: Updat
     socket.on('error', () => socket.destroy());
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, host, () => {
       const a = server.address();
       if (a === null || typeof a === 'string') throw new Error('no TCP address');
       resolve(a.port);
@@ -117,9 +117,9 @@ export interface TcpSender {
   close(): void;
 }
 
-export function tcpSender(port: number, mode: TcpMode): Promise<TcpSender> {
+export function tcpSender(port: number, mode: TcpMode, host = '127.0.0.1'): Promise<TcpSender> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', noDelay: true }, () => {
+    const socket = connect({ port, host, noDelay: true }, () => {
       let waiting: ((cpuMs: number) => void) | null = null;
       const answered = (cpuMs: number): void => {
         const w = waiting;

@@ -6,7 +6,7 @@ export * from './portable.js';
 export { EncodePool } from './codecs/encode-pool.js';
 
 export { encodeSafetensors, encodeSafetensorsBytes, parseSafetensors, type SafeDType, type SafeFile, type SafeLimits, type SafeTensor } from './checkpoint/safetensors.js';
-export { writeFileAtomic } from './checkpoint/atomic-file.js';
+export { processAlive, writeFileAtomic } from './checkpoint/atomic-file.js';
 export {
   CheckpointStore,
   paramSetFromSafetensors,

@@ -7,6 +7,7 @@ import { statusCommand } from './commands/status.js';
 import { keygenCommand } from './commands/keygen.js';
 import { mergeCommand } from './commands/merge.js';
 import { webCommand } from './commands/web.js';
+import { cleanLinksCommand } from './commands/clean-links.js';
 
 export type CliOptions = StartOptions;
 
@@ -35,6 +36,7 @@ function program(options: CliOptions): Command {
   p.addCommand(statusCommand().exitOverride().configureOutput({ outputError: errorLine('fednode status') }));
   p.addCommand(keygenCommand().exitOverride().configureOutput({ outputError: errorLine('fednode keygen') }));
   p.addCommand(webCommand().exitOverride().configureOutput({ outputError: errorLine('fednode web') }));
+  p.addCommand(cleanLinksCommand().exitOverride().configureOutput({ outputError: errorLine('fednode clean-links') }));
   return p;
 }
 

@@ -47,7 +47,7 @@ export function removeStaleTemps(dir: string, base?: string): void {
     const m = TEMP.exec(name);
     if (m === null || (base !== undefined && m[1] !== base)) continue;
     const pid = Number(m[2]);
-    if (!isAlive(pid)) {
+    if (!processAlive(pid)) {
       try {
         unlinkSync(join(dir, name));
       } catch {
@@ -57,7 +57,8 @@ export function removeStaleTemps(dir: string, base?: string): void {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` runs (one of another user's counts). */
+export function processAlive(pid: number): boolean {
   if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);

@@ -15,10 +15,11 @@ interface SimFlags {
   threads?: number;
   real?: boolean;
   trainers?: number;
+  shaped?: boolean;
 }
 
 async function run(scenario: Scenario, flags: SimFlags): Promise<void> {
-  const opts: SimulateCommandOptions = { rounds: flags.rounds, seed: flags.seed, out: flags.out, json: flags.json, check: flags.check, threads: flags.threads, real: flags.real, ...(flags.trainers === undefined ? {} : { trainers: flags.trainers }) };
+  const opts: SimulateCommandOptions = { rounds: flags.rounds, seed: flags.seed, out: flags.out, json: flags.json, check: flags.check, threads: flags.threads, real: flags.real === true || flags.shaped === true, shaped: flags.shaped, ...(flags.trainers === undefined ? {} : { trainers: flags.trainers }) };
   const res = await runSimulateCommand(scenario, opts);
   if (res.failures.length > 0) process.exitCode = 1;
 }
@@ -36,6 +37,7 @@ export function simulateCommand(): Command {
   return withSimOptions(new Command('simulate').description('run a scenario file on the simulator (real training, codecs and strategies on a virtual clock)').argument('<file>', 'scenario YAML file'))
     .option('--check', "exit with code 1 when the scenario's expected outcome is not met", false)
     .option('--real', 'run the scenario as real fednode daemons on 127.0.0.1 (one aggregator, one process per trainer) on the wall clock', false)
+    .option('--shaped', '--real with each daemon in its own network namespace, links shaped by tc to the scenario\'s uplink and downlink rates (needs root; latency is not applied), and a report of measured against predicted round times and bytes', false)
     .option('--trainers <n>', '--real: trainer processes (default one per share, at most 16; up to 64)', positiveInt)
     .action(async (file: string, flags: SimFlags) => run(loadScenario(file), flags));
 }

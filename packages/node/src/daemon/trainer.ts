@@ -311,6 +311,8 @@ export class TrainerRole {
       this.codec,
       ef,
     );
+    // What the encoding cost (DeMo's transform is not free): a real run's prediction counts it as compute.
+    const encodeS = (performance.now() - t0) / 1000 - trainS;
     // Reserve the sequence number before the update leaves: a restart never sends it again.
     this.state.nextSequence = sequence + 1;
     this.saveState();
@@ -346,7 +348,7 @@ export class TrainerRole {
     this.ctx.metrics.inc('fednode_trainer_updates_total', 'Updates this trainer pushed, by outcome', { outcome });
     this.ctx.metrics.set('fednode_trainer_last_loss', 'Mean local training loss of the last round', loss);
     if (outcome === 'accepted' || outcome === 'delivered') {
-      log.log('info', 'update.pushed', { round: r.round, sequence, outcome, slice: this.opts.slice.label, loss, train_s: trainS, bytes: update.tensors.reduce((n, t) => n + t.payload.byteLength, 0) });
+      log.log('info', 'update.pushed', { round: r.round, sequence, outcome, slice: this.opts.slice.label, loss, train_s: trainS, steps: report.steps, encode_s: encodeS, bytes: update.tensors.reduce((n, t) => n + t.payload.byteLength, 0) });
       events.emit('updateAccepted', { role: 'trainer', peer: this.link.peer ?? '?', round: r.round, sequence, version });
     } else if (outcome === 'missed') {
       log.log('warn', 'round.missed', { round: r.round, reason: 'could not deliver the update before the deadline' });

@@ -7,4 +7,7 @@ export { renderReport, lineChart, participationChart, type ReportRun } from './r
 export { runSimulateCommand, type SimulateCommandOptions, type SimulateCommandResult } from './run.js';
 export { QUICKSTART } from './builtin.js';
 export { runOneShot, type OneShotResult, type OneShotRow, type OneShotSpec } from './oneshot.js';
-export { simulateReal, realRunDocument, runIdOf, trainerCount, MAX_REAL_TRAINERS, type RealOptions } from './real.js';
+export { simulateReal, realRunDocument, runIdOf, trainerCount, shapedLinks, MAX_REAL_TRAINERS, type RealOptions, type UpdateTiming } from './real.js';
+export { ShapedNetwork, shapingUnavailable, sweepStaleNamespaces, listNamespaces, type LinkSpec, type LinkBytes } from './netns.js';
+export { calibrationOf, calibratedScenario, measureSoloStep, type Calibration } from './calibrate.js';
+export { compareRounds, type Comparison, type RoundComparison } from './compare.js';

@@ -27,6 +27,26 @@ export function clientName(id: number): string {
   return `client-${String(id).padStart(4, '0')}`;
 }
 
+/** A client's machine and network as the population's distributions draw them (no data). */
+export type ClientProfile = Pick<SimClient, 'speed' | 'uplinkBytesPerS' | 'downlinkBytesPerS' | 'latencyS' | 'phaseS'>;
+
+/**
+ * Each client's speed, links and schedule phase, drawn in client order from the seeded profile
+ * stream: the simulator's population and the shaped links of a real run get the same values.
+ */
+export function clientProfiles(s: Scenario): ClientProfile[] {
+  const p = s.population;
+  const rng = Rng.derive(s.seed, STREAM.profile);
+  const period = typeof p.availability === 'object' ? p.availability.onS + p.availability.offS : 0;
+  return Array.from({ length: s.data.shares }, () => ({
+    speed: Math.max(1e-3, sample(p.speed, rng)),
+    uplinkBytesPerS: Math.max(1, (sample(p.uplinkMbps, rng) * 1e6) / 8),
+    downlinkBytesPerS: Math.max(1, (sample(p.downlinkMbps, rng) * 1e6) / 8),
+    latencyS: sample(p.latencyMs, rng) / 1000,
+    phaseS: rng.uniform() * period,
+  }));
+}
+
 /**
  * The population: client i holds share i of the task's data, cut by the run document's
  * partition with the run's seed (as each trainer daemon of the run cuts its own), and gets its
@@ -41,18 +61,11 @@ export function buildPopulation(s: Scenario, task: Task): SimClient[] {
     Rng.derive(s.seed, STREAM.attackers).shuffle(order);
     for (let i = 0; i < Math.round(attack.fraction * n); i++) attackers.add(order[i]);
   }
-  const p = s.population;
-  const rng = Rng.derive(s.seed, STREAM.profile);
-  const period = typeof p.availability === 'object' ? p.availability.onS + p.availability.offS : 0;
-  return Array.from({ length: n }, (_, id) => ({
+  return clientProfiles(s).map((profile, id) => ({
     id,
     name: clientName(id),
     share: task.share(n, id, s.data.partition, s.seed),
-    speed: Math.max(1e-3, sample(p.speed, rng)),
-    uplinkBytesPerS: Math.max(1, (sample(p.uplinkMbps, rng) * 1e6) / 8),
-    downlinkBytesPerS: Math.max(1, (sample(p.downlinkMbps, rng) * 1e6) / 8),
-    latencyS: sample(p.latencyMs, rng) / 1000,
-    phaseS: rng.uniform() * period,
+    ...profile,
     attack: attackers.has(id) ? (attack ?? null) : null,
   }));
 }

@@ -5,8 +5,11 @@
  * JSON-line logs and turned into the simulator's `RoundRecord`s, so metrics.jsonl, the report
  * and the summary look the same. Time is wall time: `virtual_time_s` is the wall seconds since
  * the aggregator opened its first round (process start-up and data loading excluded).
+ * With `shaped`, each daemon runs in its own network namespace and the trainers' links carry
+ * the scenario's uplink and downlink rates (netns.ts).
  */
 import { summarizeRun } from './summary.js';
+import { MODEL_HEADER_BYTES, UPDATE_HEADER_BYTES } from './simulator.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -17,7 +20,8 @@ import { checkRunFile, type RunFile } from '../daemon/run-file.js';
 import { generateIdentity, saveIdentity } from '../net/identity.js';
 import { SimError } from './errors.js';
 import { isOneShot, perRoundOf, type Scenario } from './scenario.js';
-import { clientName } from './population.js';
+import { clientName, clientProfiles } from './population.js';
+import { ShapedNetwork, shapingUnavailable, type LinkSpec } from './netns.js';
 import { strategyEntry } from '@fednode/aggregator';
 import type { RoundRecord, SimSummary } from './types.js';
 
@@ -26,8 +30,6 @@ export const DEFAULT_REAL_TRAINERS = 16;
 /** More trainer processes than this on one machine measure the machine, not the protocol. */
 export const MAX_REAL_TRAINERS = 64;
 
-/** The simulator's estimate of framing around a payload, used for the same byte counts here. */
-const HEADER_BYTES = 256;
 
 export interface RealOptions {
   /** Where the run file, identities, data directories and logs go (wiped first: a stale checkpoint would be resumed). */
@@ -44,6 +46,22 @@ export interface RealOptions {
   readonly stallS?: number;
   /** Trainer processes (default the shares, at most DEFAULT_REAL_TRAINERS; never more than the shares or MAX_REAL_TRAINERS). */
   readonly trainers?: number;
+  /**
+   * Each daemon in its own network namespace, the trainers' links shaped to the scenario's
+   * uplink and downlink rates (see netns.ts; needs root). Bytes are then those the links
+   * carried, IP headers and all.
+   */
+  readonly shaped?: boolean;
+}
+
+/** Port the aggregator listens on in its own namespace (nothing else is there to take it). */
+const SHAPED_PORT = 4001;
+
+/** The trainers' links as the scenario's population draws them (client i's for trainer i); the aggregator's is unshaped. */
+export function shapedLinks(s: Scenario, trainers: number): LinkSpec[] {
+  const mbps = (bytesPerS: number): number => (bytesPerS * 8) / 1e6;
+  const profiles = clientProfiles(s).slice(0, trainers);
+  return [{ name: 'aggregator', uplinkMbps: null, downlinkMbps: null }, ...profiles.map((p, i) => ({ name: `trainer-${i}`, uplinkMbps: mbps(p.uplinkBytesPerS), downlinkMbps: mbps(p.downlinkBytesPerS) }))];
 }
 
 /** A run id from a scenario name: the run file allows [A-Za-z0-9._-], 64 characters at most. */
@@ -68,7 +86,7 @@ export function trainerCount(s: Scenario, requested?: number): number {
  * aggregator listens, and the strategy's cohort fitted to the trainer processes there are.
  * `notes` says what the real run cannot reproduce.
  */
-export function realRunDocument(s: Scenario, o: { trainers: number; allow: readonly string[]; aggregator: string; threads?: number }): { run: RunFile; document: Record<string, unknown>; notes: string[] } {
+export function realRunDocument(s: Scenario, o: { trainers: number; allow: readonly string[]; aggregator: string; threads?: number; shaped?: boolean }): { run: RunFile; document: Record<string, unknown>; notes: string[] } {
   const notes: string[] = [];
   const n = o.trainers;
   const st = s.strategy;
@@ -84,7 +102,8 @@ export function realRunDocument(s: Scenario, o: { trainers: number; allow: reado
     s.timeBudgetS === undefined ? null : 'timeBudgetS',
     (s.evalEvery ?? 1) === 1 ? null : 'evalEvery (every version is evaluated)',
   ].filter((x): x is string => x !== null);
-  notes.push(`client speeds and links are the machine's own${ignored.length > 0 ? `; not applied: ${ignored.join(', ')}` : ''}`);
+  const machine = o.shaped === true ? "client speeds are the machine's own, links shaped to the scenario's rates, latency not applied" : "client speeds and links are the machine's own";
+  notes.push(`${machine}${ignored.length > 0 ? `; not applied: ${ignored.join(', ')}` : ''}`);
   const doc = {
     ...s,
     run: runIdOf(s.run),
@@ -165,6 +184,41 @@ function rssOf(pid: number | undefined): number {
   }
 }
 
+/** One delivered update as its trainer's log tells it, times in seconds from its round's opening. */
+export interface UpdateTiming {
+  readonly version: number;
+  readonly trainer: number;
+  readonly received_s: number;
+  readonly pushed_s: number;
+  readonly train_s: number;
+  readonly encode_s: number;
+  readonly steps: number;
+  readonly bytes: number;
+  readonly parameters: number;
+}
+
+/** Each trainer's update of `round` (the one whose close made `version`): when its model came, how long it trained and encoded, when its push was acknowledged. */
+function updateTimings(trainerLines: readonly LogLine[][], round: number, version: number, openedMs: number): UpdateTiming[] {
+  const out: UpdateTiming[] = [];
+  trainerLines.forEach((lines, trainer) => {
+    const got = lines.find((l) => l.event === 'model.received' && l.round === round);
+    const pushed = lines.find((l) => l.event === 'update.pushed' && l.round === round);
+    if (got === undefined || pushed === undefined) return;
+    out.push({
+      version,
+      trainer,
+      received_s: (Date.parse(got.t) - openedMs) / 1000,
+      pushed_s: (Date.parse(pushed.t) - openedMs) / 1000,
+      train_s: pushed.train_s as number,
+      encode_s: typeof pushed.encode_s === 'number' ? pushed.encode_s : 0,
+      steps: typeof pushed.steps === 'number' ? pushed.steps : 0,
+      bytes: pushed.bytes as number,
+      parameters: got.parameters as number,
+    });
+  });
+  return out;
+}
+
 interface Child {
   readonly name: string;
   readonly child: ChildProcess;
@@ -182,11 +236,15 @@ const grace = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * Runs the scenario on real daemons and returns what `simulate()` returns. Every child is
  * killed before this returns or throws, and on the parent's exit or SIGINT/SIGTERM.
  */
-export async function simulateReal(scenario: Scenario, opts: RealOptions): Promise<{ summary: SimSummary; records: RoundRecord[] }> {
+export async function simulateReal(scenario: Scenario, opts: RealOptions): Promise<{ summary: SimSummary; records: RoundRecord[]; updates: UpdateTiming[] }> {
   const s: Scenario = { ...scenario, seed: opts.seed ?? scenario.seed, rounds: opts.rounds ?? scenario.rounds };
   const wall0 = performance.now();
   const cli = cliPath();
   const n = trainerCount(s, opts.trainers);
+  if (opts.shaped === true) {
+    const why = shapingUnavailable();
+    if (why !== null) throw new SimError('SIM_RUN', `--shaped: ${why}`);
+  }
   // Refuse what cannot run before touching the directory or starting anything.
   realRunDocument(s, { trainers: n, allow: [], aggregator: '/ip4/127.0.0.1/tcp/1', threads: opts.threads });
   const dir = opts.dir;
@@ -201,18 +259,27 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
   const agg = await key('aggregator');
   const trainers: { path: string; peerId: string }[] = [];
   for (let i = 0; i < n; i++) trainers.push(await key(`trainer-${i}`));
-  const port = await freePort();
-  const aggAddr = `/ip4/127.0.0.1/tcp/${port}/p2p/${agg.peerId}`;
-  const { document, notes } = realRunDocument(s, { trainers: n, allow: [agg.peerId, ...trainers.map((t) => t.peerId)], aggregator: aggAddr, threads: opts.threads });
-  for (const line of notes) opts.note?.(`--real: ${line}`);
+  // The links come up before the aggregator's address is known: with shaping, it is its namespace's.
+  const net = opts.shaped === true ? await ShapedNetwork.create(shapedLinks(s, n)) : null;
+  const host = net?.addrOf('aggregator') ?? '127.0.0.1';
+  const port = net === null ? await freePort() : SHAPED_PORT;
+  const aggAddr = `/ip4/${host}/tcp/${port}/p2p/${agg.peerId}`;
   const runPath = join(dir, 'run.yaml');
-  writeFileSync(runPath, stringify(document));
+  try {
+    const { document, notes } = realRunDocument(s, { trainers: n, allow: [agg.peerId, ...trainers.map((t) => t.peerId)], aggregator: aggAddr, threads: opts.threads, shaped: net !== null });
+    for (const line of notes) opts.note?.(`--real: ${line}`);
+    writeFileSync(runPath, stringify(document));
+  } catch (e) {
+    net?.removeSync();
+    throw e;
+  }
 
   const children: Child[] = [];
   const killAll = (): void => {
     for (const c of children) if (c.exit === null && c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
   };
   // A parent that exits or is interrupted must not leave daemons behind.
+  // (process.exit runs the exit listeners: the shaped links' removal among them.)
   const onSignal = (sig: NodeJS.Signals): void => {
     killAll();
     process.exit(sig === 'SIGINT' ? 130 : 143);
@@ -223,7 +290,9 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
 
   const start = (name: string, args: string[]): Child => {
     const log = join(dir, 'logs', `${name}.log`);
-    const child = spawn(process.execPath, [cli, 'start', '--config', runPath, '--data-dir', join(dir, 'data', name), '--log', log, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const argv = [process.execPath, cli, 'start', '--config', runPath, '--data-dir', join(dir, 'data', name), '--log', log, ...args];
+    // `ip netns exec` enters the namespace and execs node: the child's pid is the daemon's.
+    const child = net === null ? spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('ip', ['netns', 'exec', net.nsOf(name), ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
     let resolveExit: () => void = () => undefined;
     const c: Child = { name, child, log, stderr: '', exit: null, exited: new Promise<void>((r) => (resolveExit = r)) };
     child.stderr?.on('data', (b: Buffer) => (c.stderr = (c.stderr + b.toString()).slice(-4000)));
@@ -246,12 +315,14 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
   /** Each daemon's own peak: what one participant costs a machine. */
   const daemonPeak = new Map<string, number>();
   let trainTime = 0;
+  const updates: UpdateTiming[] = [];
   let bySlice: ReturnType<typeof bySliceOf>;
   try {
-    const a = start('aggregator', ['--role', 'aggregator', '--key', agg.path, '--listen', `/ip4/127.0.0.1/tcp/${port}`]);
-    const ts = trainers.map((t, i) => start(`trainer-${i}`, ['--role', 'trainer', '--key', t.path, '--shard', String(i), '--name', clientName(i)]));
+    const a = start('aggregator', ['--role', 'aggregator', '--key', agg.path, '--listen', `/ip4/${host}/tcp/${port}`]);
+    const listen = (name: string): string[] => (net === null ? [] : ['--listen', `/ip4/${net.addrOf(name)}/tcp/0`]);
+    const ts = trainers.map((t, i) => start(`trainer-${i}`, ['--role', 'trainer', '--key', t.path, '--shard', String(i), '--name', clientName(i), ...listen(`trainer-${i}`)]));
     // Written at once: whoever kills this process with SIGKILL can still find the daemons.
-    writeFileSync(join(dir, 'pids.json'), JSON.stringify({ aggregator: a.child.pid ?? null, trainers: ts.map((t) => t.child.pid ?? null) }) + '\n');
+    writeFileSync(join(dir, 'pids.json'), JSON.stringify({ aggregator: a.child.pid ?? null, trainers: ts.map((t) => t.child.pid ?? null), namespaces: net?.prefix ?? null }) + '\n');
 
     const deadlineS = isOneShot(s.strategy) ? undefined : strategyEntry(s.strategy.kind).waitS(s.strategy);
     const stallMs = (opts.stallS ?? (deadlineS === undefined ? 600 : deadlineS + 120)) * 1000;
@@ -279,21 +350,31 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
         const inRound = (l: LogLine): boolean => l.t > prevCloseT && l.t <= c.t;
         let bytesUp = 0;
         let bytesDown = 0;
+        if (net !== null) {
+          // What the shaped links carried by now (read at most a poll after the close).
+          for (const b of (await net.bytes()).values()) {
+            bytesUp += b.up;
+            bytesDown += b.down;
+          }
+        }
         let dispatched = 0;
         let missed = 0;
         let roundTrain = 0;
         for (const tl of tLines) {
           for (const l of tl) {
-            if (l.event === 'update.pushed' && upTo(l)) bytesUp += (l.bytes as number) + HEADER_BYTES;
+            if (net === null && l.event === 'update.pushed' && upTo(l)) bytesUp += (l.bytes as number) + UPDATE_HEADER_BYTES;
             // Models travel dense fp32 (an estimate: the trainer logs the parameter count, not the bytes).
-            if (l.event === 'model.received' && upTo(l)) bytesDown += (l.parameters as number) * 4 + HEADER_BYTES;
+            if (net === null && l.event === 'model.received' && upTo(l)) bytesDown += (l.parameters as number) * 4 + MODEL_HEADER_BYTES;
             if (l.event === 'model.received' && inRound(l)) dispatched++;
             if (l.event === 'round.missed' && inRound(l)) missed++;
             // The round waits for its slowest trainer: that is its training time.
             if (l.event === 'update.pushed' && inRound(l)) roundTrain = Math.max(roundTrain, l.train_s as number);
+
           }
         }
         trainTime += roundTrain;
+        const opened = lines.find((l) => l.event === 'round.opened' && l.round === c.round);
+        if (opened !== undefined) updates.push(...updateTimings(tLines, c.round as number, version, Date.parse(opened.t)));
         const between = lines.filter(inRound);
         const rec: RoundRecord = {
           round: version - 1,
@@ -340,6 +421,7 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
   } finally {
     killAll();
     await Promise.race([Promise.all(children.map((c) => c.exited)), grace(5000)]);
+    net?.removeSync();
     process.removeListener('exit', killAll);
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
@@ -357,5 +439,5 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
     ...(bySlice ?? {}),
     daemon_rss_mb: daemonRss(daemonPeak),
   };
-  return { summary, records };
+  return { summary, records, updates };
 }

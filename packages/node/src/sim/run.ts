@@ -6,7 +6,11 @@ import { strategyWarnings } from '@fednode/aggregator';
 import { checkScenario, isOneShot, type Scenario } from './scenario.js';
 import { checkExpectations, simulate, type RoundRecord, type SimSummary } from './simulator.js';
 import { renderReport, type ReportRun } from './report.js';
-import { runIdOf, simulateReal } from './real.js';
+import { runIdOf, shapedLinks, simulateReal, trainerCount, type UpdateTiming } from './real.js';
+import { calibratedScenario, calibrationOf, measureSoloStep } from './calibrate.js';
+import { SimError } from './errors.js';
+import { shapingUnavailable } from './netns.js';
+import { compareRounds, comparisonSection } from './compare.js';
 
 export interface SimulateCommandOptions {
   readonly rounds?: number;
@@ -22,6 +26,8 @@ export interface SimulateCommandOptions {
   readonly real?: boolean;
   /** `real`: trainer processes (default the shares, at most 16; up to 64). */
   readonly trainers?: number;
+  /** Real daemons on shaped links (implies `real`; needs root), compared round by round with the calibrated simulator. */
+  readonly shaped?: boolean;
 }
 
 export interface SimulateCommandResult {
@@ -36,6 +42,9 @@ export interface SimulateCommandResult {
  * of the expected outcome; the caller decides the exit code.
  */
 export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandOptions, log: (line: string) => void = console.log): Promise<SimulateCommandResult> {
+  // Before the calibration spends any time: a machine that cannot shape links says so at once.
+  const unshapeable = o.shaped === true ? shapingUnavailable() : null;
+  if (unshapeable !== null) throw new SimError('SIM_RUN', `--shaped: ${unshapeable}`);
   const outDir = resolve(o.out ?? join('.fednode', 'sim', scenario.run));
   mkdirSync(outDir, { recursive: true });
   const metricsPath = join(outDir, 'metrics.jsonl');
@@ -64,10 +73,14 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
     if (!isOneShot(st)) for (const w of strategyWarnings(st)) note(`warning (${v.label}): ${w}`);
   }
   // Real daemons run on the wall clock; the report's "virtual" columns then hold wall seconds.
-  const clock = o.real ? 'wall (--real)' : 'virtual';
+  const real = o.real === true || o.shaped === true;
+  const clock = real ? 'wall (--real)' : 'virtual';
   const tty = process.stdout.isTTY === true && o.json !== true;
   const bar = tty ? new cliProgress.SingleBar({ format: '{label} [{bar}] round {value}/{total} | acc {acc} | {vt}s ' + clock + ' | {mb} MB up', hideCursor: true }, cliProgress.Presets.shades_classic) : null;
   const runs: ReportRun[] = [];
+  // --shaped: the calibrated simulator's runs (shown beside the measured ones) and the comparisons.
+  const predictions: ReportRun[] = [];
+  const sections: string[] = [];
   try {
     for (const v of variants) {
       bar?.start(rounds, 0, { label: v.label, acc: '-', vt: '0', mb: '0' });
@@ -76,7 +89,9 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
         bar?.update(r.round + 1, { acc: r.accuracy === null ? '-' : r.accuracy.toFixed(4), vt: r.virtual_time_s.toFixed(0), mb: (r.bytes_up / 1e6).toFixed(1) });
         if (!tty && o.json !== true) log(`${v.label} round ${r.round + 1}/${rounds}: accuracy ${r.accuracy?.toFixed(4) ?? '-'}, ${r.virtual_time_s.toFixed(1)} s ${clock}, ${(r.bytes_up / 1e6).toFixed(2)} MB up`);
       };
-      const { summary, records } = o.real
+      // Measured before any daemon starts: the step time of a machine with nothing else training.
+      const soloStepS = o.shaped === true ? await measureSoloStep(v.scenario, o.threads) : null;
+      const measured: { summary: SimSummary; records: RoundRecord[]; updates?: readonly UpdateTiming[] } = real
         ? await simulateReal(v.scenario, {
             dir: join(outDir, 'real', runIdOf(v.label)),
             rounds: o.rounds,
@@ -84,10 +99,23 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
             label: v.label,
             threads: o.threads,
             ...(o.trainers === undefined ? {} : { trainers: o.trainers }),
+            shaped: o.shaped === true,
             onRound,
             note,
           })
         : await simulate(v.scenario, { rounds: o.rounds, seed: o.seed, label: v.label, threads: o.threads, onRound });
+      let { summary } = measured;
+      const { records } = measured;
+      const updates = measured.updates ?? [];
+      if (soloStepS !== null) {
+        const calibration = calibrationOf(v.scenario, soloStepS, updates, shapedLinks(v.scenario, trainerCount(v.scenario, o.trainers)));
+        if (calibration.trainers < v.scenario.data.shares) note(`--shaped: the prediction has all ${v.scenario.data.shares} clients; the real run had ${calibration.trainers} trainers`);
+        const predicted = await simulate(calibratedScenario(v.scenario, calibration), { rounds: o.rounds, seed: o.seed, label: `${v.label} (predicted)`, threads: o.threads });
+        const prediction = compareRounds(records, predicted.records, calibration);
+        summary = { ...summary, prediction };
+        predictions.push(predicted);
+        sections.push(comparisonSection(v.label, prediction));
+      }
       bar?.stop();
       runs.push({ summary, records });
     }
@@ -95,7 +123,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
     bar?.stop();
   }
   const reportPath = join(outDir, 'report.html');
-  writeFileAtomic(reportPath, [new TextEncoder().encode(renderReport(scenario.run, scenario.description ?? '', runs))]);
+  writeFileAtomic(reportPath, [new TextEncoder().encode(renderReport(scenario.run, scenario.description ?? '', [...runs, ...predictions], sections))]);
   const summaries = runs.map((r) => r.summary);
   writeFileAtomic(join(outDir, 'summary.json'), [new TextEncoder().encode(JSON.stringify(summaries.length === 1 ? summaries[0] : summaries, null, 2) + '\n')]);
   const failures = o.check ? variants.flatMap((v, i) => checkExpectations(v.scenario, summaries[i]).map((f) => `${v.label}: ${f}`)) : [];
@@ -103,6 +131,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
     log(JSON.stringify(summaries.length === 1 ? { ...summaries[0], passed: failures.length === 0 } : { runs: summaries, passed: failures.length === 0 }));
   } else {
     for (const s of summaries) {
+      if (s.prediction) log(`  measured against predicted: round time ${(s.prediction.round_time_error * 100).toFixed(1)}% mean error (mean round time ${(s.prediction.mean_round_time_error * 100).toFixed(1)}% off), bytes ${(s.prediction.bytes_error * 100).toFixed(1)}% over rounds ${s.prediction.predicted_rounds.join(', ')}${s.prediction.in_sample ? ' (in-sample)' : ''}; calibrated on rounds ${s.prediction.calibration.versions.join(', ')}: ${(s.prediction.calibration.step_s * 1000).toFixed(2)} ms per step (${(s.prediction.calibration.solo_step_s * 1000).toFixed(2)} alone), ${(s.prediction.calibration.encode_s * 1000).toFixed(0)} ms per encoding, ${(s.prediction.calibration.overhead_s * 1000).toFixed(0)} ms overhead per update`);
       if (s.daemon_rss_mb) log(`  peak resident memory per daemon: aggregator ${s.daemon_rss_mb.aggregator} MB, trainers ${s.daemon_rss_mb.trainer_mean} MB mean, ${s.daemon_rss_mb.trainer_max} MB largest`);
       if (s.accuracy_by_slice) log(`  accuracy by slice: ${Object.entries(s.accuracy_by_slice).map(([w, a]) => `${w}: ${a.toFixed(4)}`).join(', ')}`);
       for (const row of s.oneshot?.rows ?? []) log(`  ${row.method.padEnd(44)} accuracy ${row.accuracy.toFixed(4)}`);

@@ -30,9 +30,9 @@ import type { RoundRecord, SimOptions, SimSummary } from './types.js';
 
 export type { RoundRecord, SimOptions, SimSummary };
 
-/** Framing around a model or an update, on top of its payload. */
-const MODEL_HEADER_BYTES = 256;
-const UPDATE_HEADER_BYTES = 256;
+/** Framing around a model or an update, on top of its payload (an estimate; real runs and their predictions count the same). */
+export const MODEL_HEADER_BYTES = 256;
+export const UPDATE_HEADER_BYTES = 256;
 
 /**
  * A sub-network some clients train (all of them train the whole model without a slices

@@ -1,3 +1,4 @@
+import type { Comparison } from './compare.js';
 import type { OneShotResult } from './oneshot.js';
 
 /** One line of the metrics log: the state after an aggregation. */
@@ -53,6 +54,8 @@ export interface SimSummary {
   readonly oneshot?: OneShotResult;
   /** `--real`: each daemon's peak resident memory, MiB (the aggregator's; the trainers' largest and mean). */
   readonly daemon_rss_mb?: { readonly aggregator: number; readonly trainer_max: number; readonly trainer_mean: number };
+  /** `--shaped`: the calibrated simulator's prediction of this run, round by round, and its errors. */
+  readonly prediction?: Comparison;
 }
 
 export interface SimOptions {
