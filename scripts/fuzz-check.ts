@@ -99,10 +99,16 @@ async function probe(host: FedHost, addr: string, admission: Admission, protocol
 }
 
 /** Whether the daemon's control validator must accept `bytes` (the same checks, run here). */
+/**
+ * Whether the daemon takes `bytes` from a member that is not the aggregator: a control message
+ * of the run, of a kind any member may send (round openings and model announcements come from
+ * the aggregator alone).
+ */
 function validControl(bytes: Uint8Array, runId: string): boolean {
   if (bytes.byteLength > MAX_CONTROL_BYTES) return false;
   try {
-    return decodeControl(bytes, DEFAULT_WIRE_LIMITS).runId === runId;
+    const c = decodeControl(bytes, DEFAULT_WIRE_LIMITS);
+    return c.runId === runId && c.body.kind !== 'roundOpen' && c.body.kind !== 'modelAnnounce';
   } catch {
     return false;
   }

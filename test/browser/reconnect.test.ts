@@ -38,6 +38,9 @@ test('a browser peer cut off for 30 s mid-round loses no accepted update and no 
         // Three epochs over the page's 1000 rows: training outlasts the few milliseconds the cut takes to land.
         local: { epochs: 3, batch: 64, lr: 0.05, momentum: 0.9 },
         rounds: ROUNDS,
+        // After the last version the aggregator serves on long enough for the page, whose gossip
+        // may not have re-formed since the cut, to hear by its status poll that the run is done.
+        limits: { timeoutS: 10, pollS: 0.5, lingerS: 10 },
       }),
     );
     const a = c.start('agg', ['--config', runPath, '--role', 'aggregator', '--key', agg.path, '--data-dir', c.dataDir('agg'), '--listen', `/ip4/127.0.0.1/tcp/${wsPort}/ws`]);

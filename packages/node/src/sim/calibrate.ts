@@ -21,29 +21,12 @@ import { MODEL_HEADER_BYTES, UPDATE_HEADER_BYTES, simulate } from './simulator.j
 import type { Dist } from './distributions.js';
 import type { LinkSpec } from './netns.js';
 import type { UpdateTiming } from './real.js';
+import type { Calibration } from './types.js';
+
+export type { Calibration } from './types.js';
 
 /** Rounds the measuring client trains: the first steps of a process are slower (JIT, allocation); more rounds average them out. */
 const MEASURE_ROUNDS = 3;
-
-export interface Calibration {
-  /** Versions whose rounds calibrated the model. */
-  readonly versions: readonly number[];
-  /** Seconds one local step takes with the engine alone in one process on this machine. */
-  readonly solo_step_s: number;
-  /** Seconds one local step took in each calibration round's slowest trainer (median over those rounds). */
-  readonly step_s: number;
-  /** Seconds encoding an update took, likewise. */
-  readonly encode_s: number;
-  /** Seconds an update spent outside its modelled transfers, training and encoding (median over the updates). */
-  readonly overhead_s: number;
-  /** Local steps per update and the examples a step processes on average (an epoch's last batch may be short). */
-  readonly steps: number;
-  readonly examples_per_step: number;
-  readonly cores: number;
-  readonly trainers: number;
-  /** step_s / solo_step_s: what training beside the others cost a trainer. */
-  readonly contention: number;
-}
 
 function median(xs: readonly number[]): number {
   if (xs.length === 0) return 0;

@@ -3,31 +3,10 @@
  * took and how many bytes it moved (up and down), measured and predicted, and the mean
  * absolute relative error of each over the rounds both have.
  */
-import type { Calibration } from './calibrate.js';
 import { esc, lineChart } from './report.js';
-import type { RoundRecord } from './types.js';
+import type { Calibration, Comparison, RoundComparison, RoundRecord } from './types.js';
 
-export interface RoundComparison {
-  readonly round: number;
-  readonly measured_s: number;
-  readonly predicted_s: number;
-  readonly measured_bytes: number;
-  readonly predicted_bytes: number;
-}
-
-export interface Comparison {
-  readonly calibration: Calibration;
-  readonly rounds: readonly RoundComparison[];
-  /** Mean over the predicted rounds of |measured - predicted| / measured. */
-  readonly round_time_error: number;
-  /** |mean measured - mean predicted| / mean measured over the predicted rounds: the model's bias, without the rounds' own scatter. */
-  readonly mean_round_time_error: number;
-  /** Rounds (1-based) the error is over: the odd ones after the first (the even ones calibrate), or the calibration's own when there are none (then in_sample). */
-  readonly predicted_rounds: readonly number[];
-  readonly in_sample: boolean;
-  /** Of the whole run's bytes: per round they smear (a round's counters are read up to a poll after it closes, when the next model may be on its way). */
-  readonly bytes_error: number;
-}
+export type { Comparison, RoundComparison } from './types.js';
 
 /** Each round's own duration and bytes from the cumulative records. */
 function perRound(rs: readonly RoundRecord[]): { s: number; bytes: number }[] {

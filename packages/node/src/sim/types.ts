@@ -1,4 +1,3 @@
-import type { Comparison } from './compare.js';
 import type { OneShotResult } from './oneshot.js';
 
 /** One line of the metrics log: the state after an aggregation. */
@@ -68,4 +67,48 @@ export interface SimOptions {
   readonly onRound?: (r: RoundRecord) => void;
   /** Intra-op threads for onnxruntime (default 1: small local batches run best on one). */
   readonly threads?: number;
+}
+
+/** The simulator's model calibrated for a real run on shaped links (sim/calibrate.ts says how). */
+export interface Calibration {
+  /** Versions whose rounds calibrated the model. */
+  readonly versions: readonly number[];
+  /** Seconds one local step takes with the engine alone in one process on this machine. */
+  readonly solo_step_s: number;
+  /** Seconds one local step took in each calibration round's slowest trainer (median over those rounds). */
+  readonly step_s: number;
+  /** Seconds encoding an update took, likewise. */
+  readonly encode_s: number;
+  /** Seconds an update spent outside its modelled transfers, training and encoding (median over the updates). */
+  readonly overhead_s: number;
+  /** Local steps per update and the examples a step processes on average (an epoch's last batch may be short). */
+  readonly steps: number;
+  readonly examples_per_step: number;
+  readonly cores: number;
+  readonly trainers: number;
+  /** step_s / solo_step_s: what training beside the others cost a trainer. */
+  readonly contention: number;
+}
+
+/** A real run against the calibrated simulator's prediction of it (sim/compare.ts). */
+export interface RoundComparison {
+  readonly round: number;
+  readonly measured_s: number;
+  readonly predicted_s: number;
+  readonly measured_bytes: number;
+  readonly predicted_bytes: number;
+}
+
+export interface Comparison {
+  readonly calibration: Calibration;
+  readonly rounds: readonly RoundComparison[];
+  /** Mean over the predicted rounds of |measured - predicted| / measured. */
+  readonly round_time_error: number;
+  /** |mean measured - mean predicted| / mean measured over the predicted rounds: the model's bias, without the rounds' own scatter. */
+  readonly mean_round_time_error: number;
+  /** Rounds (1-based) the error is over: the odd ones after the first (the even ones calibrate), or the calibration's own when there are none (then in_sample). */
+  readonly predicted_rounds: readonly number[];
+  readonly in_sample: boolean;
+  /** Of the whole run's bytes: per round they smear (a round's counters are read up to a poll after it closes, when the next model may be on its way). */
+  readonly bytes_error: number;
 }
