@@ -197,7 +197,7 @@ export class OneShot implements Strategy {
   }
 
   aggregate(nowMs?: number): AggregateResult {
-    if (!this.ready(nowMs) && !(this.sealed && this._version === 0)) throw new AggregatorError('AGG_NOT_READY', `the one-shot merge has ${this.models.size} model(s) and is not ready`);
+    if (!this.ready(nowMs)) throw new AggregatorError('AGG_NOT_READY', `the one-shot merge has ${this.models.size} model(s) and is not ready`);
     if (isAssembly(this.config.method) && this.assembled === null) throw new AggregatorError('AGG_NOT_READY', `method ${this.config.method.kind} is assembled by prepare(), which has not finished`);
     const { order, models, weights } = this.inputs();
     this.model = this.assembled ?? mergeModels(this.config.method, this.base, models, weights, this.config.differentInit === true, this.alignment);

@@ -112,7 +112,7 @@ export class AggregatorRole {
     const { run, log } = this.ctx;
     for (const warning of strategyWarnings(run.strategy)) log.log('warn', 'strategy.warning', { warning });
     this.assembler = runAssembler(run, this.opts.threads, log);
-    this.evaluator = await VersionEvaluator.create(run, this.opts.threads, (specs) => this.assembler.taskOf(specs));
+    this.evaluator = await VersionEvaluator.create(run, this.opts.threads, (specs) => this.assembler.taskOfLayout(specs));
     this.testSet = loadTestSet(run);
     const { checkpoint: ck, damaged } = this.store.loadNewestIntact();
     for (const d of damaged) log.log('warn', 'checkpoint.damaged', { version: d.version, file: d.path, reason: d.reason });

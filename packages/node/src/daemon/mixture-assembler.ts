@@ -14,7 +14,7 @@ import { taskOf, type RunFile } from './run-file.js';
 
 export interface RunAssembler extends ModelAssembler {
   /** The task of a model `assemble` made, from its layout (after a restart too); null: not one of them. */
-  taskOf(specs: readonly TensorSpec[]): Task | null;
+  taskOfLayout(specs: readonly TensorSpec[]): Task | null;
 }
 
 /**
@@ -42,7 +42,7 @@ export function runAssembler(run: RunFile, threads: number, log: Logger): RunAss
       log.log('info', 'oneshot.assembled', { method: m.kind, experts: inputs.length, top_k: out.merged.model.topK, parameters: out.params.size, router_steps: r.steps, router_batch: r.batch, router_lr: r.lr, router_first_loss: r.firstLoss, router_last_loss: r.lastLoss });
       return out.params;
     },
-    taskOf(specs) {
+    taskOfLayout(specs) {
       if (method?.kind !== 'moe') return null;
       const router = specs.find((s) => s.name.endsWith('.router.weight'));
       if (router === undefined) return null;

@@ -23,8 +23,6 @@ import type { LinkSpec } from './netns.js';
 import type { UpdateTiming } from './real.js';
 import type { Calibration } from './types.js';
 
-export type { Calibration } from './types.js';
-
 /** Rounds the measuring client trains: the first steps of a process are slower (JIT, allocation); more rounds average them out. */
 const MEASURE_ROUNDS = 3;
 

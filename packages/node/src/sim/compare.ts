@@ -6,8 +6,6 @@
 import { esc, lineChart } from './report.js';
 import type { Calibration, Comparison, RoundComparison, RoundRecord } from './types.js';
 
-export type { Comparison, RoundComparison } from './types.js';
-
 /** Each round's own duration and bytes from the cumulative records. */
 function perRound(rs: readonly RoundRecord[]): { s: number; bytes: number }[] {
   return rs.map((r, i) => {

@@ -9,5 +9,6 @@ export { QUICKSTART } from './builtin.js';
 export { runOneShot, type OneShotResult, type OneShotRow, type OneShotSpec } from './oneshot.js';
 export { simulateReal, realRunDocument, runIdOf, trainerCount, shapedLinks, MAX_REAL_TRAINERS, type RealOptions, type UpdateTiming } from './real.js';
 export { ShapedNetwork, shapingUnavailable, sweepStaleNamespaces, listNamespaces, type LinkSpec, type LinkBytes } from './netns.js';
-export { calibrationOf, calibratedScenario, measureSoloStep, type Calibration } from './calibrate.js';
-export { compareRounds, type Comparison, type RoundComparison } from './compare.js';
+export { calibrationOf, calibratedScenario, measureSoloStep } from './calibrate.js';
+export { compareRounds } from './compare.js';
+export type { Calibration, Comparison, RoundComparison } from './types.js';
