@@ -29,19 +29,40 @@ const run: PeerRunFile = checkPeerRunFile({
 const schedule: engine.LrScheduleSpec = { kind: 'cosine', warmupSteps: warm, minLrFraction: 0.1 };
 const sched = (s: number) => engine.learningRate(schedule, lr, s, steps);
 
+/**
+ * The DiLoCo paper's protocol: every method continues from one checkpoint pretrained by AdamW
+ * on the union (`warmStart` steps at the peers' combined batch, lr 0.008, cosine, 100 warm-up),
+ * so the comparison is the same steps after a shared start.
+ */
+async function startingPoint(): Promise<ReturnType<ReturnType<typeof peerTaskOf>['initialParams']>> {
+  const task = peerTaskOf(run);
+  const init = task.initialParams(run.seed);
+  const n = num('warmStart', 0);
+  if (n === 0) return init;
+  const t = await tasks.createLearner(task.subnet(), { optimizer: { kind: 'adamw', weightDecay: 0.01 }, lr: 0.008, seed: run.seed + 7, clipGradNorm: 1, threads: 2 });
+  await t.setParams(init);
+  const warmSchedule: engine.LrScheduleSpec = { kind: 'cosine', warmupSteps: 100, minLrFraction: 0.1 };
+  await tasks.trainLocal(t, task.share(1, null, run.data.partition, run.seed + 7), { budget: { steps: n }, batch: batch * peers, lr: 0.008, schedule: warmSchedule, seed: run.seed + 7 });
+  const p = await t.params();
+  console.log(`warm start: ${n} steps, held-out ${JSON.stringify(await t.evaluateBatches(task.testSet(run.data.evalSamples).batches()))}`);
+  await t.close();
+  return p;
+}
+
 async function main() {
   const t0 = performance.now();
+  const start = await startingPoint();
   if (mode === 'adamw') {
     const task = peerTaskOf(run);
     const t = await tasks.createLearner(task.subnet(), { optimizer: { kind: 'adamw', weightDecay: 0.01 }, lr, seed: run.seed, clipGradNorm: 1, threads: 2 });
-    await t.setParams(task.initialParams(run.seed));
+    await t.setParams(start);
     await tasks.trainLocal(t, task.share(1, null, run.data.partition, run.seed), { budget: { steps }, batch: batch * peers, lr, schedule, seed: run.seed });
     console.log(JSON.stringify({ mode, heldOut: await t.evaluateBatches(task.testSet(run.data.evalSamples).batches()), s: (performance.now() - t0) / 1000 }));
     await t.close();
     return;
   }
   const ts = await Promise.all(Array.from({ length: peers }, (_, i) => PeerTask.create(run, { shard: i, inner: mode === 'diloco' ? { weightDecay: 0.01 } : null, threads: 2 })));
-  const init = ts[0].task.initialParams(run.seed);
+  const init = start;
   if (mode === 'demo') {
     const params = ts.map(() => init.clone());
     const syncs = ts.map((t) => new DemoSync(t.specs, { beta: num('beta', 0.999), topk: num('topk', 32), topk1d: num('topk1d', 8), weightDecay: num('wd', 0), values: (args.values ?? 'fp16') as 'fp16' }));
