@@ -13,7 +13,7 @@ import type { Admission } from '../net/admission.js';
 import type { ControlChannel } from '../net/control.js';
 import type { FedHost } from '../net/host.js';
 import type { LogFields, Logger } from '../runtime/log.js';
-import type { Metrics } from '../runtime/metrics.js';
+import type { Metrics } from '../runtime/metric-series.js';
 import type { PeerStatus } from '../runtime/status-protocol.js';
 
 export type { PeerStatus };
@@ -21,9 +21,9 @@ import type { SyncAlgorithm } from './algorithms.js';
 import { EventEmitter } from './emitter.js';
 import { Roster } from './roster.js';
 import type { PeerRoleSettings } from './settings.js';
+import type { SyncChannel } from './sync-channel.js';
 
 export type { PeerRoleSettings };
-import type { SyncChannel } from './sync-channel.js';
 
 export interface PeerRoleOptions extends PeerRoleSettings {
   readonly netTimeoutMs: number;
