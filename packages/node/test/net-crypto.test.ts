@@ -46,3 +46,11 @@ test('the browser HKDF-SHA256 and HMAC-SHA256 equal node:crypto\'s; sameBytes co
   assert.equal(browserCrypto.sameBytes(x, y), false);
   assert.equal(browserCrypto.randomBytes(16).byteLength, 16);
 });
+
+test('the browser SHA-256 equals node:crypto\'s (the parameter hashes decentralised peers compare)', () => {
+  // A parameter set's bytes: fp32 in spec order, several hash blocks long, not block-aligned.
+  const params = Float32Array.from({ length: 25_450 }, (_, i) => Math.sin(i) * 0.1);
+  const bytes = new Uint8Array(params.buffer);
+  assert.deepEqual(browserCrypto.sha256(bytes), nodeCrypto.sha256(bytes));
+  assert.deepEqual(browserCrypto.sha256(bytes.subarray(3, 1000)), nodeCrypto.sha256(bytes.subarray(3, 1000)));
+});

@@ -2,6 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkRunFile } from '../src/daemon/run-file.js';
 import { webJoinOf } from '../src/web/join-of.js';
+import { peerWebJoinOf } from '../src/web/peer-join-of.js';
+import { checkPeerRunFile } from '../src/peer/peer-run-file.js';
+import { paramsHash } from '../src/peer/peer-role.js';
+import { createTask } from '@fednode/core';
 import { decodeShareFile, encodeShareFile } from '../src/browser-peer/share-file.js';
 
 /** What a page is told about a run (webJoinOf), and the share file a page trains on. */
@@ -55,4 +59,40 @@ test('a share file holds the rows as they were, and a damaged one is refused wit
   bad[bad.length - 1] = 12;
   assert.throws(() => decodeShareFile(bad), /a label is not a digit/);
   assert.throws(() => decodeShareFile(new TextEncoder().encode('P5 not a share file')), /does not start with FNSH/);
+});
+
+const WS2 = '/ip4/127.0.0.1/tcp/4003/ws/p2p/12D3KooWEaPpr9U6r7qxA8wdNuRpLH7NtHJ25vzFXM5FE6T7TVHz';
+
+function peerRun(over: Record<string, unknown> = {}): ReturnType<typeof checkPeerRunFile> {
+  return checkPeerRunFile({
+    run: 'web-peer',
+    mode: 'decentralised',
+    seed: 5,
+    task: { name: 'mlp', dataset: 'mnist', model: { hidden: 16, depth: 1 } },
+    data: { partition: { kind: 'iid' }, shares: 3 },
+    sync: { algorithm: 'demo', steps: 30, batch: 16, lr: 0.01, minPeers: 3, hashEvery: 5, demo: { topk: 4 } },
+    limits: { timeoutS: 7, lingerS: 2 },
+    admission: { psk: { env: 'RUN_KEY' } },
+    ...over,
+  });
+}
+
+test('peerWebJoinOf gives a page the run\'s peer settings in numbers, the sync section and the initial parameters\' hash', () => {
+  const j = peerWebJoinOf(peerRun(), [WS, WS2]);
+  assert.deepEqual(j.settings, { runId: 'web-peer', steps: 30, timeoutMs: 10_000, minPeers: 3, hashEvery: 5, evalEvery: null, lingerMs: 2000 });
+  assert.deepEqual(j.model, { hidden: 16, depth: 1 });
+  assert.deepEqual(j.bootstrap, [WS, WS2]);
+  assert.deepEqual(j.sync.demo, { topk: 4 });
+  assert.equal(j.keyRequired, true);
+  assert.equal(j.timeoutMs, 7000);
+  const t = createTask('mlp', { dataset: 'mnist', model: { hidden: 16, depth: 1 } });
+  assert.equal(j.initialHash, paramsHash(t.initialParams(5)));
+});
+
+test('peerWebJoinOf refuses what a browser peer cannot run, saying why', () => {
+  assert.throws(() => peerWebJoinOf(peerRun({ task: { name: 'cnn', dataset: 'mnist' } }), [WS]), /mlp on mnist/);
+  assert.throws(() => peerWebJoinOf(peerRun({ sync: { algorithm: 'diloco', steps: 30, batch: 16, lr: 0.01, diloco: { innerSteps: 5 } } }), [WS]), /DeMo/);
+  assert.throws(() => peerWebJoinOf(peerRun({ admission: { allow: ['12D3KooWEaPpr9U6r7qxA8wdNuRpLH7NtHJ25vzFXM5FE6T7TVHz'] } }), [WS]), /allowlist/);
+  assert.throws(() => peerWebJoinOf(peerRun(), []), /at least one peer/);
+  assert.throws(() => peerWebJoinOf(peerRun(), ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWEaPpr9U6r7qxA8wdNuRpLH7NtHJ25vzFXM5FE6T7TVHz']), /WebSocket multiaddr/);
 });

@@ -1,7 +1,7 @@
 import { ctr } from '@noble/ciphers/aes.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import type { Keystream } from './crypto.js';
 
 /** Browser side of crypto.ts: the same bytes from @noble's audited JavaScript and the page's getRandomValues. */
@@ -45,13 +45,17 @@ export function aesCtrKeystream(key: Uint8Array, iv: Uint8Array): Keystream {
 }
 
 export function hkdfSha256(ikm: Uint8Array, salt: string, info: string, bytes: number): Uint8Array {
-  return hkdf(sha256, ikm, utf8.encode(salt), utf8.encode(info), bytes);
+  return hkdf(nobleSha256, ikm, utf8.encode(salt), utf8.encode(info), bytes);
 }
 
 export function hmacSha256(key: Uint8Array, parts: readonly (string | Uint8Array)[]): Uint8Array {
-  const h = hmac.create(sha256, key);
+  const h = hmac.create(nobleSha256, key);
   for (const p of parts) h.update(typeof p === 'string' ? utf8.encode(p) : p);
   return h.digest();
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return nobleSha256(data);
 }
 
 export function randomBytes(n: number): Uint8Array {

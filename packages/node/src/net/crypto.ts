@@ -1,7 +1,8 @@
-import { createCipheriv, createHmac, hkdfSync, randomBytes as nodeRandomBytes, timingSafeEqual, type Cipher } from 'node:crypto';
+import { createCipheriv, createHash, createHmac, hkdfSync, randomBytes as nodeRandomBytes, timingSafeEqual, type Cipher } from 'node:crypto';
 
 /**
- * Platform seam: the cryptography of admission and the private network. Node uses node:crypto
+ * Platform seam: the cryptography of admission, the private network and the parameter hashes
+ * decentralised peers compare. Node uses node:crypto
  * (OpenSSL's AES-CTR is several times faster than any JavaScript one); the browser build swaps
  * in crypto.browser.ts, which computes the same bytes with @noble/ciphers and @noble/hashes.
  */
@@ -24,6 +25,10 @@ export function hmacSha256(key: Uint8Array, parts: readonly (string | Uint8Array
   const h = createHmac('sha256', key);
   for (const p of parts) h.update(p);
   return h.digest();
+}
+
+export function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data).digest());
 }
 
 export function randomBytes(n: number): Uint8Array {

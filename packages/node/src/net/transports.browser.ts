@@ -10,3 +10,8 @@ export function hostTransports(): ReturnType<typeof webSockets>[] {
 export function lanDiscovery(): never {
   throw new NetError('NET_CONFIG', 'a browser peer cannot find peers by multicast DNS: give it the run\'s addresses');
 }
+
+/** Only WebSocket addresses: a page dialling a peer's TCP address would only fail. */
+export function canDial(addr: string): boolean {
+  return /\/(ws|wss|tls\/ws)(\/|$)/.test(addr);
+}

@@ -30,7 +30,15 @@ export interface SyncAlgorithm {
   readonly denseBytes: number;
 }
 
-function schedule(run: PeerRunFile): (innerStep: number) => number {
+/** What DeMo needs of a task: the loss and gradients of this peer's next batch at given parameters. */
+export interface GradientSource {
+  gradients(params: ParamSet): Promise<{ loss: number; grads: ParamSet }>;
+}
+
+/** The run document's synchronisation section: all the algorithms read of it. */
+type SyncOf = Pick<PeerRunFile, 'sync'>;
+
+function schedule(run: SyncOf): (innerStep: number) => number {
   const s = run.sync;
   // The one schedule of every local loop, over the run's inner steps.
   const spec: engine.LrScheduleSpec = { kind: 'cosine', warmupSteps: s.warmupSteps ?? 0, minLrFraction: s.minLrFraction ?? 0.1 };
@@ -46,9 +54,9 @@ export class DemoAlgorithm implements SyncAlgorithm {
   private readonly lr: (i: number) => number;
 
   constructor(
-    private readonly task: PeerTask,
+    private readonly task: GradientSource,
     initial: ParamSet,
-    run: PeerRunFile,
+    run: SyncOf,
   ) {
     this.sync = new DemoSync(initial.specs, run.sync.demo ?? {});
     this.theta = initial.clone();

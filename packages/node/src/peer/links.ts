@@ -6,13 +6,14 @@
  */
 import { multiaddr } from '@multiformats/multiaddr';
 import type { FedHost } from '../net/host.js';
+import { canDial } from '../net/transports.js';
 import type { Logger } from '../runtime/log.js';
 
 const REDIAL_MS = 5000;
 
 export class PeerLinks {
   private readonly lastDial = new Map<string, number>();
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
   private readonly onDisconnect = (evt: CustomEvent<unknown>): void => this.log.log('info', 'peer.disconnected', { peer: String(evt.detail) });
 
   constructor(
@@ -36,8 +37,9 @@ export class PeerLinks {
 
   /** A heartbeat from `peer`: dial it directly when we are not connected to it. */
   heard(peer: string, addrs: readonly string[]): void {
-    if (addrs.length === 0 || this.host.getConnections().some((c) => c.remotePeer.toString() === peer)) return;
-    const addr = addrs.find((a) => a.includes('/ip4/127.0.0.1/')) ?? addrs[0];
+    const usable = addrs.filter(canDial);
+    if (usable.length === 0 || this.host.getConnections().some((c) => c.remotePeer.toString() === peer)) return;
+    const addr = usable.find((a) => a.includes('/ip4/127.0.0.1/')) ?? usable[0];
     this.dial(peer, addr.includes('/p2p/') ? addr : `${addr}/p2p/${peer}`);
   }
 

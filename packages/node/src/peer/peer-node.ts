@@ -7,17 +7,15 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { PrivateKey } from '@libp2p/interface';
-import { serveModels } from '../net/model-protocol.js';
 import type { Logger } from '../runtime/log.js';
 import { ShellNode, createProcessShell, type ProcessShell } from '../runtime/shell.js';
 import type { NodeStatus } from '../runtime/status-protocol.js';
 import { DaemonError } from '../runtime/errors.js';
 import { DemoAlgorithm, DilocoAlgorithm, type SyncAlgorithm } from './algorithms.js';
 import { PeerTask } from './peer-task.js';
-import { checkPeerRunFile, loadPeerRunFile, syncSteps, type PeerRunFile } from './peer-run-file.js';
-import { PeerRole, type PeerEvents, type PeerStatus } from './peer-role.js';
-import { joinSync, type SyncChannel } from './sync-channel.js';
-import { PeerLinks } from './links.js';
+import { checkPeerRunFile, loadPeerRunFile, peerRoleSettings, type PeerRunFile } from './peer-run-file.js';
+import type { PeerEvents, PeerRole, PeerStatus } from './peer-role.js';
+import { wirePeer, type WiredPeer } from './wiring.js';
 
 export interface PeerNodeConfig {
   readonly run: PeerRunFile | string;
@@ -72,9 +70,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
   const listeners: [string, (...args: unknown[]) => void][] = [];
   let role: PeerRole | null = null;
   let task: PeerTask | null = null;
-  let sync: SyncChannel | null = null;
-  let links: PeerLinks | null = null;
-  let stopModels: (() => Promise<void>) | null = null;
+  let wired: WiredPeer | null = null;
   let resolveDone!: (v: { step: number; hash: string }) => void;
   let rejectDone!: (e: Error) => void;
   const done = new Promise<{ step: number; hash: string }>((res, rej) => {
@@ -87,10 +83,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
     { run, baseDir: loaded.baseDir, options: config, role: 'peer', roles: ['peer'], dial: config.bootstrap },
     {
       onControl: (c, from) => role?.onControl(c, from),
-      async start({ host, peerId, admission, control, acceptFrom, limits, timeoutMs: netTimeoutMs, bootstrap }) {
-        const log = shell.log;
-        const l = new PeerLinks(host, bootstrap, log);
-        links = l;
+      async start(net) {
         const t = await PeerTask.create(run, {
           shard: config.shard,
           inner: run.sync.algorithm === 'diloco' ? { weightDecay: run.sync.diloco?.weightDecay ?? 0.01 } : null,
@@ -99,47 +92,21 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
         task = t;
         const init = t.task.initialParams(run.seed);
         const algo: SyncAlgorithm = run.sync.algorithm === 'demo' ? new DemoAlgorithm(t, init, run) : new DilocoAlgorithm(t, init, run);
-        const r = new PeerRole(host, peerId, algo, control, null, admission, log, shell.metrics, {
-          runId: run.run,
-          steps: syncSteps(run),
-          timeoutMs: Math.round((run.sync.timeoutS ?? 10) * 1000),
-          minPeers: run.sync.minPeers ?? 1,
-          hashEvery: run.sync.hashEvery ?? 10,
-          evalEvery: run.sync.evalEvery ?? null,
-          lingerMs: Math.round((run.limits?.lingerS ?? 3) * 1000),
-          netTimeoutMs,
-          evaluate: (p) => t.evaluate(p),
-          addrs: () => [...shell.addrs],
-          onHeartbeat: (peer, addrs) => l.heard(peer, addrs),
-        });
+        const w = wirePeer(net, { settings: peerRoleSettings(run), algo, initial: init, evaluate: (p) => t.evaluate(p), addrs: () => [...shell.addrs], log: shell.log, metrics: shell.metrics });
+        wired = w;
+        const r = w.role;
         role = r;
-        sync = joinSync(host, run.run, {
-          limits,
-          // A dense fp32 update of the whole model, plus room for headers: no codec sends more.
-          maxContributionBytes: Math.ceil(init.size * 4 * 1.1) + 1024 * 1024,
-          modelTensors: init.specs.length,
-          acceptFrom,
-          window: () => r.window(),
-          onContribution: (from, step, update, bytes) => r.onContribution(from, step, update, bytes),
-          onDropped: (from, why) => log.log('debug', 'sync.dropped', { from, why }),
-        });
-        r.attach(sync);
         for (const [event, listener] of listeners) (r as EventEmitter).on(event, listener);
         r.on('done', (d) => resolveDone(d));
         r.on('error', (e) => {
           rejectDone(e);
           void shell.stop();
         });
-        stopModels = await serveModels(host, { limits, timeoutMs: netTimeoutMs, admission, provide: (req) => r.provide(req.version) });
-        l.start();
-        r.start();
+        await w.start();
         return { algorithm: run.sync.algorithm, shard: config.shard, parameters: init.size, dense_bytes: algo.denseBytes, task: run.task.name, share: t.share.description };
       },
       async stop() {
-        await role?.stop().catch(() => undefined);
-        await stopModels?.().catch(() => undefined);
-        links?.stop();
-        sync?.leave();
+        await wired?.stop();
         await task?.close().catch(() => undefined);
       },
       status: () => (role === null ? {} : { peer: role.status() }),

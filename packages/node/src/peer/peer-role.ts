@@ -5,31 +5,27 @@
  * checkpoints. A peer that finds the run already going (or finds itself diverged) pulls the
  * current state from another peer over `/fednode/model/1` and joins at an announced step.
  */
-import { createHash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { ParamSet, type Control, type EncodedTensor, type Update } from '@fednode/core';
+import { sha256 } from '../net/crypto.js';
 import { NetError } from '../net/errors.js';
 import { pullModel } from '../net/model-protocol.js';
 import type { Admission } from '../net/admission.js';
 import type { ControlChannel } from '../net/control.js';
 import type { FedHost } from '../net/host.js';
-import type { Logger } from '../runtime/log.js';
-import type { Metrics } from '../runtime/metrics.js';
+import type { LogFields, Logger } from '../runtime/log.js';
+import type { Metrics } from '../runtime/metric-series.js';
 import type { PeerStatus } from '../runtime/status-protocol.js';
 
 export type { PeerStatus };
 import type { SyncAlgorithm } from './algorithms.js';
+import { EventEmitter } from './emitter.js';
 import { Roster } from './roster.js';
+import type { PeerRoleSettings } from './settings.js';
 import type { SyncChannel } from './sync-channel.js';
 
-export interface PeerRoleOptions {
-  readonly runId: string;
-  readonly steps: number;
-  readonly timeoutMs: number;
-  readonly minPeers: number;
-  readonly hashEvery: number;
-  readonly evalEvery: number | null;
-  readonly lingerMs: number;
+export type { PeerRoleSettings };
+
+export interface PeerRoleOptions extends PeerRoleSettings {
   readonly netTimeoutMs: number;
   readonly evaluate: (params: ParamSet) => Promise<{ loss: number; accuracy: number }>;
   /** Where we listen, sent in heartbeats so that peers connect to each other directly. */
@@ -63,9 +59,10 @@ export interface PeerEvents {
 const JOIN_MARGIN = 2;
 const JOIN_LEAD_MS = 2000;
 const HEARTBEAT_MS = 1000;
+const MAX_LOGGED_CONTRIBUTORS = 16;
 
 function paramsDigest(p: ParamSet): Buffer {
-  return createHash('sha256').update(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength)).digest();
+  return Buffer.from(sha256(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength)));
 }
 
 /** SHA-256 of the fp32 parameters in spec order, hex: what peers compare at checkpoints. */
@@ -93,7 +90,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
   private readonly ownHashes = new Map<number, string>();
   private wake: (() => void) | null = null;
   private stopped = false;
-  private heartbeat: NodeJS.Timeout | null = null;
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
   private last: PeerStepRecord | null = null;
   private lastHash: PeerStatus['lastHash'] = null;
   private heldOut: PeerStatus['heldOut'] = null;
@@ -326,7 +323,10 @@ export class PeerRole extends EventEmitter<PeerEvents> {
     this.metrics.inc('fednode_sync_bytes_sent_total', 'Bytes published on the sync topic', {}, sent);
     this.metrics.inc('fednode_sync_bytes_received_total', 'Bytes of contributions received', {}, received);
     this.metrics.set('fednode_sync_loss', 'Mean training loss of our last contribution', loss);
-    this.log.log('info', 'sync.step', { step, loss: Number(loss.toFixed(5)), contributors: rec.contributors.length, bytes_sent: sent, bytes_received: received, wait_ms: rec.waitMs });
+    // Who contributed, so a member that is counted by some peers and not others shows in the
+    // logs; capped so that a step's line stays short in a run of many peers.
+    const ids: LogFields = rec.contributors.length <= MAX_LOGGED_CONTRIBUTORS ? { contributor_ids: rec.contributors } : {};
+    this.log.log('info', 'sync.step', { step, loss: Number(loss.toFixed(5)), contributors: rec.contributors.length, ...ids, bytes_sent: sent, bytes_received: received, wait_ms: rec.waitMs });
     this.emit('step', rec);
   }
 

@@ -11,6 +11,7 @@ import { int, obj, pos } from '../schema-parts.js';
 import { DaemonError } from '../runtime/errors.js';
 import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, admissionProblems, readRunDocument, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
 import { tasks } from '@fednode/core';
+import type { PeerRoleSettings } from './settings.js';
 
 export interface DemoSection {
   readonly beta?: number;
@@ -174,4 +175,17 @@ export function peerWireLimits(run: PeerRunFile): WireLimits {
 /** Synchronisation steps of the run: each inner step for DeMo, each outer step for DiLoCo. */
 export function syncSteps(run: PeerRunFile): number {
   return run.sync.algorithm === 'diloco' ? Math.floor(run.sync.steps / run.sync.diloco!.innerSteps) : run.sync.steps;
+}
+
+/** The run's peer settings in numbers, with their defaults: what every peer of the run steps by. */
+export function peerRoleSettings(run: PeerRunFile): PeerRoleSettings {
+  return {
+    runId: run.run,
+    steps: syncSteps(run),
+    timeoutMs: Math.round((run.sync.timeoutS ?? 10) * 1000),
+    minPeers: run.sync.minPeers ?? 1,
+    hashEvery: run.sync.hashEvery ?? 10,
+    evalEvery: run.sync.evalEvery ?? null,
+    lingerMs: Math.round((run.limits?.lingerS ?? 3) * 1000),
+  };
 }

@@ -4,12 +4,9 @@
  * optimiser steps (DiLoCo), and held-out evaluation. Every session lives in one executor's
  * worker thread.
  */
-import { Rng } from '@fednode/kernels';
 import { createTask, tasks, type ParamSet, type Task, type engine } from '@fednode/core';
 import type { PeerRunFile } from './peer-run-file.js';
-
-/** The batch stream of a peer's share, apart from the model's seed stream. */
-const BATCH_STREAM = 1;
+import { peerBatchSeed } from './batch-seed.js';
 
 export interface PeerTaskOptions {
   /** This peer's share of the data (null: all of it, the single-process baseline). */
@@ -54,7 +51,7 @@ export class PeerTask {
       o.inner === null
         ? null
         : await tasks.createLearner(whole, { optimizer: { kind: 'adamw', weightDecay: o.inner.weightDecay }, lr: run.sync.lr, seed: run.seed, executor, clipGradNorm: o.inner.clipGradNorm ?? 1 });
-    return new PeerTask(task, share, task.testSet(run.data.evalSamples ?? 2048), grad, inner, evaluator, run.sync.batch, Rng.derive(run.seed, BATCH_STREAM, o.shard ?? 0xffff).nextU32());
+    return new PeerTask(task, share, task.testSet(run.data.evalSamples ?? 2048), grad, inner, evaluator, run.sync.batch, peerBatchSeed(run.seed, o.shard));
   }
 
   get specs() {

@@ -11,16 +11,14 @@ import '../net/polyfill.js';
 import { mkdirSync } from 'node:fs';
 import type { PrivateKey } from '@libp2p/interface';
 import type { Control, WireLimits } from '@fednode/core';
-import { Admission } from '../net/admission.js';
-import { networkKeyOf } from '../net/private-network.js';
-import { controlTopic, joinControl, type ControlChannel } from '../net/control.js';
-import { syncTopic } from '../peer/sync-channel.js';
-import { createHost, type FedHost } from '../net/host.js';
 import { nodeIdentity, peerIdOf } from '../net/identity.js';
 import { jsonLogger, type LogFields, type Logger } from './log.js';
 import { Metrics, serveMetrics } from './metrics.js';
 import { readPsk, wireLimitsFrom, type AdmissionSection, admissionSection } from './run-sections.js';
 import { serveStatus, type NodeStatus } from './status-protocol.js';
+import { openRunNet, type RunNet, type ShellNet } from './run-net.js';
+
+export type { ShellNet };
 
 /** The sections of the status answer that belong to the roles. */
 export type RoleStatus = Pick<NodeStatus, 'aggregator' | 'trainer' | 'peer'>;
@@ -73,21 +71,6 @@ export interface ShellConfig {
 
 /** Control messages only a federated run's aggregator sends. */
 const AGGREGATOR_KINDS: readonly Control['body']['kind'][] = ['roundOpen', 'modelAnnounce'];
-
-/** What the roles get from a running shell. */
-export interface ShellNet {
-  readonly host: FedHost;
-  readonly peerId: string;
-  readonly admission: Admission;
-  readonly control: ControlChannel;
-  /** Whose gossip to take (the allowlist and ourselves); undefined: anyone's. Other topics of the run use it too. */
-  readonly acceptFrom: ((author: string) => boolean) | undefined;
-  readonly limits: WireLimits;
-  /** The longest wait for one network step, ms. */
-  readonly timeoutMs: number;
-  /** Everything dialled at start: the run's network.bootstrap and `dial`. */
-  readonly bootstrap: readonly string[];
-}
 
 /** The roles a shell runs: the only part in which the federated and decentralised nodes differ. */
 export interface ShellRoles {
@@ -160,12 +143,8 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
   const bootstrap = [...(run.network?.bootstrap ?? []), ...(config.dial ?? [])];
   const log = options.logger ?? jsonLogger();
   const metrics = new Metrics();
-  // Dials and admission handshakes carry no tensors: the run's timeout, but never more than 10 s.
-  const handshakeMs = Math.min(timeoutMs, 10_000);
   const startedAt = Date.now();
-  let host: FedHost | null = null;
-  let admission: Admission | null = null;
-  let control: ControlChannel | null = null;
+  let net: RunNet | null = null;
   let peerId = '';
   let metricsPort: number | null = null;
   let closers: (() => Promise<void>)[] = [];
@@ -177,7 +156,7 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
       return peerId;
     },
     get addrs() {
-      return host === null ? [] : host.getMultiaddrs().map((m) => m.toString());
+      return net === null ? [] : net.host.getMultiaddrs().map((m) => m.toString());
     },
     get metricsPort() {
       return metricsPort;
@@ -190,42 +169,31 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
       try {
         mkdirSync(options.dataDir, { recursive: true });
         const key = await nodeIdentity(options.key, options.dataDir);
-        const self = peerIdOf(key);
-        peerId = self;
-        const listen = options.listen ?? run.network?.listen ?? ['/ip4/127.0.0.1/tcp/0'];
-        // Membership at the connection: with a key only hosts holding it connect at all (a private
-        // network), with an allowlist only listed peer ids; so every gossip author and relay is a member.
-        const h = await createHost({
+        peerId = peerIdOf(key);
+        const n = await openRunNet({
+          runId: run.run,
           privateKey: key,
-          listen,
+          listen: options.listen ?? run.network?.listen ?? ['/ip4/127.0.0.1/tcp/0'],
           bootstrap,
           mdns: run.network?.mdns ?? false,
-          dialTimeoutMs: handshakeMs,
-          ...(psk === undefined ? {} : { networkKey: networkKeyOf(psk, run.run) }),
-          ...(allow === undefined || allow.length === 0 ? {} : { allowPeers: [...allow, self, ...(config.members ?? [])] }),
-          gossipTopics: [controlTopic(run.run), syncTopic(run.run)],
-        });
-        host = h;
-        // An allowlist need not name the node itself.
-        const a = new Admission(h, { allow: allow === undefined ? undefined : [...allow, self, ...(config.members ?? [])], psk }, { timeoutMs: handshakeMs });
-        admission = a;
-        await a.start();
-        const acceptFrom = allow === undefined || allow.length === 0 ? undefined : (author: string) => author === self || allow.includes(author) || (config.members ?? []).includes(author);
-        const c = joinControl(h, run.run, (msg, from) => roles.onControl(msg, from), {
+          psk,
+          allow,
+          members: config.members ?? [],
           limits,
-          acceptFrom,
-          ...(config.aggregator === undefined ? {} : { mayAuthor: mayAuthorFor(config.aggregator === 'self' ? self : config.aggregator) }),
+          timeoutMs,
+          ...(config.aggregator === undefined ? {} : { mayAuthor: mayAuthorFor(config.aggregator === 'self' ? peerId : config.aggregator) }),
+          onControl: (msg, from) => roles.onControl(msg, from),
           onDropped: (from, why) => log.log('debug', 'gossip.dropped', { from, why }),
         });
-        control = c;
-        const roleFields = await roles.start({ host: h, peerId: self, admission: a, control: c, acceptFrom, limits, timeoutMs, bootstrap });
-        closers.push(await serveStatus(h, () => shell.status(), timeoutMs, a));
+        net = n;
+        const roleFields = await roles.start(n);
+        closers.push(await serveStatus(n.host, () => shell.status(), timeoutMs, n.admission));
         if (options.metricsPort !== undefined) {
           const m = await serveMetrics(metrics, options.metricsPort);
           metricsPort = m.port;
           closers.push(m.close);
         }
-        log.log('info', 'node.started', { peer: self, role: config.role, run: run.run, ...roleFields, addrs: [...shell.addrs], metrics_port: metricsPort });
+        log.log('info', 'node.started', { peer: peerId, role: config.role, run: run.run, ...roleFields, addrs: [...shell.addrs], metrics_port: metricsPort });
       } catch (e) {
         await shell.stop();
         throw e;
@@ -236,9 +204,7 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
         await roles.stop().catch(() => undefined);
         for (const close of closers) await close().catch(() => undefined);
         closers = [];
-        control?.leave();
-        await admission?.stop().catch(() => undefined);
-        if (host !== null) await Promise.resolve(host.stop()).catch(() => undefined);
+        await net?.close();
         log.log('info', 'node.stopped', { peer: peerId });
       })();
       return stopping;
@@ -249,7 +215,7 @@ export function createProcessShell(config: ShellConfig, roles: ShellRoles): Proc
         peerId,
         roles: config.roles,
         addrs: shell.addrs,
-        peers: host === null ? [] : [...new Set(host.getConnections().map((c) => c.remotePeer.toString()))],
+        peers: net === null ? [] : [...new Set(net.host.getConnections().map((c) => c.remotePeer.toString()))],
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
         memory: memoryNow(),
         ...roles.status(),
