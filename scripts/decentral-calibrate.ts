@@ -21,7 +21,7 @@ const run: PeerRunFile = checkPeerRunFile({
   mode: 'decentralised',
   // In-process only: nothing listens, so nobody could join.
   admission: 'open',
-  seed: 1,
+  seed: num('seed', 1),
   task: { name: 'transformer', dataset: 'sotu', model: { seqLen: num('seq', 64), dModel: d, heads: 2, headDim: d / 2, ffDim: 4 * d, layers: num('layers', 2) } },
   data: { partition: { kind: 'natural' }, shares: peers, evalSamples: num('eval', 2048) },
   sync: { algorithm: mode === 'diloco' ? 'diloco' : 'demo', steps, batch, lr, warmupSteps: warm, ...(mode === 'diloco' ? { diloco: { innerSteps: num('H', 20) } } : {}) },
