@@ -13,12 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tasks } from '@fednode/core';
-import { loadPeerRunFile, peerTaskOf, type PeerRunFile } from '@fednode/node';
+import { loadPeerRunFile, peerTaskOf, startingParams, type PeerRunFile } from '@fednode/node';
 import { readLog, type LogLine } from '../test/cluster.js';
 
 const CLI = fileURLToPath(new URL('../packages/node/dist/cli.js', import.meta.url));
 const file = process.argv[2];
-const { run } = loadPeerRunFile(file);
+const { run, baseDir } = loadPeerRunFile(file);
 const n = run.data.shares;
 const dir = mkdtempSync(join(tmpdir(), `fednode-check-${run.run}-`));
 type Line = LogLine;
@@ -107,7 +107,8 @@ async function adamwBaseline(run: PeerRunFile, batch: number, lr: number): Promi
   const task = peerTaskOf(run);
   const t = await tasks.createLearner(task.subnet(), { optimizer: { kind: 'adamw', weightDecay: 0.01 }, lr, seed: run.seed, clipGradNorm: 1, threads: 2 });
   try {
-    await t.setParams(task.initialParams(run.seed));
+    // From the peers' own start: the run's initialModel when it has one.
+    await t.setParams(startingParams(task, run.seed, run.initialModel, baseDir).params);
     const share = task.share(1, null, run.data.partition, run.seed);
     const schedule = { kind: 'cosine', warmupSteps: run.sync.warmupSteps ?? 0, minLrFraction: run.sync.minLrFraction ?? 0.1 } as const;
     await tasks.trainLocal(t, share, { budget: { steps: run.sync.steps }, batch, lr, schedule, seed: run.seed });

@@ -5,6 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeSafetensorsBytes, paramSetToSafetensors, tasks } from '@fednode/core';
 import { Cluster, readLog, waitForLog, within, type LogLine } from './cluster.js';
 
 const LIMIT = { timeout: 240_000 };
@@ -97,10 +100,13 @@ test('any task decentralised: three DeMo peers train the MNIST MLP on iid shares
   }
 });
 
-test('DiLoCo peers (int8 pseudo-gradients, H = 10): hashes agree, bytes per outer step reported', LIMIT, async () => {
+test('DiLoCo peers (int8 pseudo-gradients, H = 10) from an initialModel checkpoint: hashes agree, bytes per outer step reported', LIMIT, async () => {
   const c = new Cluster('peer-diloco');
   try {
-    const run = c.writeRun('run', peerRun('diloco3', { algorithm: 'diloco', steps: 60, minPeers: 3, hashEvery: 2, diloco: { innerSteps: 10 } }, 3));
+    // DiLoCo starts from a pretrained model: here another seed's initialisation, as a checkpoint.
+    const base = join(c.dir, 'base.safetensors');
+    writeFileSync(base, encodeSafetensorsBytes(paramSetToSafetensors(tasks.createTask('transformer', { dataset: 'sotu', model: TINY }).initialParams(99))));
+    const run = c.writeRun('run', { ...peerRun('diloco3', { algorithm: 'diloco', steps: 60, minPeers: 3, hashEvery: 2, diloco: { innerSteps: 10 } }, 3), initialModel: 'base.safetensors' });
     const first = await startPeer(c, run, 'p0', 0, null);
     const rest = await Promise.all([1, 2].map((i) => startPeer(c, run, `p${i}`, i, first.addr)));
     const peers = [first, ...rest];
@@ -109,6 +115,7 @@ test('DiLoCo peers (int8 pseudo-gradients, H = 10): hashes agree, bytes per oute
     const logs = peers.map((p) => readLog(p.proc.log));
     for (const l of logs.slice(1)) assert.deepEqual(hashesOf(l), hashesOf(logs[0]));
     for (const l of logs) {
+      assert.equal(l.find((x) => x.event === 'node.started')!.initial, base, 'every peer starts from the checkpoint');
       const s = steps(l);
       assert.equal(s.length, 6);
       assert.ok(s.every((r) => r.contributors === 3));

@@ -11,6 +11,7 @@ import type { Logger } from '../runtime/log.js';
 import { ShellNode, createProcessShell, type ProcessShell } from '../runtime/shell.js';
 import type { NodeStatus } from '../runtime/status-protocol.js';
 import { DaemonError } from '../runtime/errors.js';
+import { startingParams } from '../runtime/initial-model.js';
 import { DemoAlgorithm, DilocoAlgorithm, type SyncAlgorithm } from './algorithms.js';
 import { PeerTask } from './peer-task.js';
 import { checkPeerRunFile, loadPeerRunFile, peerRoleSettings, type PeerRunFile } from './peer-run-file.js';
@@ -90,7 +91,8 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
           threads: run.threads ?? 1,
         });
         task = t;
-        const init = t.task.initialParams(run.seed);
+        const start = startingParams(t.task, run.seed, run.initialModel, loaded.baseDir);
+        const init = start.params;
         const algo: SyncAlgorithm = run.sync.algorithm === 'demo' ? new DemoAlgorithm(t, init, run) : new DilocoAlgorithm(t, init, run);
         const w = wirePeer(net, { settings: peerRoleSettings(run), algo, initial: init, evaluate: (p) => t.evaluate(p), addrs: () => [...shell.addrs], log: shell.log, metrics: shell.metrics });
         wired = w;
@@ -103,7 +105,7 @@ export function createPeerNode(config: PeerNodeConfig): PeerNode {
           void shell.stop();
         });
         await w.start();
-        return { algorithm: run.sync.algorithm, shard: config.shard, parameters: init.size, dense_bytes: algo.denseBytes, task: run.task.name, share: t.share.description };
+        return { algorithm: run.sync.algorithm, shard: config.shard, parameters: init.size, dense_bytes: algo.denseBytes, task: run.task.name, share: t.share.description, initial: start.source };
       },
       async stop() {
         await wired?.stop();

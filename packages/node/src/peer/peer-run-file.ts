@@ -40,6 +40,12 @@ export interface PeerRunFile {
   readonly seed: number;
   /** What every peer trains: a registered task (every peer trains its whole model). */
   readonly task: RunTask;
+  /**
+   * A checkpoint of the task every peer starts from instead of the seeded initialisation (a
+   * pretrained model, as DiLoCo starts from); relative to the run file. Every peer must hold
+   * the same bytes: the first hash checkpoint tells.
+   */
+  readonly initialModel?: string;
   readonly data: {
     /** How the training data is cut into shares (SOTU natural: president i in share i mod shares); a peer takes one with --shard. */
     readonly partition: PartitionSpec;
@@ -83,6 +89,7 @@ export const PEER_RUN_FILE_SCHEMA = obj(['run', 'mode', 'seed', 'task', 'data', 
   description: { type: 'string' },
   seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
   task: TASK_SCHEMA,
+  initialModel: str,
   data: obj(['partition', 'shares'], { partition: PARTITION_SCHEMA, shares: int(1), evalSamples: int(1) }),
   sync: obj(['algorithm', 'steps', 'batch', 'lr'], {
     algorithm: { enum: ['demo', 'diloco'] },
