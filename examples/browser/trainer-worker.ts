@@ -5,31 +5,16 @@
  * the page's): it hands the saved state in with `start` and stores each `save` it is sent.
  */
 import { BrowserTrainer, decodeShareFile, identityFromBytes, type BrowserTrainerEvent, type SavedTrainer, type WebJoin } from '@fednode/node/browser';
+import type { WorkerStart } from './worker-link.js';
+import { serveWorker } from './worker-scope.js';
 
-export interface StartMessage {
-  readonly type: 'start';
-  readonly join: WebJoin;
-  readonly psk: string;
-  readonly share: Uint8Array;
-  readonly shareName: string;
-  readonly wasmPaths: string;
+export interface TrainerStart extends WorkerStart<WebJoin> {
   readonly saved: SavedTrainer | null;
+  /** The page's stored identity: the aggregator counts one update per peer a round, across reloads. */
   readonly identity: Uint8Array;
 }
 
-export type WorkerMessage =
-  | { readonly type: 'joined'; readonly peerId: string; readonly rows: number }
-  | { readonly type: 'event'; readonly event: BrowserTrainerEvent; readonly bytesSent: number }
-  | { readonly type: 'save'; readonly state: SavedTrainer }
-  | { readonly type: 'error'; readonly message: string };
-
-interface WorkerScope {
-  onmessage: ((ev: { data: StartMessage }) => void) | null;
-  postMessage(m: WorkerMessage): void;
-}
-const scope = globalThis as unknown as WorkerScope;
-
-async function start(m: StartMessage): Promise<void> {
+serveWorker<TrainerStart, BrowserTrainerEvent, SavedTrainer>(async (m, post) => {
   const rows = decodeShareFile(m.share, m.shareName);
   let trainer: BrowserTrainer | null = null;
   trainer = await BrowserTrainer.create({
@@ -39,15 +24,11 @@ async function start(m: StartMessage): Promise<void> {
     wasmPaths: m.wasmPaths,
     memory: {
       load: async () => m.saved,
-      save: async (state) => scope.postMessage({ type: 'save', state }),
+      save: async (state) => post({ type: 'save', state }),
     },
     privateKey: identityFromBytes(m.identity),
-    onEvent: (event) => scope.postMessage({ type: 'event', event, bytesSent: trainer?.bytesSent ?? 0 }),
+    onEvent: (event) => post({ type: 'event', event, bytesSent: trainer?.bytesSent ?? 0 }),
   });
-  scope.postMessage({ type: 'joined', peerId: trainer.peerId, rows: rows.count });
+  post({ type: 'joined', peerId: trainer.peerId, rows: rows.count });
   await trainer.run();
-}
-
-scope.onmessage = (ev) => {
-  if (ev.data.type === 'start') start(ev.data).catch((e: unknown) => scope.postMessage({ type: 'error', message: (e as Error).message }));
-};
+});

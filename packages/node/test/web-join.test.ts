@@ -31,6 +31,7 @@ function run(over: Record<string, unknown> = {}): ReturnType<typeof checkRunFile
 test('webJoinOf gives a page the run\'s model, codec and the local training the daemon trainers get', () => {
   const j = webJoinOf(run(), WS);
   assert.deepEqual(j, {
+    kind: 'trainer',
     runId: 'web-join',
     aggregator: WS,
     seed: 3,
