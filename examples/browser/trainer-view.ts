@@ -3,10 +3,10 @@
  * and error-feedback residual live in this page's localStorage, so a dropped connection or a
  * reloaded tab resumes where it stopped.
  */
-import { generateIdentity, identityToBytes, type BrowserTrainerEvent, type SavedTrainer, type WebJoin } from '@fednode/node/browser';
+import type { BrowserTrainerEvent, SavedTrainer, WebJoin } from '@fednode/node/browser';
 import { app, record } from './app-state.js';
 import type { PageRunner } from './page-runner.js';
-import type { TrainerStart } from './trainer-worker.js';
+import type { TrainerSave, TrainerStart } from './trainer-worker.js';
 import { fromBase64, say, setProgress, setText, toBase64 } from './ui.js';
 import { startWorker } from './worker-link.js';
 
@@ -18,19 +18,23 @@ function loadState(runId: string): SavedTrainer | null {
   return { ...s, residual: s.residual === null ? null : fromBase64(s.residual) };
 }
 
-function saveState(s: SavedTrainer): void {
-  localStorage.setItem(`fednode:${s.runId}:trainer`, JSON.stringify({ ...s, residual: s.residual === null ? null : toBase64(s.residual) }));
-  app.saved = s;
+const identityKey = (runId: string): string => `fednode:${runId}:identity`;
+
+/** The identity the worker made the first time (libp2p's key bytes), so a reloaded tab is the same peer. */
+function loadIdentity(runId: string): Uint8Array | null {
+  const raw = localStorage.getItem(identityKey(runId));
+  return raw === null ? null : fromBase64(raw);
 }
 
-/** The same peer identity across reloads (libp2p's key bytes): the aggregator counts one update per peer a round. */
-async function localIdentity(runId: string): Promise<Uint8Array> {
-  const key = `fednode:${runId}:identity`;
-  const raw = localStorage.getItem(key);
-  if (raw !== null) return fromBase64(raw);
-  const id = identityToBytes(await generateIdentity());
-  localStorage.setItem(key, toBase64(id));
-  return id;
+function saver(runId: string): (s: TrainerSave) => void {
+  return (s) => {
+    if (s.kind === 'identity') {
+      localStorage.setItem(identityKey(runId), toBase64(s.bytes));
+      return;
+    }
+    localStorage.setItem(`fednode:${runId}:trainer`, JSON.stringify({ ...s.state, residual: s.state.residual === null ? null : toBase64(s.state.residual) }));
+    app.saved = s.state;
+  };
 }
 
 let accepted = 0;
@@ -84,7 +88,7 @@ export const runTrainer: PageRunner<WebJoin> = async (j, ctx) => {
     shareName: ctx.shareName,
     wasmPaths: ctx.wasmPaths,
     saved: loadState(j.runId),
-    identity: await localIdentity(j.runId),
+    identity: loadIdentity(j.runId),
   };
-  startWorker<TrainerStart, BrowserTrainerEvent, SavedTrainer>('trainer-worker.js', start, [ctx.share.buffer], { joined: ctx.joined, fail: ctx.fail, event: show, save: saveState });
+  startWorker<TrainerStart, BrowserTrainerEvent, TrainerSave>('trainer-worker.js', start, [ctx.share.buffer], { joined: ctx.joined, fail: ctx.fail, event: show, save: saver(j.runId) });
 };

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WebJoin } from '../browser-peer/join.js';
@@ -8,8 +8,9 @@ import { bundleBrowserEntry, onnxruntimeWebDir } from './bundle.js';
 import { serveStatic, type StaticServer } from './static-server.js';
 
 /**
- * What `fednode web` serves: a browser app (a folder with index.html and app.ts, and any
- * `*-worker.ts` beside it for dedicated workers, each bundled at start into /dist/<name>.js),
+ * What `fednode web` serves: a browser app (a folder with index.html and app.ts, and the
+ * `<kind>-worker.ts` beside it for the run's kind, trainer or peer, when it has one: each is
+ * bundled at start into /dist/<name>.js),
  * the run resolved for a page (/dist/join.json, whose `kind` tells the page whether it joins
  * as a trainer or as a peer), the data files the page loads beside it (/dist/share.bin, …) and
  * onnxruntime-web's files (/ort/), all cross-origin isolated.
@@ -39,8 +40,10 @@ export async function serveWebApp(o: WebAppOptions): Promise<WebApp> {
   const dist = mkdtempSync(join(tmpdir(), 'fednode-web-'));
   let server: StaticServer | null = null;
   try {
-    const workers = readdirSync(o.appDir).filter((f) => f.endsWith('-worker.ts'));
-    const [bundle] = await Promise.all([entry, ...workers.map((w) => join(o.appDir, w))].map((e, i) => bundleBrowserEntry({ entry: e, outfile: join(dist, i === 0 ? 'app.js' : workers[i - 1].replace(/\.ts$/, '.js')) })));
+    const bundle = await bundleBrowserEntry({ entry, outfile: join(dist, 'app.js') });
+    // Only the worker of the run's kind: bundling the other would cost a second or more at every start for nothing.
+    const worker = `${o.join.kind}-worker`;
+    if (existsSync(join(o.appDir, `${worker}.ts`))) await bundleBrowserEntry({ entry: join(o.appDir, `${worker}.ts`), outfile: join(dist, `${worker}.js`) });
     writeFileSync(join(dist, 'join.json'), JSON.stringify(o.join, null, 2) + '\n');
     for (const [name, bytes] of Object.entries(o.files)) writeFileSync(join(dist, name), bytes);
     server = await serveStatic({ '/': o.appDir, '/dist/': dist, '/ort/': onnxruntimeWebDir() }, { ...(o.host === undefined ? {} : { host: o.host }), ...(o.port === undefined ? {} : { port: o.port }) });
