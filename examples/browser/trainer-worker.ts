@@ -4,33 +4,30 @@
  * training go on while the tab is in the background. The page keeps the state (localStorage is
  * the page's): it hands the saved state in with `start` and stores each `save` it is sent.
  */
-import { BrowserTrainer, decodeShareFile, identityFromBytes, type BrowserTrainerEvent, type SavedTrainer, type WebJoin } from '@fednode/node/browser';
+import { BrowserTrainer, decodeShareFile, generateIdentity, identityFromBytes, identityToBytes, type BrowserTrainerEvent, type SavedTrainer, type WebJoin } from '@fednode/node/browser';
+import type { WorkerStart } from './worker-link.js';
+import { serveWorker } from './worker-scope.js';
 
-export interface StartMessage {
-  readonly type: 'start';
-  readonly join: WebJoin;
-  readonly psk: string;
-  readonly share: Uint8Array;
-  readonly shareName: string;
-  readonly wasmPaths: string;
+export interface TrainerStart extends WorkerStart<WebJoin> {
   readonly saved: SavedTrainer | null;
-  readonly identity: Uint8Array;
+  /**
+   * The page's stored identity (libp2p's key bytes), null the first time: the aggregator counts
+   * one update per peer a round, so a reloaded tab keeps its identity.
+   */
+  readonly identity: Uint8Array | null;
 }
 
-export type WorkerMessage =
-  | { readonly type: 'joined'; readonly peerId: string; readonly rows: number }
-  | { readonly type: 'event'; readonly event: BrowserTrainerEvent; readonly bytesSent: number }
-  | { readonly type: 'save'; readonly state: SavedTrainer }
-  | { readonly type: 'error'; readonly message: string };
+/** What the page keeps for the trainer: its state, and the identity made the first time. */
+export type TrainerSave = { readonly kind: 'state'; readonly state: SavedTrainer } | { readonly kind: 'identity'; readonly bytes: Uint8Array };
 
-interface WorkerScope {
-  onmessage: ((ev: { data: StartMessage }) => void) | null;
-  postMessage(m: WorkerMessage): void;
-}
-const scope = globalThis as unknown as WorkerScope;
-
-async function start(m: StartMessage): Promise<void> {
+serveWorker<TrainerStart, BrowserTrainerEvent, TrainerSave>(async (m, post) => {
   const rows = decodeShareFile(m.share, m.shareName);
+  // Made here rather than in the page, so the page's bundle carries no libp2p.
+  let identity = m.identity;
+  if (identity === null) {
+    identity = identityToBytes(await generateIdentity());
+    post({ type: 'save', state: { kind: 'identity', bytes: identity } });
+  }
   let trainer: BrowserTrainer | null = null;
   trainer = await BrowserTrainer.create({
     join: m.join,
@@ -39,15 +36,11 @@ async function start(m: StartMessage): Promise<void> {
     wasmPaths: m.wasmPaths,
     memory: {
       load: async () => m.saved,
-      save: async (state) => scope.postMessage({ type: 'save', state }),
+      save: async (state) => post({ type: 'save', state: { kind: 'state', state } }),
     },
-    privateKey: identityFromBytes(m.identity),
-    onEvent: (event) => scope.postMessage({ type: 'event', event, bytesSent: trainer?.bytesSent ?? 0 }),
+    privateKey: identityFromBytes(identity),
+    onEvent: (event) => post({ type: 'event', event, bytesSent: trainer?.bytesSent ?? 0 }),
   });
-  scope.postMessage({ type: 'joined', peerId: trainer.peerId, rows: rows.count });
+  post({ type: 'joined', peerId: trainer.peerId, rows: rows.count });
   await trainer.run();
-}
-
-scope.onmessage = (ev) => {
-  if (ev.data.type === 'start') start(ev.data).catch((e: unknown) => scope.postMessage({ type: 'error', message: (e as Error).message }));
-};
+});

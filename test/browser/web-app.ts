@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process';
-import type { BrowserTrainerEvent, SavedTrainer } from '@fednode/node/browser';
+import type { BrowserPeerEvent, BrowserTrainerEvent, SavedTrainer } from '@fednode/node/browser';
 import { CLI, within } from '../cluster.js';
 import type { OpenPage } from './chromium.js';
 
 /** Driving the example app (examples/browser) as `fednode web` serves it, for the browser tests. */
 
-export type PageEvent = BrowserTrainerEvent;
+/** A trainer's events in a federated run, a peer's in a decentralised one. */
+export type PageEvent = BrowserTrainerEvent | BrowserPeerEvent;
 
 /** What the example app exposes to an embedding page (and to the tests). */
 export interface AppState {
+  readonly kind: 'trainer' | 'peer' | null;
   readonly events: PageEvent[];
   readonly listeners: ((e: PageEvent) => void)[];
   readonly peerId: string | null;
@@ -72,4 +74,12 @@ export function joinedPeer(page: OpenPage): Promise<string> {
     60_000,
     'the page to join',
   );
+}
+
+/** What the page shows: the text of the elements with these ids, and the progress bar's value and max. */
+export async function shownOf(page: OpenPage, ids: readonly string[]): Promise<{ text: Record<string, string>; progress: [number, number] }> {
+  const text = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, (await page.page.textContent(`#${id}`)) ?? ''] as const)));
+  // value and max are reflected attributes of <progress>.
+  const bar = await Promise.all(['value', 'max'].map(async (a) => Number(await page.page.getAttribute('#progress', a))));
+  return { text, progress: [bar[0], bar[1]] };
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { checkRunFile } from '../src/daemon/run-file.js';
 import { webJoinOf } from '../src/web/join-of.js';
 import { peerWebJoinOf } from '../src/web/peer-join-of.js';
+import { servedRunOf } from '../src/commands/web-runs.js';
 import { checkPeerRunFile } from '../src/peer/peer-run-file.js';
 import { paramsHash } from '../src/peer/peer-role.js';
 import { createTask } from '@fednode/core';
@@ -31,6 +32,7 @@ function run(over: Record<string, unknown> = {}): ReturnType<typeof checkRunFile
 test('webJoinOf gives a page the run\'s model, codec and the local training the daemon trainers get', () => {
   const j = webJoinOf(run(), WS);
   assert.deepEqual(j, {
+    kind: 'trainer',
     runId: 'web-join',
     aggregator: WS,
     seed: 3,
@@ -95,4 +97,12 @@ test('peerWebJoinOf refuses what a browser peer cannot run, saying why', () => {
   assert.throws(() => peerWebJoinOf(peerRun({ admission: { allow: ['12D3KooWEaPpr9U6r7qxA8wdNuRpLH7NtHJ25vzFXM5FE6T7TVHz'] } }), [WS]), /allowlist/);
   assert.throws(() => peerWebJoinOf(peerRun(), []), /at least one peer/);
   assert.throws(() => peerWebJoinOf(peerRun(), ['/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWEaPpr9U6r7qxA8wdNuRpLH7NtHJ25vzFXM5FE6T7TVHz']), /WebSocket multiaddr/);
+});
+
+test('fednode web joins a federated run through --aggregator and a decentralised one through --peer, and says so in one line when given the other', () => {
+  const fed = { mode: 'federated', run: run(), baseDir: '.' } as const;
+  const dec = { mode: 'decentralised', run: peerRun(), baseDir: '.' } as const;
+  assert.throws(() => servedRunOf('run.yaml', fed, { aggregator: WS, peer: [WS2] }), /^UsageError: run\.yaml is a federated run: the page joins it through its aggregator \(--aggregator\), not --peer$/);
+  assert.throws(() => servedRunOf('peers.yaml', dec, { aggregator: WS, peer: [WS2] }), /^UsageError: peers\.yaml is a decentralised run \(mode: decentralised\): it has no aggregator; give its peers' WebSocket addresses with --peer$/);
+  assert.throws(() => servedRunOf('peers.yaml', dec, { peer: [] }), /give a peer's WebSocket address: --peer/);
 });

@@ -7,6 +7,8 @@ import type { CodecOptions, engine, tasks } from '@fednode/core';
  * key is not in it: the person at the page types it (or the embedding app supplies it).
  */
 export interface WebJoin {
+  /** What joins: a page tells a trainer's join from a peer's by it. */
+  readonly kind: 'trainer';
   readonly runId: string;
   /** The aggregator's WebSocket multiaddr, with its /p2p/ peer id. */
   readonly aggregator: string;

@@ -9,6 +9,8 @@ import type { PeerRoleSettings } from '../peer/settings.js';
  * peers to dial. As for trainers, the pre-shared key is not in it.
  */
 export interface PeerWebJoin {
+  /** What joins: a page tells a peer's join from a trainer's by it. */
+  readonly kind: 'peer';
   readonly runId: string;
   readonly seed: number;
   /** Peers' WebSocket multiaddrs with /p2p/<id>: the page dials them at start (it listens on nothing). */

@@ -1,8 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { UsageError } from '../cli-support.js';
-import { loadRunFile } from '../daemon/run-file.js';
+import { loadRunDocument } from '../run-document.js';
 import { serveWebApp } from '../web/serve-web.js';
+import { servedRunOf } from './web-runs.js';
 
 /** The example app of this repository (examples/browser), found from dist/commands/ or src/commands/. */
 const EXAMPLE_APP = fileURLToPath(new URL('../../../../examples/browser', import.meta.url));
@@ -13,30 +14,31 @@ function rowRange(s: string): [number, number] {
   return [Number(m[1]), Number(m[2])];
 }
 
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
 /**
- * `fednode web --config RUN --aggregator /ip4/…/tcp/P/ws/p2p/ID`: serves the browser trainer
- * page for a running aggregator; opening the printed URL (with #key=… when the run has a key)
- * joins the run from the browser.
+ * `fednode web --config RUN --aggregator /ip4/…/tcp/P/ws/p2p/ID` (a federated run) or
+ * `--peer /ip4/…/tcp/P/ws/p2p/ID …` (a decentralised one): serves the browser app next to the
+ * running aggregator or peers; opening the printed URL (with #key=… when the run has a key)
+ * joins the run from the browser, as a trainer or as a peer.
  */
 export function webCommand(): Command {
   return new Command('web')
-    .description('serve the browser trainer page next to a running aggregator: opening its URL joins the run')
-    .requiredOption('--config <file>', 'the run document')
-    .option('--aggregator <addr>', "the aggregator's WebSocket multiaddr with /p2p/<id> (default network.aggregator, when it is one)")
-    .option('--rows <from:to>', "MNIST training rows the page trains on (default the 1000 rows after the run's data.trainRows)")
+    .description('serve the browser app next to a running aggregator or decentralised peers: opening its URL joins the run')
+    .requiredOption('--config <file>', 'the run document (federated or decentralised)')
+    .option('--aggregator <addr>', "a federated run: the aggregator's WebSocket multiaddr with /p2p/<id> (default network.aggregator, when it is one)")
+    .option('--peer <addr>', "a decentralised run: a peer's WebSocket multiaddr with /p2p/<id>, repeatable (default the WebSocket addresses in network.bootstrap)", collect, [])
+    .option('--rows <from:to>', "MNIST training rows the page trains on (default: a federated run's 1000 rows after data.trainRows; a decentralised run's last 1000)")
     .option('--host <host>', 'address to serve on', '127.0.0.1')
     .option('--port <port>', 'port to serve on (0: a free one)', '8080')
     .option('--app <dir>', 'the app to serve: a folder with index.html and app.ts', EXAMPLE_APP)
-    .action(async (flags: { config: string; aggregator?: string; rows?: string; host: string; port: string; app: string }) => {
-      const { run } = loadRunFile(flags.config);
-      const aggregator = flags.aggregator ?? run.network?.aggregator;
-      if (aggregator === undefined || !/\/(ws|wss)\/p2p\//.test(aggregator)) throw new UsageError("give the aggregator's WebSocket address: --aggregator /ip4/<ip>/tcp/<port>/ws/p2p/<id> (start it with --listen /ip4/<ip>/tcp/<port>/ws)");
-      const start = run.data.trainRows ?? 0;
-      const rows = flags.rows === undefined ? ([start, Math.min(60_000, start + 1000)] as [number, number]) : rowRange(flags.rows);
+    .action(async (flags: { config: string; aggregator?: string; peer: string[]; rows?: string; host: string; port: string; app: string }) => {
       const port = Number(flags.port);
       if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new UsageError(`--port ${flags.port} is not a port`);
-      const app = await serveWebApp({ run, aggregator, appDir: flags.app, rows, host: flags.host, port });
-      process.stdout.write(`serving run ${run.run} at ${app.url}${run.admission !== undefined && run.admission !== 'open' && run.admission.psk !== undefined ? '#key=<the run key>' : ''}\n`);
+      const doc = loadRunDocument(flags.config);
+      const served = servedRunOf(flags.config, doc, { ...(flags.aggregator === undefined ? {} : { aggregator: flags.aggregator }), peer: flags.peer, ...(flags.rows === undefined ? {} : { rows: rowRange(flags.rows) }) });
+      const app = await serveWebApp({ ...served, appDir: flags.app, host: flags.host, port });
+      process.stdout.write(`serving run ${served.join.runId} at ${app.url}${served.join.keyRequired ? '#key=<the run key>' : ''}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

@@ -18,6 +18,7 @@ export function webJoinOf(run: RunFile, aggregatorWs: string): WebJoin {
   }
   const admission = run.admission === 'open' ? undefined : run.admission;
   return {
+    kind: 'trainer',
     runId: run.run,
     aggregator: aggregatorWs,
     seed: run.seed,

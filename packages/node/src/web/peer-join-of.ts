@@ -20,6 +20,7 @@ export function peerWebJoinOf(run: PeerRunFile, bootstrap: readonly string[]): P
     if (!/\/(ws|wss)\/p2p\/[^/]+$/.test(a)) throw new DaemonError('RUN_FILE', `${a} is not a WebSocket multiaddr with /p2p/<id> (…/tcp/<port>/ws/p2p/<id>)`);
   }
   return {
+    kind: 'peer',
     runId: run.run,
     seed: run.seed,
     bootstrap: [...bootstrap],
