@@ -192,10 +192,11 @@ function rssOf(pid: number | undefined): { now: number; peak: number } {
 
 /**
  * How the daemons run, dozens to a machine. A 2 MB semi-space (V8's default grows to 16 MB)
- * keeps a daemon's young generation, which building the training graph fills with garbage,
- * from staying committed; two malloc arenas instead of one per thread (glibc's default is
- * eight per core) keep the learner's worker and onnxruntime from spreading over more. Together
- * about 40 MB less per trainer, at no measurable cost in step time (docs/simulator.md).
+ * keeps the young generation that building the training graph fills from staying committed;
+ * two malloc arenas (glibc's default is eight per core) keep the learner's worker thread and
+ * onnxruntime from spreading over arenas of their own. Together about 30 MB less per trainer
+ * with no step time we could measure; a 1 MB semi-space saved 8 MB more but slowed steps
+ * (docs/daemon-memory.md). A variable already in the environment wins.
  */
 const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2'];
 const DAEMON_ENV = { MALLOC_ARENA_MAX: '2' };
