@@ -15,6 +15,7 @@ import {
   loadMnist,
   parseIdx,
   readIdxFile,
+  readIdxHeader,
   subset,
   type Dataset,
 } from '../src/data/index.js';
@@ -39,6 +40,10 @@ test('idx: parses plain and gzipped files; typed errors for bad magic, type and 
     writeFileSync(join(dir, 'a.idx'), bytes);
     writeFileSync(join(dir, 'a.idx.gz'), gzipSync(bytes));
     assert.deepEqual([...readIdxFile(join(dir, 'a.idx.gz')).data], [...readIdxFile(join(dir, 'a.idx')).data]);
+    assert.deepEqual(readIdxHeader(join(dir, 'a.idx')), { dims: [2, 3], offset: 12 });
+    assert.equal(readIdxHeader(join(dir, 'a.idx.gz')), null);
+    writeFileSync(join(dir, 'short.idx'), bytes.subarray(0, bytes.length - 1));
+    assert.throws(() => readIdxHeader(join(dir, 'short.idx')), (e: unknown) => e instanceof DataError && e.code === 'DATA_FORMAT');
   } finally {
     rmSync(dir, { recursive: true });
   }
@@ -137,4 +142,19 @@ test('image tasks make floats from pixel bytes only for the rows they use, with 
   const expected = [...data.batches(whole, { batchSize: 32, seed: 11, epoch: 2, indices: mine })].slice(0, 3);
   const got = [...share.epoch(32, 11, 2)].slice(0, 3);
   got.forEach((b, i) => assert.ok(same(b.feeds.x.data as Float32Array, expected[i].x), `batch ${i}`));
+});
+
+// (Its statistics are the whole split's: the share batches above are the whole split's normalised rows.)
+test('a pixel source reads only the rows asked for, plain or gzipped, with the bytes of the whole split', async () => {
+  const { data } = await import('../src/index.js');
+  const rows = Uint32Array.from([7, 59_999, 8, 9, 0]);
+  const datasets = existsSync(FASHION_MNIST_DIR) ? (['mnist', 'fashion-mnist'] as const) : (['mnist'] as const);
+  for (const name of datasets) {
+    const source = data.PixelSource.open(name, 'train');
+    const mine = source.rows(rows);
+    // A trainer keeps its share's rows only: no view into a buffer of the whole split.
+    assert.equal(mine.pixels.buffer.byteLength, rows.length * 784, name);
+    const whole = data.loadImageSplit(name, 'train');
+    assert.deepEqual(mine, data.pixelRows(whole, rows), name);
+  }
 });

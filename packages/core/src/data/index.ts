@@ -1,6 +1,6 @@
 /** Datasets from installed packages, normalisation, seeded batches and partitioners. */
 export { DataError, type DataErrorCode } from './errors.js';
-export { parseIdx, readIdxFile, type IdxArray } from './idx.js';
+export { parseIdx, readIdxFile, readIdxHeader, type IdxArray } from './idx.js';
 export { head, labelCounts, normalize, pixelStats, subset, type Dataset, type Normalization } from './dataset.js';
 export {
   FASHION_MNIST_DIR,
@@ -9,6 +9,8 @@ export {
   imageRows,
   loadImageDataset,
   loadImagePixels,
+  loadImageSplit,
+  pixelRows,
   loadMnist,
   mnistDir,
   type ImageDatasetName,
@@ -17,6 +19,7 @@ export {
   type PixelSplit,
   type PixelSplits,
 } from './mnist.js';
+export { PixelSource } from './pixel-source.js';
 export { batchCount, batches, type Batch, type BatchOptions } from './batches.js';
 export {
   checkPartition,

@@ -75,25 +75,39 @@ export interface PixelSplits {
   readonly normalization: Normalization | null;
 }
 
-function readSplit(name: string, dir: string, prefix: 'train' | 't10k', missing: string): PixelSplit {
-  const images = readIdxFile(idxPath(dir, `${prefix}-images-idx3-ubyte`, missing));
-  const labels = readIdxFile(idxPath(dir, `${prefix}-labels-idx1-ubyte`, missing));
-  const [count, rows, cols] = images.dims;
-  if (images.dims.length !== 3 || labels.dims.length !== 1 || labels.dims[0] !== count) {
-    throw new DataError('DATA_FORMAT', `${name} ${prefix}: images [${images.dims.join(', ')}] and labels [${labels.dims.join(', ')}] do not match`);
-  }
+/** The labels file's values (a copy), checked against the images' count and for digit classes. */
+export function readLabels(path: string, count: number, what: string): Uint8Array {
+  const labels = readIdxFile(path);
+  if (labels.dims.length !== 1 || labels.dims[0] !== count) throw new DataError('DATA_FORMAT', `${what}: ${count} images and labels [${labels.dims.join(', ')}] do not match`);
   const y = labels.data.slice();
   for (let i = 0; i < y.length; i++) {
-    if (y[i] > 9) throw new DataError('DATA_FORMAT', `${name} ${prefix}: label ${y[i]} at row ${i} is not a digit class`);
+    if (y[i] > 9) throw new DataError('DATA_FORMAT', `${what}: label ${y[i]} at row ${i} is not a digit class`);
   }
-  return { name: `${name}/${prefix === 'train' ? 'train' : 'test'}`, count, features: rows * cols, classes: 10, pixels: images.data, y };
+  return y;
+}
+
+/** Where a split's images and labels files are (plain or gzipped). */
+export function splitFiles(name: ImageDatasetName, split: 'train' | 'test', opts: LoadOptions = {}): { images: string; labels: string } {
+  if (!IMAGE_DATASETS.includes(name)) throw new DataError('DATA_ARGUMENT', `unknown dataset ${JSON.stringify(name)}; known: ${IMAGE_DATASETS.join(', ')}`);
+  const { dir, missing } = where(name, opts);
+  const prefix = split === 'train' ? 'train' : 't10k';
+  return { images: idxPath(dir, `${prefix}-images-idx3-ubyte`, missing), labels: idxPath(dir, `${prefix}-labels-idx1-ubyte`, missing) };
+}
+
+function readSplit(name: ImageDatasetName, split: 'train' | 'test', opts: LoadOptions): PixelSplit {
+  const files = splitFiles(name, split, opts);
+  const images = readIdxFile(files.images);
+  const [count, rows, cols] = images.dims;
+  if (images.dims.length !== 3) throw new DataError('DATA_FORMAT', `${files.images}: images [${images.dims.join(', ')}] are not [count, rows, cols]`);
+  const y = readLabels(files.labels, count, `${name} ${split}`);
+  return { name: `${name}/${split}`, count, features: rows * cols, classes: 10, pixels: images.data, y };
 }
 
 /** A pixel's [0, 1] value as the float the engine sees. */
-const unit = (b: number): number => Math.fround(b / 255);
+export const unit = (b: number): number => Math.fround(b / 255);
 
 /** `pixelStats` of the split's [0, 1] floats, from its bytes: the same sums in the same order. */
-function pixelStatsOf(split: PixelSplit): Normalization {
+export function pixelStatsOf(split: PixelSplit): Normalization {
   let sum = 0;
   let sq = 0;
   const px = split.pixels;
@@ -131,14 +145,31 @@ export function imageRows(split: PixelSplit, norm: Normalization | null, indices
   return { name: split.name, count: n, features: f, classes: split.classes, x, y };
 }
 
-function loadPixels(name: ImageDatasetName, dir: string, missing: string, opts: LoadOptions): PixelSplits {
-  const train = readSplit(name, dir, 'train', missing);
-  const test = readSplit(name, dir, 't10k', missing);
+/**
+ * The rows at `indices` as a split of their own (their bytes copied, labels with them): what a
+ * process keeps of a split it uses a small part of, so the whole split can be freed.
+ */
+export function pixelRows(split: PixelSplit, indices: ArrayLike<number>): PixelSplit {
+  const f = split.features;
+  const pixels = new Uint8Array(indices.length * f);
+  const y = new Uint8Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const r = indices[i];
+    if (!Number.isInteger(r) || r < 0 || r >= split.count) throw new DataError('DATA_ARGUMENT', `pixelRows: index ${r} is outside 0..${split.count - 1}`);
+    pixels.set(split.pixels.subarray(r * f, (r + 1) * f), i * f);
+    y[i] = split.y[r];
+  }
+  return { name: split.name, count: indices.length, features: f, classes: split.classes, pixels, y };
+}
+
+function loadPixels(name: ImageDatasetName, opts: LoadOptions): PixelSplits {
+  const train = readSplit(name, 'train', opts);
+  const test = readSplit(name, 'test', opts);
   return { train, test, normalization: (opts.normalize ?? 'standard') === 'unit' ? null : pixelStatsOf(train) };
 }
 
-function load(name: ImageDatasetName, dir: string, missing: string, opts: LoadOptions): ImageSplits {
-  const p = loadPixels(name, dir, missing, opts);
+function load(name: ImageDatasetName, opts: LoadOptions): ImageSplits {
+  const p = loadPixels(name, opts);
   return { train: imageRows(p.train, p.normalization), test: imageRows(p.test, p.normalization), normalization: p.normalization };
 }
 
@@ -157,19 +188,20 @@ function where(name: ImageDatasetName, opts: LoadOptions): { dir: string; missin
 
 /** A dataset's splits as bytes, with the normalisation `imageRows` applies. */
 export function loadImagePixels(name: ImageDatasetName, opts: LoadOptions = {}): PixelSplits {
-  if (!IMAGE_DATASETS.includes(name)) throw new DataError('DATA_ARGUMENT', `unknown dataset ${JSON.stringify(name)}; known: ${IMAGE_DATASETS.join(', ')}`);
-  const { dir, missing } = where(name, opts);
-  return loadPixels(name, dir, missing, opts);
+  return loadPixels(name, opts);
+}
+
+/** One split of a dataset as bytes (a process that needs only the test rows reads only those). */
+export function loadImageSplit(name: ImageDatasetName, split: 'train' | 'test', opts: LoadOptions = {}): PixelSplit {
+  return readSplit(name, split, opts);
 }
 
 export function loadMnist(opts: LoadOptions = {}): ImageSplits {
-  const { dir, missing } = where('mnist', opts);
-  return load('mnist', dir, missing, opts);
+  return load('mnist', opts);
 }
 
 export function loadFashionMnist(opts: LoadOptions = {}): ImageSplits {
-  const { dir, missing } = where('fashion-mnist', opts);
-  return load('fashion-mnist', dir, missing, opts);
+  return load('fashion-mnist', opts);
 }
 
 export function loadImageDataset(name: ImageDatasetName, opts: LoadOptions = {}): ImageSplits {

@@ -1,7 +1,8 @@
 import { Rng } from '@fednode/kernels';
 import { batches } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
-import { imageRows, loadImagePixels, type ImageDatasetName, type PixelSplits } from '../data/mnist.js';
+import { imageRows, type ImageDatasetName } from '../data/mnist.js';
+import { PixelSource } from '../data/pixel-source.js';
 import { dirichletPartition, iidPartition, shardPartition } from '../data/partition.js';
 import { cnn, initParams, type ModelGraph } from '../engine/index.js';
 import { exportOnnx } from '../models/export.js';
@@ -24,16 +25,20 @@ const EVAL_BATCH = 500;
 
 
 
-/** Loaded once per process: every task on a dataset (sweep variants, many runs in one process) reads the same bytes. */
-const loaded = new Map<ImageDatasetName, PixelSplits>();
+/**
+ * Each split opened once per process (its labels and statistics), for every task on it: sweep
+ * variants and many runs in one process. Pixels are read per share, so nothing here holds them.
+ */
+const sources = new Map<string, PixelSource>();
 
-function splitsOf(name: ImageDatasetName): PixelSplits {
-  let d = loaded.get(name);
-  if (d === undefined) {
-    d = loadImagePixels(name);
-    loaded.set(name, d);
+function sourceOf(name: ImageDatasetName, split: 'train' | 'test'): PixelSource {
+  const key = `${name}/${split}`;
+  let s = sources.get(key);
+  if (s === undefined) {
+    s = PixelSource.open(name, split);
+    sources.set(key, s);
   }
-  return d;
+  return s;
 }
 
 function checkDataset(task: string, dataset: string): ImageDatasetName {
@@ -51,7 +56,6 @@ abstract class ImageTask implements Task {
   abstract readonly sliceAxes: readonly SliceAxis[];
   readonly partitions = IMAGE_PARTITIONS;
   abstract readonly defaults: LocalDefaults;
-  private splits: PixelSplits | null = null;
   /** Test rows as floats, by how many were asked for: made on first use (every evaluation reads them). */
   private readonly testRows = new Map<number, Dataset>();
 
@@ -65,7 +69,7 @@ abstract class ImageTask implements Task {
 
   /** What an exported model needs said about its input: the task, the data and the normalisation. */
   protected exportMetadata(): Record<string, string> {
-    const norm = this.data().normalization;
+    const norm = sourceOf(this.dataset, 'train').normalization();
     return {
       'fednode.task': this.name,
       'fednode.dataset': this.dataset,
@@ -83,14 +87,9 @@ abstract class ImageTask implements Task {
     return ParamSet.fromTensors(m.graph.params.map((p) => ({ name: p.name, shape: p.shape as number[], data: init.get(p.name) as Float32Array })));
   }
 
-  private data(): PixelSplits {
-    this.splits ??= splitsOf(this.dataset);
-    return this.splits;
-  }
-
   /** How many training rows the run uses (the first trainRows) and their labels (what partitions need). */
   private train(): { count: number; y: Uint8Array } {
-    const t = this.data().train;
+    const t = sourceOf(this.dataset, 'train');
     const count = this.trainRows === undefined ? t.count : Math.min(this.trainRows, t.count);
     return { count, y: t.y.subarray(0, count) };
   }
@@ -129,18 +128,22 @@ abstract class ImageTask implements Task {
       if (!Number.isInteger(index) || index < 0 || index >= shares) throw new TaskError('TASK_DATA', `share ${index} is not in [0, ${shares})`);
       rows = this.partition(shares, partition, seed)[index];
     }
-    // The share's own rows as floats, made when first trained on: its row j is training row
-    // rows[j], so shuffling its rows draws the same rows in the same order as shuffling `rows`.
+    // The share's pixels are read now and become floats when first trained on; its row j is
+    // training row rows[j], so shuffling its rows draws the rows a shuffle of `rows` would.
+    const source = sourceOf(this.dataset, 'train');
+    const pixels = source.rows(rows);
+    const norm = source.normalization();
     let own: Dataset | null = null;
-    return datasetShare(() => (own ??= imageRows(this.data().train, this.data().normalization, rows)), rows.length, `${rows.length} rows of ${this.dataset}`);
+    return datasetShare(() => (own ??= imageRows(pixels, norm)), rows.length, `${rows.length} rows of ${this.dataset}`);
   }
 
   testSet(limit?: number): EvalSet {
-    const split = this.data().test;
-    const n = limit === undefined ? split.count : Math.min(limit, split.count);
+    const source = sourceOf(this.dataset, 'test');
+    const n = limit === undefined ? source.count : Math.min(limit, source.count);
     let test = this.testRows.get(n);
     if (test === undefined) {
-      test = imageRows(split, this.data().normalization, Uint32Array.from({ length: n }, (_, i) => i));
+      // The first n rows only: the aggregator of a run evaluates on a few thousand.
+      test = imageRows(source.rows(Uint32Array.from({ length: n }, (_, i) => i)), sourceOf(this.dataset, 'train').normalization());
       this.testRows.set(n, test);
     }
     return { count: test.count, batches: () => mapIter(batches(test, { batchSize: EVAL_BATCH, seed: 0, shuffle: false }), imageFeeds) };

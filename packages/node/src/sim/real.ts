@@ -162,27 +162,44 @@ function cliPath(): string {
   throw new SimError('SIM_RUN', '--real needs the built CLI (packages/node/dist/cli.js); build it first: npx tsc -b');
 }
 
-/** Each daemon's peak resident memory, MiB: the aggregator's, and the trainers' largest and mean. */
+/** Each daemon's peak resident memory, MiB: the aggregator's, and the trainers' smallest, median, mean and largest. */
 function daemonRss(peaks: ReadonlyMap<string, number>): NonNullable<SimSummary['daemon_rss_mb']> {
   const mb = (b: number) => Math.round(b / 2 ** 20);
-  const trainers = [...peaks].filter(([name]) => name !== 'aggregator').map(([, b]) => b);
+  const trainers = [...peaks].filter(([name]) => name !== 'aggregator').map(([, b]) => b).sort((a, b) => a - b);
   return {
     aggregator: mb(peaks.get('aggregator') ?? 0),
-    trainer_max: mb(Math.max(0, ...trainers)),
+    trainer_min: mb(trainers[0] ?? 0),
+    trainer_median: mb(trainers[Math.floor(trainers.length / 2)] ?? 0),
+    trainer_max: mb(trainers.at(-1) ?? 0),
     trainer_mean: trainers.length === 0 ? 0 : mb(trainers.reduce((a, b) => a + b, 0) / trainers.length),
   };
 }
 
-/** Resident memory of a process in bytes (Linux); 0 where /proc is not there or it has exited. */
-function rssOf(pid: number | undefined): number {
-  if (pid === undefined) return 0;
+/**
+ * A process's resident memory now and its peak so far (VmRSS, VmHWM), bytes (Linux); zeros
+ * where /proc is not there or it has exited. The peak is the kernel's: no poll can miss it.
+ */
+function rssOf(pid: number | undefined): { now: number; peak: number } {
+  if (pid === undefined) return { now: 0, peak: 0 };
   try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m === null ? 0 : Number(m[1]) * 1024;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+    return { now: kb('VmRSS'), peak: kb('VmHWM') };
   } catch {
-    return 0;
+    return { now: 0, peak: 0 };
   }
 }
+
+/**
+ * How the daemons run, dozens to a machine. A 2 MB semi-space (V8's default grows to 16 MB)
+ * keeps the young generation that building the training graph fills from staying committed;
+ * two malloc arenas (glibc's default is eight per core) keep the learner's worker thread and
+ * onnxruntime from spreading over arenas of their own. Together about 30 MB less per trainer
+ * with no step time we could measure; a 1 MB semi-space saved 8 MB more but slowed steps
+ * (docs/daemon-memory.md). A variable already in the environment wins.
+ */
+const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2'];
+const DAEMON_ENV = { MALLOC_ARENA_MAX: '2' };
 
 /** One delivered update as its trainer's log tells it, times in seconds from its round's opening. */
 export interface UpdateTiming {
@@ -290,9 +307,10 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
 
   const start = (name: string, args: string[]): Child => {
     const log = join(dir, 'logs', `${name}.log`);
-    const argv = [process.execPath, cli, 'start', '--config', runPath, '--data-dir', join(dir, 'data', name), '--log', log, ...args];
+    const argv = [process.execPath, ...DAEMON_NODE_FLAGS, cli, 'start', '--config', runPath, '--data-dir', join(dir, 'data', name), '--log', log, ...args];
     // `ip netns exec` enters the namespace and execs node: the child's pid is the daemon's.
-    const child = net === null ? spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('ip', ['netns', 'exec', net.nsOf(name), ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const env = { ...DAEMON_ENV, ...process.env };
+    const child = net === null ? spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env }) : spawn('ip', ['netns', 'exec', net.nsOf(name), ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let resolveExit: () => void = () => undefined;
     const c: Child = { name, child, log, stderr: '', exit: null, exited: new Promise<void>((r) => (resolveExit = r)) };
     child.stderr?.on('data', (b: Buffer) => (c.stderr = (c.stderr + b.toString()).slice(-4000)));
@@ -399,11 +417,11 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
         records.push(rec);
         opts.onRound?.(rec);
       }
-      let total = rssOf(process.pid);
+      let total = rssOf(process.pid).now;
       for (const c of children) {
         const rss = rssOf(c.exit === null ? c.child.pid : undefined);
-        total += rss;
-        daemonPeak.set(c.name, Math.max(daemonPeak.get(c.name) ?? 0, rss));
+        total += rss.now;
+        daemonPeak.set(c.name, Math.max(daemonPeak.get(c.name) ?? 0, rss.peak));
       }
       peakRss = Math.max(peakRss, total);
       if (aggExited && emitted >= closed.length) {

@@ -132,7 +132,7 @@ export async function runSimulateCommand(scenario: Scenario, o: SimulateCommandO
   } else {
     for (const s of summaries) {
       if (s.prediction) log(`  measured against predicted: round time ${(s.prediction.round_time_error * 100).toFixed(1)}% mean error (mean round time ${(s.prediction.mean_round_time_error * 100).toFixed(1)}% off), bytes ${(s.prediction.bytes_error * 100).toFixed(1)}% over rounds ${s.prediction.predicted_rounds.join(', ')}${s.prediction.in_sample ? ' (in-sample)' : ''}; calibrated on rounds ${s.prediction.calibration.versions.join(', ')}: ${(s.prediction.calibration.step_s * 1000).toFixed(2)} ms per step (${(s.prediction.calibration.solo_step_s * 1000).toFixed(2)} alone), ${(s.prediction.calibration.encode_s * 1000).toFixed(0)} ms per encoding, ${(s.prediction.calibration.overhead_s * 1000).toFixed(0)} ms overhead per update`);
-      if (s.daemon_rss_mb) log(`  peak resident memory per daemon: aggregator ${s.daemon_rss_mb.aggregator} MB, trainers ${s.daemon_rss_mb.trainer_mean} MB mean, ${s.daemon_rss_mb.trainer_max} MB largest`);
+      if (s.daemon_rss_mb) log(`  peak resident memory per daemon (VmHWM): aggregator ${s.daemon_rss_mb.aggregator} MB, trainers ${s.daemon_rss_mb.trainer_min}/${s.daemon_rss_mb.trainer_median}/${s.daemon_rss_mb.trainer_max} MB smallest/median/largest`);
       if (s.accuracy_by_slice) log(`  accuracy by slice: ${Object.entries(s.accuracy_by_slice).map(([w, a]) => `${w}: ${a.toFixed(4)}`).join(', ')}`);
       for (const row of s.oneshot?.rows ?? []) log(`  ${row.method.padEnd(44)} accuracy ${row.accuracy.toFixed(4)}`);
       const d = s.oneshot?.differentInit;

@@ -51,8 +51,8 @@ export interface SimSummary {
   readonly loss_by_slice?: Readonly<Record<string, number>>;
   /** One-shot merging scenarios: every method's accuracy. */
   readonly oneshot?: OneShotResult;
-  /** `--real`: each daemon's peak resident memory, MiB (the aggregator's; the trainers' largest and mean). */
-  readonly daemon_rss_mb?: { readonly aggregator: number; readonly trainer_max: number; readonly trainer_mean: number };
+  /** `--real`: each daemon's peak resident memory (VmHWM), MiB: the aggregator's; the trainers' smallest, median, mean and largest. */
+  readonly daemon_rss_mb?: { readonly aggregator: number; readonly trainer_min: number; readonly trainer_median: number; readonly trainer_mean: number; readonly trainer_max: number };
   /** `--shaped`: the calibrated simulator's prediction of this run, round by round, and its errors. */
   readonly prediction?: Comparison;
 }
