@@ -26,7 +26,7 @@ const run: PeerRunFile = checkPeerRunFile({
   data: { partition: { kind: 'natural' }, shares: peers, evalSamples: num('eval', 2048) },
   sync: { algorithm: mode === 'diloco' ? 'diloco' : 'demo', steps, batch, lr, warmupSteps: warm, ...(mode === 'diloco' ? { diloco: { innerSteps: num('H', 20) } } : {}) },
 });
-const schedule: engine.LrScheduleSpec = { kind: 'cosine', warmupSteps: warm, minLrFraction: 0.1 };
+const schedule: engine.LrScheduleSpec = { kind: 'cosine', warmupSteps: warm, minLrFraction: num('minlr', 0.1) };
 const sched = (s: number) => engine.learningRate(schedule, lr, s, steps);
 
 /**
