@@ -15,6 +15,8 @@ import {
   updateFromFrames,
   updateToFrames,
   type tasks,
+  type EncodedTensor,
+  type ModelCodec,
   type ModelRequest,
   type Update,
   type UpdateHeaderInfo,
@@ -22,7 +24,7 @@ import {
 import { clientUpdateFrom, createStrategy, restoreStrategy, savedStrategyKind, strategyWarnings, type AggregateResult, type CreateContext, type Strategy } from '@fednode/aggregator';
 import { Refused, refusalOf } from '../net/errors.js';
 import { serveUpdates } from '../net/update-protocol.js';
-import { serveModels, type ProvidedModel } from '../net/model-protocol.js';
+import { encodeWholeModel, serveModels, type ProvidedModel } from '../net/model-protocol.js';
 import type { NodeContext } from './context.js';
 import type { AggregatorStatus } from '../runtime/status-protocol.js';
 import type { LogFields } from '../runtime/log.js';
@@ -88,6 +90,8 @@ export class AggregatorRole {
   private timers: NodeJS.Timeout[] = [];
   private stopServing: (() => Promise<void>)[] = [];
   private evalChain: Promise<void> = Promise.resolve();
+  /** The current version as served, one encoding per codec, dropped when the version changes. */
+  private served: { readonly version: number; readonly byCodec: Map<ModelCodec, readonly EncodedTensor[]> } | null = null;
   /** The strategy's `prepare` in flight (a mixture's router training): stopped with the node. */
   private preparing: { readonly abort: AbortController; readonly work: Promise<void> } | null = null;
 
@@ -318,9 +322,22 @@ export class AggregatorRole {
   private provide(r: ModelRequest): ProvidedModel | null {
     if (r.runId !== this.ctx.run.run) throw new Refused('WRONG_RUN', `this aggregator serves run "${this.ctx.run.run}"`);
     const s = this.strategy;
-    if (r.version === 'latest' || r.version === s.version) return { version: s.version, round: this.epoch, params: s.global };
+    if (r.version === 'latest' || r.version === s.version) return { version: s.version, round: this.epoch, params: s.global, encoded: (codec) => this.servedAs(s.version, codec) };
     if (r.version > s.version || !this.store.versions().includes(r.version)) return null;
     return { version: r.version, round: this.epoch, params: this.store.load(r.version).params };
+  }
+
+  /** `version` (the current one) encoded with `codec`: encoded once, sent to every trainer that asks. */
+  private servedAs(version: number, codec: ModelCodec): readonly EncodedTensor[] {
+    // An aggregation between the request and its encoding moved the model on: that version is the checkpoint's.
+    if (version !== this.strategy.version) return encodeWholeModel(this.store.load(version).params, codec);
+    if (this.served?.version !== version) this.served = { version, byCodec: new Map() };
+    let tensors = this.served.byCodec.get(codec);
+    if (tensors === undefined) {
+      tensors = encodeWholeModel(this.strategy.global, codec);
+      this.served.byCodec.set(codec, tensors);
+    }
+    return tensors;
   }
 
   /** The model for an in-process trainer (role both): a copy, since aggregation updates it in place. */

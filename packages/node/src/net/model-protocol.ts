@@ -18,6 +18,7 @@ import {
   fullSlice,
   resolveSlice,
   type EncodedTensor,
+  type ModelCodec,
   type ModelRequest,
   type Slice,
   type WireLimits,
@@ -108,6 +109,12 @@ export interface ProvidedModel {
   readonly version: number;
   readonly round: number;
   readonly params: ParamSet;
+  /**
+   * The whole model encoded with `codec`, for a provider that keeps one encoding per version:
+   * every trainer asks for the new version at once, and an encoding per request held dozens
+   * of copies of the model in flight (docs/daemon-memory.md). The payloads are only read.
+   */
+  readonly encoded?: (codec: ModelCodec) => readonly EncodedTensor[];
 }
 
 export interface ModelServerOptions {
@@ -155,14 +162,8 @@ async function handleModelStream(stream: Stream, connection: Connection, options
       throw new Refused(MODEL_NOT_FOUND, `no model ${v} in run "${request.runId}"`);
     }
     const slice = request.slice ?? fullSlice(model.params.specs);
-    const local = extractSlice(model.params, resolveSlice(slice, model.params.specs));
-    const params = { codec: request.codec } as const;
-    const tensors: EncodedTensor[] = local.specs.map((s) => ({
-      name: s.name,
-      shape: s.shape,
-      params,
-      payload: codecFor(params).encode(local.tensor(s.name), s.shape, params),
-    }));
+    const resolved = resolveSlice(slice, model.params.specs);
+    const tensors = model.encoded !== undefined && isWholeModel(resolved, model.params) ? model.encoded(request.codec) : encodeSlice(model.params, resolved, request.codec);
     const header = encodeModelResponse({
       runId: request.runId,
       found: true,
@@ -186,4 +187,22 @@ async function handleModelStream(stream: Stream, connection: Connection, options
   } finally {
     reader.dispose();
   }
+}
+
+/** True when `resolved` is every tensor of `model`, whole and in its order: the slice's local tensors are the model's. */
+function isWholeModel(resolved: ReturnType<typeof resolveSlice>, model: ParamSet): boolean {
+  const specs = model.specs;
+  return resolved.tensors.length === specs.length && resolved.tensors.every((t, i) => t.whole && t.name === specs[i].name);
+}
+
+function encodeSlice(model: ParamSet, resolved: ReturnType<typeof resolveSlice>, codec: ModelCodec): EncodedTensor[] {
+  const local = extractSlice(model, resolved);
+  const params = { codec } as const;
+  return local.specs.map((s) => ({ name: s.name, shape: s.shape, params, payload: codecFor(params).encode(local.tensor(s.name), s.shape, params) }));
+}
+
+/** `params` encoded whole with `codec`, as a model server sends it (the codecs copy: the payloads do not follow `params`). */
+export function encodeWholeModel(params: ParamSet, codec: ModelCodec): EncodedTensor[] {
+  const p = { codec } as const;
+  return params.specs.map((s) => ({ name: s.name, shape: s.shape, params: p, payload: codecFor(p).encode(params.tensor(s.name), s.shape, p) }));
 }
