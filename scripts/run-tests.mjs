@@ -26,7 +26,7 @@ if (files.length === 0) {
  * the rest: on 2 cores the runner takes one file at a time, and a file that sleeps would hold
  * the whole suite. The second lane's report is printed after the first's, so neither interleaves.
  */
-const WAITING = ['test/browser/reconnect.test.ts'];
+const WAITING = ['test/browser/reconnect.test.ts', 'test/browser/peer-reconnect.test.ts'];
 const waiting = files.filter((f) => WAITING.includes(f));
 const main = files.filter((f) => !WAITING.includes(f));
 

@@ -36,7 +36,7 @@ function shower(j: PeerWebJoin): (e: BrowserPeerEvent, bytesSent: number) => voi
         say(`step ${e.step}: held-out accuracy ${(e.accuracy * 100).toFixed(2)} %, loss ${e.loss.toFixed(4)}`);
         break;
       case 'joined':
-        say(`joined the run in progress at step ${e.step} (state from ${short(e.from)})`);
+        say(e.rejoin ? `back after losing the network: re-joined at step ${e.step} (parameters from ${short(e.from)}, own momentum kept)` : `joined the run in progress at step ${e.step} (state from ${short(e.from)})`);
         break;
       case 'done':
         setText('state', `the run is over at step ${e.step}`);

@@ -3,7 +3,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 /**
  * A TCP forwarder on 127.0.0.1 whose link can be cut: `cut()` drops every connection and
  * refuses new ones (the port stops listening) until `restore()`. What a browser peer sees of a
- * lost network, with a real aggregator behind it.
+ * lost network, with a real aggregator behind it. With `delayMs`, every chunk is held that
+ * long each way: a slow link, which paces peers that wait for each other at every step.
  */
 export interface CutProxy {
   readonly port: number;
@@ -12,7 +13,15 @@ export interface CutProxy {
   close(): Promise<void>;
 }
 
-export async function cutProxy(targetPort: number): Promise<CutProxy> {
+export async function cutProxy(targetPort: number, delayMs = 0): Promise<CutProxy> {
+  // Timers of equal duration fire in the order they were set, so the bytes stay in order.
+  const forward = (from: Socket, to: Socket): void => {
+    if (delayMs === 0) {
+      from.pipe(to);
+      return;
+    }
+    from.on('data', (b: Buffer) => setTimeout(() => to.destroyed || to.write(b), delayMs));
+  };
   const sockets = new Set<Socket>();
   const make = (): Server =>
     createServer((client) => {
@@ -22,8 +31,8 @@ export async function cutProxy(targetPort: number): Promise<CutProxy> {
         s.on('close', () => sockets.delete(s));
         s.on('error', () => s.destroy());
       }
-      client.pipe(upstream);
-      upstream.pipe(client);
+      forward(client, upstream);
+      forward(upstream, client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });

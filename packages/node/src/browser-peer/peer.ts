@@ -2,7 +2,7 @@ import { createWebExecutor, type Dataset } from '@fednode/core/browser';
 import type { PrivateKey } from '@libp2p/interface';
 import { NetError } from '../net/errors.js';
 import { generateIdentity } from '../net/keys.js';
-import { DemoAlgorithm } from '../peer/algorithms.js';
+import { DemoAlgorithm, type LocalState } from '../peer/algorithms.js';
 import { paramsHash, type PeerRole, type PeerStatus, type PeerStepRecord } from '../peer/peer-role.js';
 import { wirePeer, type WiredPeer } from '../peer/wiring.js';
 import type { LogFields, Logger, LogLevel } from '../runtime/log.js';
@@ -16,14 +16,16 @@ import type { PeerWebJoin } from './peer-join.js';
  * gossip sync channel, admission and wire code on a libp2p host that dials the run's peers
  * over WebSockets, training the page's rows on onnxruntime-web. It keeps nothing between
  * reloads: a reloaded page is a new member, which joins a run in progress as any late peer
- * does (it pulls the state from a peer and joins at an announced step).
+ * does (it pulls the state from a peer and joins at an announced step). A page whose network
+ * drops is not a new member: when a step hears from none of the others it stops stepping,
+ * waits for the network, and re-joins the same way, keeping its DeMo momentum.
  */
 
 export type BrowserPeerEvent =
   | { readonly kind: 'log'; readonly level: LogLevel; readonly event: string; readonly fields: LogFields }
   | { readonly kind: 'step'; readonly record: PeerStepRecord }
   | { readonly kind: 'hash'; readonly step: number; readonly hash: string; readonly agree: number; readonly disagree: number }
-  | { readonly kind: 'joined'; readonly step: number; readonly from: string }
+  | { readonly kind: 'joined'; readonly step: number; readonly from: string; readonly rejoin: boolean; readonly local: { readonly before: LocalState; readonly after: LocalState } | null }
   | { readonly kind: 'evaluated'; readonly step: number; readonly loss: number; readonly accuracy: number }
   | { readonly kind: 'done'; readonly step: number; readonly hash: string }
   | { readonly kind: 'error'; readonly message: string };
@@ -110,7 +112,7 @@ export class BrowserPeer {
       throw e;
     }
     const algo = new DemoAlgorithm(task, task.initial, j);
-    const wired = wirePeer(net, { settings: j.settings, algo, initial: task.initial, evaluate: (p) => task.evaluate(p), addrs: () => [], log, metrics: new Metrics() });
+    const wired = wirePeer(net, { settings: j.settings, algo, initial: task.initial, evaluate: (p) => task.evaluate(p), addrs: () => [], log, metrics: new Metrics(), rejoinWhenCutOff: true });
     const r = wired.role;
     role = r;
     const emit = (e: BrowserPeerEvent): void => o.onEvent?.(e);

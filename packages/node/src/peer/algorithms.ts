@@ -6,6 +6,7 @@
 import { ParamSet, type EncodedTensor, type TensorSpec } from '@fednode/core';
 import { DemoSync, DilocoSync, contributionProblem, type Contributions } from '@fednode/aggregator';
 import { engine } from '@fednode/core';
+import { sha256 } from '../net/crypto.js';
 import type { PeerTask } from './peer-task.js';
 import type { PeerRunFile } from './peer-run-file.js';
 
@@ -24,10 +25,23 @@ export interface SyncAlgorithm {
   /** Everything a joining peer copies: the parameters plus shared optimiser state, as one parameter set. */
   snapshot(): ParamSet;
   snapshotSpecs(): TensorSpec[];
-  /** Adopts a snapshot served by another peer; our local state (momentum, residuals) restarts. */
-  adopt(snapshot: ParamSet): void;
+  /**
+   * Adopts a snapshot served by another peer. Our local state (momentum, residuals) restarts,
+   * unless `keepLocal`: a member that was only cut off still owns the error-feedback state it
+   * built, and what it has not yet sent is still owed to the run (DeMo keeps its momentum).
+   */
+  adopt(snapshot: ParamSet, keepLocal?: boolean): void;
+  /** A digest and norm of this peer's own state (DeMo's momentum), or null where it has none of its own to keep. */
+  localState(): LocalState | null;
   /** Dense fp32 bytes of one contribution, the yardstick for compression. */
   readonly denseBytes: number;
+}
+
+export interface LocalState {
+  /** SHA-256 (hex) of the state's fp32 values in spec order. */
+  readonly digest: string;
+  /** Its L2 norm: zero after a reset. */
+  readonly norm: number;
 }
 
 /** What DeMo needs of a task: the loss and gradients of this peer's next batch at given parameters. */
@@ -89,10 +103,26 @@ export class DemoAlgorithm implements SyncAlgorithm {
     return [...this.theta.specs];
   }
 
-  adopt(snapshot: ParamSet): void {
+  adopt(snapshot: ParamSet, keepLocal = false): void {
     if (!snapshot.sameLayout(this.theta)) throw new Error('the served parameters do not match the model');
     this.theta = snapshot.clone();
-    this.sync.reset();
+    // The momentum is compressed against the shared θ only through the gradients it folded in,
+    // never against θ itself, so it stays valid error feedback on the adopted parameters.
+    if (!keepLocal) this.sync.reset();
+  }
+
+  localState(): LocalState {
+    const parts = this.sync.state();
+    const all = new Float32Array(parts.reduce((n, d) => n + d.length, 0));
+    let at = 0;
+    for (const d of parts) {
+      all.set(d, at);
+      at += d.length;
+    }
+    let sq = 0;
+    for (let i = 0; i < all.length; i++) sq += all[i] * all[i];
+    const digest = Array.from(sha256(new Uint8Array(all.buffer)), (b) => b.toString(16).padStart(2, '0')).join('');
+    return { digest, norm: Math.sqrt(sq) };
   }
 }
 
@@ -156,6 +186,11 @@ export class DilocoAlgorithm implements SyncAlgorithm {
     out.data.set(shared.momentum, n);
     out.data[2 * n] = shared.outerSteps;
     return out;
+  }
+
+  /** DiLoCo's error-feedback residual lives in DilocoSync and restarts with every adopt. */
+  localState(): null {
+    return null;
   }
 
   adopt(snapshot: ParamSet): void {

@@ -17,7 +17,7 @@ import type { Metrics } from '../runtime/metric-series.js';
 import type { PeerStatus } from '../runtime/status-protocol.js';
 
 export type { PeerStatus };
-import type { SyncAlgorithm } from './algorithms.js';
+import type { LocalState, SyncAlgorithm } from './algorithms.js';
 import { EventEmitter } from './emitter.js';
 import { Roster } from './roster.js';
 import type { PeerRoleSettings } from './settings.js';
@@ -32,6 +32,12 @@ export interface PeerRoleOptions extends PeerRoleSettings {
   readonly addrs: () => string[];
   /** A peer's heartbeat with the addresses it listens on (the node dials the ones it is not connected to). */
   readonly onHeartbeat?: (peer: string, addrs: readonly string[]) => void;
+  /**
+   * A step that heard from none of the members it waited for means we were cut off, not that
+   * they all left: re-join (keeping our own state) instead of stepping on alone. A page's
+   * network comes and goes; a peer stepping alone would only diverge and finish a run of one.
+   */
+  readonly rejoinWhenCutOff?: boolean;
 }
 
 export interface PeerStepRecord {
@@ -48,7 +54,8 @@ export interface PeerStepRecord {
 export interface PeerEvents {
   step: [PeerStepRecord];
   hash: [{ readonly step: number; readonly hash: string; readonly agree: number; readonly disagree: number }];
-  joined: [{ readonly step: number; readonly from: string }];
+  /** `local`: our own state before and after adopting the pulled one (equal when it was kept). */
+  joined: [{ readonly step: number; readonly from: string; readonly rejoin: boolean; readonly local: { readonly before: LocalState; readonly after: LocalState } | null }];
   evaluated: [{ readonly step: number; readonly loss: number; readonly accuracy: number }];
   done: [{ readonly step: number; readonly hash: string }];
   error: [Error];
@@ -226,8 +233,12 @@ export class PeerRole extends EventEmitter<PeerEvents> {
   private async run(): Promise<void> {
     await this.begin();
     while (!this.stopped && this.step < this.o.steps) {
-      await this.syncStep();
+      const applied = await this.syncStep();
       if (this.stopped) return;
+      if (!applied) {
+        await this.catchUp('cut off from the other members', true);
+        continue;
+      }
       if (this.step % this.o.hashEvery === 0 || this.step === this.o.steps) await this.publishHash();
       if (this.o.evalEvery !== null && this.step % this.o.evalEvery === 0 && this.step < this.o.steps) await this.evaluate();
       if (this.needsResync()) await this.catchUp('diverged from the majority');
@@ -267,11 +278,11 @@ export class PeerRole extends EventEmitter<PeerEvents> {
     this.log.log('info', 'peer.started', { members: this.roster.all(), step: 0 });
   }
 
-  /** One synchronisation step: contribute, gather, apply. */
-  private async syncStep(): Promise<void> {
+  /** One synchronisation step: contribute, gather, apply. False when we were cut off and applied nothing. */
+  private async syncStep(): Promise<boolean> {
     const step = this.step;
     const { tensors, loss } = await this.algo.contribute(step);
-    if (this.stopped) return;
+    if (this.stopped) return false;
     const update: Update = { runId: this.o.runId, sender: this.peerId, baseVersion: step, round: step, sequence: step, slice: { tensors: [] }, examples: 1, metrics: { loss }, tensors };
     const sent = await this.sync!.publish(step, update);
     this.sentTotal += sent;
@@ -297,8 +308,15 @@ export class PeerRole extends EventEmitter<PeerEvents> {
       });
       this.wake = null;
     }
-    if (this.stopped) return;
+    if (this.stopped) return false;
     const dropped = this.roster.expected(step).filter((p) => !box.has(p));
+    if (this.o.rejoinWhenCutOff === true && dropped.length > 0 && box.size === 1) {
+      // The others have dropped us by now and step on without us; they take us back at the step we announce.
+      for (const p of dropped) this.roster.drop(p);
+      this.inbox.delete(step);
+      this.log.log('warn', 'peer.cut_off', { step, missing: dropped, waited_ms: Date.now() - waitStart });
+      return false;
+    }
     for (const p of dropped) {
       this.roster.drop(p);
       this.log.log('warn', 'peer.dropped', { peer: p, step, waited_ms: Date.now() - waitStart });
@@ -328,6 +346,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
     const ids: LogFields = rec.contributors.length <= MAX_LOGGED_CONTRIBUTORS ? { contributor_ids: rec.contributors } : {};
     this.log.log('info', 'sync.step', { step, loss: Number(loss.toFixed(5)), contributors: rec.contributors.length, ...ids, bytes_sent: sent, bytes_received: received, wait_ms: rec.waitMs });
     this.emit('step', rec);
+    return true;
   }
 
   private async publishHash(): Promise<void> {
@@ -373,7 +392,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
   }
 
   /** Pulls the current state from a peer that is ahead and joins a few steps later. */
-  private async catchUp(reason: string): Promise<void> {
+  private async catchUp(reason: string, rejoin = false): Promise<void> {
     this.state = 'catching up';
     this.log.log('info', 'peer.catching_up', { reason, at: this.step });
     for (let attempt = 0; !this.stopped; attempt++) {
@@ -404,7 +423,10 @@ export class PeerRole extends EventEmitter<PeerEvents> {
             const m = await pull(join);
             const want = ParamSet.zeros(this.algo.snapshotSpecs());
             if (!m.params.sameLayout(want)) throw new NetError('NET_PROTOCOL', `${source} served a state of another layout`);
-            this.algo.adopt(m.params);
+            const before = this.algo.localState();
+            this.algo.adopt(m.params, rejoin);
+            const after = this.algo.localState();
+            const local = before !== null && after !== null ? { before, after } : null;
             this.step = join;
             for (const s of [...this.inbox.keys()]) if (s < join) this.inbox.delete(s);
             this.roster.join(this.peerId, join);
@@ -414,8 +436,8 @@ export class PeerRole extends EventEmitter<PeerEvents> {
             this.state = 'training';
             this.pendingJoin = null;
             this.lastHash = null;
-            this.log.log('info', 'peer.joined', { step: join, from: source, members: this.roster.all() });
-            this.emit('joined', { step: join, from: source });
+            this.log.log('info', 'peer.joined', { step: join, from: source, members: this.roster.all(), rejoin, ...(local === null ? {} : { local_kept: local.before.digest === local.after.digest, local_norm: Number(local.after.norm.toPrecision(6)) }) });
+            this.emit('joined', { step: join, from: source, rejoin, local });
             return;
           } catch (e) {
             if (!(e instanceof NetError && e.code === 'NET_REFUSED')) throw e;

@@ -24,6 +24,8 @@ export interface PeerWiring {
   readonly addrs: () => string[];
   readonly log: Logger;
   readonly metrics: Metrics;
+  /** See PeerRoleOptions.rejoinWhenCutOff. */
+  readonly rejoinWhenCutOff?: boolean;
 }
 
 export interface WiredPeer {
@@ -44,6 +46,7 @@ export function wirePeer(net: ShellNet, w: PeerWiring): WiredPeer {
     evaluate: w.evaluate,
     addrs: w.addrs,
     onHeartbeat: (peer, addrs) => links.heard(peer, addrs),
+    rejoinWhenCutOff: w.rejoinWhenCutOff,
   });
   const sync: SyncChannel = joinSync(host, w.settings.runId, {
     limits,
