@@ -15,6 +15,7 @@ export function clientUpdateFrom(update: Update, model: readonly TensorSpec[], a
     examples: update.examples,
     resolved,
     delta,
+    encoded: update.tensors,
     metrics: update.metrics,
   };
 }

@@ -1,4 +1,4 @@
-import type { ParamSet, ResolvedSlice } from '@fednode/core';
+import type { EncodedTensor, ParamSet, ResolvedSlice } from '@fednode/core';
 import type { Refusal } from './errors.js';
 
 /**
@@ -21,6 +21,12 @@ export interface UpdateHeader {
 export interface ClientUpdate extends UpdateHeader {
   readonly resolved: ResolvedSlice;
   readonly delta: ParamSet;
+  /**
+   * The wire tensors `delta` was decoded from, when it was (absent once a strategy changed the
+   * delta, for example by clipping it). Decoding them again gives `delta` bit for bit, so a
+   * strategy that holds updates until its round closes may keep these, 4x smaller for int8.
+   */
+  readonly encoded?: readonly EncodedTensor[];
   readonly metrics?: Readonly<Record<string, number>>;
 }
 

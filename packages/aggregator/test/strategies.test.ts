@@ -269,3 +269,34 @@ test('saving state mid-buffer and restoring into a fresh instance gives the same
   }
   assert.throws(() => restoreStrategy(new Uint8Array([1, 2, 3])), (e: Error & { code?: string }) => e.code === 'AGG_STATE');
 });
+
+test('FedAvg holds an int8 update as its wire bytes until the round closes, with the same result bit for bit', async () => {
+  const { HeldUpdates } = await import('../src/strategies/held.js');
+  const { clientUpdateFrom } = await import('../src/index.js');
+  const { encodeUpdate, fullSlice } = await import('@fednode/core');
+  const specs = [{ name: 'w', shape: [64, 32] }, { name: 'b', shape: [32] }];
+  const wire = (sender: string, k: number) => {
+    const d = ParamSet.zeros(specs);
+    for (let i = 0; i < d.size; i++) d.data[i] = Math.sin(i * 0.37 + k) * 0.01;
+    return clientUpdateFrom(encodeUpdate({ runId: 'r', sender, baseVersion: 0, round: 0, sequence: 0, examples: 10 + k }, fullSlice(specs), d, { codec: 'int8' }), specs, sender);
+  };
+  const us = [0, 1, 2].map((k) => wire(`p${k}`, k));
+  const floats = us[0].delta.data.byteLength;
+  const held = new HeldUpdates();
+  for (const u of us) held.add(u, 1);
+  assert.ok(held.bytes * 3.5 < 3 * floats, `held ${held.bytes} B, decoded ${3 * floats} B`);
+  // Decoded again, in canonical order, each delta is the one that came in.
+  for (const { update } of held.inCanonicalOrder()) assert.deepEqual(update.delta.data, us.find((u) => u.sender === update.sender)!.delta.data);
+  // Without the wire tensors (or with a clipped delta) the decoded delta is what is held.
+  const plain = new HeldUpdates();
+  for (const u of us) plain.add({ ...u, encoded: undefined }, 1);
+  assert.equal(plain.bytes, 3 * floats);
+  const run = (strip: boolean, clipNorm?: number) => {
+    const f = new FedAvg(ParamSet.zeros(specs), clipNorm === undefined ? {} : { clipNorm });
+    for (const u of us) assert.ok(f.offer(strip ? { ...u, encoded: undefined } : u).accepted);
+    return f.aggregate().params.data;
+  };
+  assert.deepEqual(run(false), run(true));
+  assert.deepEqual(run(false, 0.01), run(true, 0.01));
+  assert.notDeepEqual(run(false, 0.01), run(false));
+});

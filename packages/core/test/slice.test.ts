@@ -87,3 +87,18 @@ test('slice: invalid slices are refused naming the field', () => {
     /twice/,
   );
 });
+
+test('resolveSlice: an equal slice gets the same resolution (index maps built once); a later edit of the caller\'s slice changes nothing', () => {
+  const specs = [{ name: 'w', shape: [4, 3] }];
+  const a = { tensors: [{ name: 'w', axes: [{ kind: 'range' as const, start: 0, end: 2 }, { kind: 'all' as const }] }] };
+  const first = resolveSlice(a, specs);
+  const again = resolveSlice(JSON.parse(JSON.stringify(a)), specs);
+  assert.equal(again.tensors, first.tensors);
+  a.tensors[0].axes[0] = { kind: 'range', start: 1, end: 4 };
+  const edited = resolveSlice(a, specs);
+  assert.deepEqual(edited.localSpecs, [{ name: 'w', shape: [3, 3] }]);
+  assert.deepEqual(resolveSlice({ tensors: [{ name: 'w', axes: [{ kind: 'range', start: 0, end: 2 }, { kind: 'all' }] }] }, specs).localSpecs, [{ name: 'w', shape: [2, 3] }]);
+  // Another model with the same tensor names has its own entries.
+  assert.deepEqual(resolveSlice(a, [{ name: 'w', shape: [5, 3] }]).localSpecs, [{ name: 'w', shape: [3, 3] }]);
+  assert.throws(() => resolveSlice({ tensors: [{ name: 'nope', axes: [] }] }, specs), /no tensor named "nope"/);
+});

@@ -53,5 +53,8 @@ export function clipped(u: ClientUpdate, clipNorm: number | undefined): { update
   if (clipNorm === undefined) return { update: u, wasClipped: false };
   const delta: ParamSet = u.delta.clone();
   const { scale } = clipByGlobalNorm([delta.data], clipNorm);
-  return scale < 1 ? { update: { ...u, delta }, wasClipped: true } : { update: u, wasClipped: false };
+  if (!(scale < 1)) return { update: u, wasClipped: false };
+  // The wire tensors no longer decode to the delta.
+  const { encoded: _wire, ...rest } = u;
+  return { update: { ...rest, delta }, wasClipped: true };
 }

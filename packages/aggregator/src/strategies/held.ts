@@ -1,11 +1,18 @@
-import { ParamSet, resolveSlice, type Slice } from '@fednode/core';
+import { ParamSet, codecFor, resolveSlice, type EncodedTensor, type ResolvedSlice, type Slice } from '@fednode/core';
 import { requireArray, type SavedState } from '../state.js';
 import type { ClientUpdate } from '../types.js';
 import { byCanonicalKey, canonicalKey } from './canonical.js';
 
+/**
+ * One held update. Its delta is kept as the wire tensors it came in when they are at most half
+ * its size (int8, DeMo): 32 held MNIST-MLP updates are 6.4 MB as int8 and 25 MB as fp32, and
+ * decoding again gives the same bits. Otherwise (fp32, a clipped delta) the delta itself.
+ */
 interface Held {
   readonly key: string;
-  readonly update: ClientUpdate;
+  readonly update: Omit<ClientUpdate, 'delta' | 'encoded'>;
+  readonly delta: ParamSet | null;
+  readonly encoded: readonly EncodedTensor[] | null;
   readonly weight: number;
 }
 
@@ -30,12 +37,34 @@ export class HeldUpdates {
     return this.items.length;
   }
 
-  add(update: ClientUpdate, weight: number): void {
-    this.items.push({ key: canonicalKey(update), update, weight });
+  /** Bytes the held deltas take as held (wire payloads or decoded floats). */
+  get bytes(): number {
+    return this.items.reduce((n, h) => n + (h.delta?.data.byteLength ?? h.encoded!.reduce((k, t) => k + t.payload.byteLength, 0)), 0);
   }
 
-  inCanonicalOrder(): { readonly update: ClientUpdate; readonly weight: number }[] {
-    return byCanonicalKey(this.items);
+  add(update: ClientUpdate, weight: number): void {
+    const { delta, encoded, ...rest } = update;
+    const wire = encoded?.reduce((n, t) => n + t.payload.byteLength, 0) ?? Infinity;
+    // Copies: a payload may be a view into a larger received buffer that would stay alive with it.
+    const compact = wire <= delta.data.byteLength / 2 ? encoded!.map((t) => ({ ...t, payload: t.payload.slice() })) : null;
+    this.items.push({ key: canonicalKey(update), update: rest, delta: compact === null ? delta : null, encoded: compact, weight });
+  }
+
+  /**
+   * The updates in canonical order, each delta decoded only when its turn comes, into a buffer
+   * the next item reuses: a consumer folds each in (or copies it) before asking for the next.
+   */
+  *inCanonicalOrder(): Generator<{ readonly update: ClientUpdate; readonly weight: number }> {
+    // One buffer per slice layout, reused: a decoded delta is valid only until the next item.
+    const scratch = new Map<ResolvedSlice, ParamSet>();
+    for (const h of byCanonicalKey(this.items)) {
+      let out: ParamSet | undefined;
+      if (h.delta === null) {
+        out = scratch.get(h.update.resolved);
+        if (out === undefined) scratch.set(h.update.resolved, (out = ParamSet.zeros(h.update.resolved.localSpecs)));
+      }
+      yield { update: { ...h.update, delta: deltaOf(h, out) }, weight: h.weight };
+    }
   }
 
   clear(): void {
@@ -43,7 +72,7 @@ export class HeldUpdates {
   }
 
   arrays(): [string, Float32Array][] {
-    return this.items.map((h, i) => [`held.${i}`, h.update.delta.data]);
+    return this.items.map((h, i) => [`held.${i}`, deltaOf(h).data]);
   }
 
   json(): HeldJson[] {
@@ -60,4 +89,12 @@ export class HeldUpdates {
     });
     return h;
   }
+}
+
+function deltaOf(h: Held, into?: ParamSet): ParamSet {
+  if (h.delta !== null) return h.delta;
+  // Checked and decoded once already when the update came in: this cannot fail.
+  const delta = into ?? ParamSet.zeros(h.update.resolved.localSpecs);
+  for (const t of h.encoded!) codecFor(t.params).decode(t.payload, t.shape, t.params, delta.tensor(t.name), t.name);
+  return delta;
 }

@@ -20,3 +20,4 @@ export { buildEvalModel, classifierEvaluation, exportInferenceModel, type Export
 export { withProximalTerm, anchorName, PROXIMAL_MU, type ProximalLoss } from './proximal.js';
 export { Trainer, MODEL_NAMES, modelByName, type Evaluation, type FeedBatch, type ModelName, type TrainableModel, type TrainerOptions } from './trainer.js';
 export { LR_SCHEDULES, learningRate, type LrSchedule as LrScheduleSpec, type LrScheduleKind } from './schedule.js';
+export { GarbagePacer, collectGarbage, type Collection } from './garbage.js';

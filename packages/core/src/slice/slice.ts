@@ -86,8 +86,38 @@ export interface ResolvedSlice {
   readonly localSpecs: readonly TensorSpec[];
 }
 
-/** Checks a slice against the model's tensor specs and builds its index maps. */
+/**
+ * Slices resolved lately, per specs array. An aggregator resolves the same slice for every
+ * update of a round, and a whole model's index maps are as large as the model (0.8 MB each
+ * for the MNIST MLP): shared, 32 held updates cost one set instead of 32. Resolved slices are
+ * never written to, so sharing them is safe; the bound keeps slices a peer invents from
+ * piling up.
+ */
+const resolvedCache = new WeakMap<readonly TensorSpec[], Map<string, ResolvedSlice>>();
+const RESOLVED_CACHE_ENTRIES = 16;
+
+/** Checks a slice against the model's tensor specs and builds its index maps (or returns the ones built for an equal slice). */
 export function resolveSlice(slice: Slice, specs: readonly TensorSpec[]): ResolvedSlice {
+  let cache = resolvedCache.get(specs);
+  if (cache === undefined) resolvedCache.set(specs, (cache = new Map()));
+  let key: string | null = null;
+  try {
+    key = JSON.stringify(slice);
+  } catch {
+    // Not serialisable (a cycle): resolving it reports what is wrong.
+  }
+  const hit = key === null ? undefined : cache.get(key);
+  if (hit !== undefined) return hit;
+  const resolved = buildResolvedSlice(slice, specs);
+  if (key !== null) {
+    if (cache.size >= RESOLVED_CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+    // A copy of the slice, so a caller that later edits its own object cannot change the entry.
+    cache.set(key, { ...resolved, slice: JSON.parse(key) as Slice });
+  }
+  return resolved;
+}
+
+function buildResolvedSlice(slice: Slice, specs: readonly TensorSpec[]): ResolvedSlice {
   const byName = new Map(specs.map((s) => [s.name, s]));
   const seen = new Set<string>();
   if (!slice || !Array.isArray(slice.tensors)) throw new CoreError('SLICE_INVALID', 'slice.tensors must be an array', 'slice');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import {
   CheckpointStore,
+  engine,
   ParamSet,
   resolveSlice,
   updateFromFrames,
@@ -77,6 +78,13 @@ export class AggregatorRole {
   private strategy!: Strategy;
   private wal!: WriteAheadLog;
   private evaluator!: VersionEvaluator;
+  /**
+   * Received updates live across a few event-loop turns and are promoted before they die; V8
+   * would wait for 64 MB of them. A full collection per 16 MB decoded (10 MNIST-MLP updates)
+   * and after each round (its checkpoint's and evaluation's copies) kept the 32-trainer run's
+   * aggregator near 200 MB instead of 260 (docs/daemon-memory.md).
+   */
+  private readonly garbage = new engine.GarbagePacer('full', 16 * 2 ** 20);
   private assembler!: RunAssembler;
   private slices!: SlicePolicy;
   private testSet: tasks.EvalSet | null = null;
@@ -271,6 +279,10 @@ export class AggregatorRole {
     if (refusal !== null) throw refusal;
     this.wal.append({ epoch: this.epoch, peer, frames: updateToFrames(update) });
     const a = this.strategy.offer(cu);
+    // The decoded delta, the received frames and the log's copy of them are garbage once this
+    // returns, unless the strategy kept them; collected after it has returned.
+    this.garbage.add(2 * cu.delta.data.byteLength);
+    setImmediate(() => this.garbage.collectIfDue());
     if (!a.accepted) throw a.refusal;
     this.sequences.set(peer, update.sequence);
     this.acceptedCount++;
@@ -439,6 +451,9 @@ export class AggregatorRole {
   /** `round`: the epoch the result closes. */
   private close(result: AggregateResult, round: number): void {
     this.closing = true;
+    // The round's received updates are garbage now: freed before the checkpoint's and the
+    // evaluation's copies are made, so those do not stack on top of them.
+    engine.collectGarbage('full');
     try {
       this.endEpoch();
       this.lastMetrics = { ...result.metrics };
@@ -452,6 +467,7 @@ export class AggregatorRole {
         .publish({ runId: this.ctx.run.run, body: { kind: 'modelAnnounce', version: result.version, round: this.epoch, sha256: sha, parameters: params.size } })
         .catch((e: Error) => this.ctx.log.log('debug', 'gossip.failed', { reason: e.message }));
       this.evaluate(params, result.version, [...result.participants], result.report, result.references);
+      setImmediate(() => engine.collectGarbage('full'));
       if (result.version >= this.ctx.run.rounds) {
         this.done = true;
         this.finish();

@@ -353,6 +353,9 @@ export class TrainerRole {
     } else if (outcome === 'missed') {
       log.log('warn', 'round.missed', { round: r.round, reason: 'could not deliver the update before the deadline' });
     }
+    // The round's model, delta and encoded update are dead now and the trainer waits for the
+    // next round: collected now rather than when V8 sees 64 MB of them (docs/daemon-memory.md).
+    setImmediate(() => engine.collectGarbage('full'));
   }
 
   /**

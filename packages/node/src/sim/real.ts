@@ -196,10 +196,13 @@ function rssOf(pid: number | undefined): { now: number; peak: number } {
  * two malloc arenas (glibc's default is eight per core) keep the learner's worker thread and
  * onnxruntime from spreading over arenas of their own. Together about 30 MB less per trainer
  * with no step time we could measure; a 1 MB semi-space saved 8 MB more but slowed steps
- * (docs/daemon-memory.md). A variable already in the environment wins.
+ * (docs/daemon-memory.md). The aggregator takes no training steps, so it gets both savings
+ * that cost trainers step time: a 1 MB semi-space, and large buffers mapped and unmapped on
+ * their own (malloc's mmap threshold fixed at 128 KB) so that a freed update goes straight
+ * back to the kernel. A variable already in the environment wins.
  */
-const DAEMON_NODE_FLAGS = ['--max-semi-space-size=2'];
-const DAEMON_ENV = { MALLOC_ARENA_MAX: '2' };
+const DAEMON_NODE_FLAGS = { trainer: ['--max-semi-space-size=2'], aggregator: ['--max-semi-space-size=1'] };
+const DAEMON_ENV = { trainer: { MALLOC_ARENA_MAX: '2' }, aggregator: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' } };
 
 /** One delivered update as its trainer's log tells it, times in seconds from its round's opening. */
 export interface UpdateTiming {
@@ -307,9 +310,10 @@ export async function simulateReal(scenario: Scenario, opts: RealOptions): Promi
 
   const start = (name: string, args: string[]): Child => {
     const log = join(dir, 'logs', `${name}.log`);
-    const argv = [process.execPath, ...DAEMON_NODE_FLAGS, cli, 'start', '--config', runPath, '--data-dir', join(dir, 'data', name), '--log', log, ...args];
+    const role = name === 'aggregator' ? 'aggregator' : 'trainer';
+    const argv = [process.execPath, ...DAEMON_NODE_FLAGS[role], cli, 'start', '--config', runPath, '--data-dir', join(dir, 'data', name), '--log', log, ...args];
     // `ip netns exec` enters the namespace and execs node: the child's pid is the daemon's.
-    const env = { ...DAEMON_ENV, ...process.env };
+    const env = { ...DAEMON_ENV[role], ...process.env };
     const child = net === null ? spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env }) : spawn('ip', ['netns', 'exec', net.nsOf(name), ...argv], { stdio: ['ignore', 'ignore', 'pipe'], env });
     let resolveExit: () => void = () => undefined;
     const c: Child = { name, child, log, stderr: '', exit: null, exited: new Promise<void>((r) => (resolveExit = r)) };
