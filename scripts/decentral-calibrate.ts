@@ -87,16 +87,21 @@ async function main() {
   } else {
     const H = num('H', 20);
     const outer = Math.floor(steps / H);
-    const syncs = ts.map(() => new DilocoSync(init, { outerLr: num('olr', 0.7), outerMomentum: num('om', 0.9) }));
+    // `dcodec=auto topk=K values=fp16|sign`: DCT top-k pseudo-gradients (dense int8 for 1-D tensors).
+    const codec = args.dcodec === undefined ? {} : { codec: { codec: args.dcodec as 'auto', topk: num('topk', 32), values: (args.values ?? 'fp16') as 'fp16' } };
+    const syncs = ts.map(() => new DilocoSync(init, { outerLr: num('olr', 0.7), outerMomentum: num('om', 0.9), ...codec }));
     ts.forEach((t) => t.restartInner(init, false));
     let bytes = 0;
     let step = 0;
+    const lastInner: ReturnType<typeof init.clone>[] = [];
     for (let o = 0; o < outer; o++) {
       const contributions = new Map<string, ReturnType<DilocoSync['compress']>>();
       let loss = 0;
       for (let i = 0; i < peers; i++) {
         for (let h = 0; h < H; h++) loss = await ts[i].innerStep(sched(step + h));
-        const c = syncs[i].compress(await ts[i].innerParams());
+        const inner = await ts[i].innerParams();
+        if (o === outer - 1) lastInner.push(inner.clone());
+        const c = syncs[i].compress(inner);
         if (i === 0) bytes = c.reduce((n, t) => n + t.payload.byteLength, 0);
         contributions.set(`peer${i}`, c);
       }
@@ -109,6 +114,12 @@ async function main() {
     }
     const same = syncs.every((s) => Buffer.compare(Buffer.from(s.global.data.buffer), Buffer.from(syncs[0].global.data.buffer)) === 0);
     const ev = await ts[0].evaluate(syncs[0].global);
+    // The plain average of the peers' last inner models, for comparison with the outer step's result.
+    if (lastInner.length > 0) {
+      const avg = lastInner[0].clone();
+      for (let j = 0; j < avg.data.length; j++) avg.data[j] = lastInner.reduce((a, p) => a + p.data[j], 0) / lastInner.length;
+      console.log(`plain average of the last inner models: ${JSON.stringify(await ts[0].evaluate(avg))}`);
+    }
     console.log(JSON.stringify({ mode, heldOut: ev, identical: same, bytesPerOuter: bytes, bytesPerStep: bytes / H, dense: init.size * 4, s: (performance.now() - t0) / 1000 }));
   }
   await Promise.all(ts.map((t) => t.close()));
