@@ -1,7 +1,7 @@
 import { Rng } from '@fednode/kernels';
-import { batches } from '../data/batches.js';
-import type { Dataset } from '../data/dataset.js';
-import { imageRows, type ImageDatasetName } from '../data/mnist.js';
+import { batches, type Batch } from '../data/batches.js';
+import type { Dataset, Normalization } from '../data/dataset.js';
+import { imageRows, type ImageDatasetName, type PixelSplit } from '../data/mnist.js';
 import { PixelSource } from '../data/pixel-source.js';
 import { dirichletPartition, iidPartition, shardPartition } from '../data/partition.js';
 import { cnn, initParams, type ModelGraph } from '../engine/index.js';
@@ -56,8 +56,12 @@ abstract class ImageTask implements Task {
   abstract readonly sliceAxes: readonly SliceAxis[];
   readonly partitions = IMAGE_PARTITIONS;
   abstract readonly defaults: LocalDefaults;
-  /** Test rows as floats, by how many were asked for: made on first use (every evaluation reads them). */
-  private readonly testRows = new Map<number, Dataset>();
+  /**
+   * Test rows by how many were asked for, read on first use (every evaluation reads them). Kept
+   * as their pixel bytes and made floats a batch at a time: a quarter of the memory, for the
+   * lifetime of an aggregator, at a few milliseconds an evaluation (docs/daemon-memory.md).
+   */
+  private readonly testRows = new Map<number, PixelSplit>();
 
   constructor(
     readonly dataset: ImageDatasetName,
@@ -143,10 +147,12 @@ abstract class ImageTask implements Task {
     let test = this.testRows.get(n);
     if (test === undefined) {
       // The first n rows only: the aggregator of a run evaluates on a few thousand.
-      test = imageRows(source.rows(Uint32Array.from({ length: n }, (_, i) => i)), sourceOf(this.dataset, 'train').normalization());
+      test = source.rows(Uint32Array.from({ length: n }, (_, i) => i));
       this.testRows.set(n, test);
     }
-    return { count: test.count, batches: () => mapIter(batches(test, { batchSize: EVAL_BATCH, seed: 0, shuffle: false }), imageFeeds) };
+    const rows = test;
+    const norm = sourceOf(this.dataset, 'train').normalization();
+    return { count: rows.count, batches: () => mapIter(evalBatches(rows, norm), imageFeeds) };
   }
 }
 
@@ -225,3 +231,12 @@ export const CNN_TASK: TaskFactory = {
     return new CnnTask(checkDataset('cnn', o.dataset), o.trainRows);
   },
 };
+
+/** The rows in order, EVAL_BATCH at a time, made floats as `imageRows` makes a share's. */
+function* evalBatches(rows: PixelSplit, norm: Normalization | null): Generator<Batch> {
+  for (let start = 0; start < rows.count; start += EVAL_BATCH) {
+    const size = Math.min(EVAL_BATCH, rows.count - start);
+    const ds = imageRows(rows, norm, Uint32Array.from({ length: size }, (_, i) => start + i));
+    yield { size, x: ds.x, y: BigInt64Array.from(ds.y, (v) => BigInt(v)) };
+  }
+}
