@@ -11,9 +11,16 @@ import { byCanonicalKey, canonicalKey } from './canonical.js';
 interface Held {
   readonly key: string;
   readonly update: Omit<ClientUpdate, 'delta' | 'encoded'>;
-  readonly delta: ParamSet | null;
-  readonly encoded: readonly EncodedTensor[] | null;
+  readonly form: { readonly delta: ParamSet } | { readonly encoded: readonly EncodedTensor[] };
   readonly weight: number;
+}
+
+function heldBytes(h: Held): number {
+  return 'delta' in h.form ? h.form.delta.data.byteLength : payloadBytes(h.form.encoded);
+}
+
+function payloadBytes(tensors: readonly EncodedTensor[]): number {
+  return tensors.reduce((n, t) => n + t.payload.byteLength, 0);
 }
 
 /** How a held update is saved (its delta is the array `held.<i>`). */
@@ -39,15 +46,14 @@ export class HeldUpdates {
 
   /** Bytes the held deltas take as held (wire payloads or decoded floats). */
   get bytes(): number {
-    return this.items.reduce((n, h) => n + (h.delta?.data.byteLength ?? h.encoded!.reduce((k, t) => k + t.payload.byteLength, 0)), 0);
+    return this.items.reduce((n, h) => n + heldBytes(h), 0);
   }
 
   add(update: ClientUpdate, weight: number): void {
     const { delta, encoded, ...rest } = update;
-    const wire = encoded?.reduce((n, t) => n + t.payload.byteLength, 0) ?? Infinity;
     // Copies: a payload may be a view into a larger received buffer that would stay alive with it.
-    const compact = wire <= delta.data.byteLength / 2 ? encoded!.map((t) => ({ ...t, payload: t.payload.slice() })) : null;
-    this.items.push({ key: canonicalKey(update), update: rest, delta: compact === null ? delta : null, encoded: compact, weight });
+    const form = encoded !== undefined && payloadBytes(encoded) <= delta.data.byteLength / 2 ? { encoded: encoded.map((t) => ({ ...t, payload: t.payload.slice() })) } : { delta };
+    this.items.push({ key: canonicalKey(update), update: rest, form, weight });
   }
 
   /**
@@ -58,11 +64,8 @@ export class HeldUpdates {
     // One buffer per slice layout, reused: a decoded delta is valid only until the next item.
     const scratch = new Map<ResolvedSlice, ParamSet>();
     for (const h of byCanonicalKey(this.items)) {
-      let out: ParamSet | undefined;
-      if (h.delta === null) {
-        out = scratch.get(h.update.resolved);
-        if (out === undefined) scratch.set(h.update.resolved, (out = ParamSet.zeros(h.update.resolved.localSpecs)));
-      }
+      let out = scratch.get(h.update.resolved);
+      if (out === undefined && 'encoded' in h.form) scratch.set(h.update.resolved, (out = ParamSet.zeros(h.update.resolved.localSpecs)));
       yield { update: { ...h.update, delta: deltaOf(h, out) }, weight: h.weight };
     }
   }
@@ -92,9 +95,9 @@ export class HeldUpdates {
 }
 
 function deltaOf(h: Held, into?: ParamSet): ParamSet {
-  if (h.delta !== null) return h.delta;
+  if ('delta' in h.form) return h.form.delta;
   // Checked and decoded once already when the update came in: this cannot fail.
   const delta = into ?? ParamSet.zeros(h.update.resolved.localSpecs);
-  for (const t of h.encoded!) codecFor(t.params).decode(t.payload, t.shape, t.params, delta.tensor(t.name), t.name);
+  for (const t of h.form.encoded) codecFor(t.params).decode(t.payload, t.shape, t.params, delta.tensor(t.name), t.name);
   return delta;
 }
