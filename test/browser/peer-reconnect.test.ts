@@ -1,12 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BrowserPeerEvent } from '@fednode/node/browser';
-import { Cluster, freePort, mnistPeerRun, readLog, waitForLog, within, type LogLine } from '../cluster.js';
+import { Cluster, freePort, readLog, waitForLog, within, type LogLine } from '../cluster.js';
 import { noChromium, openPage, type OpenPage } from './chromium.js';
 import { cutProxy, type CutProxy } from './cut-proxy.js';
-import { appState, fednodeWeb, joinedPeer, onAppEvent, type PageEvent } from './web-app.js';
+import { appState, fednodeWeb, joinedPeer, onAppEvent, writeBrowserPeerRun, type PageEvent } from './web-app.js';
 
 /**
  * A browser DeMo peer whose network goes away for 30 s while two daemon peers train on: the
@@ -38,12 +36,8 @@ test('a browser DeMo peer cut off for 30 s re-joins, keeps its momentum, and agr
   let proxy: CutProxy | null = null;
   let slow: CutProxy | null = null;
   try {
-    writeFileSync(join(c.dir, 'psk'), PSK + '\n', { mode: 0o600 });
-    const runPath = c.writeRun(
-      'run',
-      // A short step timeout: the daemons drop the page (and the page finds itself alone) within the cut.
-      mnistPeerRun('browser-peer-cut', 3, { steps: STEPS, hashEvery: HASH_EVERY, batch: 32, timeoutS: 3 }, { task: { name: 'mlp', dataset: 'mnist', model: { hidden: 32, depth: 1 } }, data: { partition: { kind: 'iid' }, shares: 3, evalSamples: 200 }, admission: { psk: { file: 'psk' } } }),
-    );
+    // A short step timeout: the daemons drop the page (and the page finds itself alone) within the cut.
+    const runPath = writeBrowserPeerRun(c, 'browser-peer-cut', PSK, { steps: STEPS, hashEvery: HASH_EVERY, timeoutS: 3 });
     const keys = [await c.key('p0'), await c.key('p1')];
     const wsPort = await freePort();
     proxy = await cutProxy(wsPort);

@@ -1,13 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadPeerRunFile, paramsHash } from '@fednode/node';
 import type { BrowserPeerEvent } from '@fednode/node/browser';
 import { createTask } from '@fednode/core';
-import { Cluster, freePort, mnistPeerRun, readLog, waitForLog, within, type LogLine } from '../cluster.js';
+import { Cluster, freePort, readLog, waitForLog, within, type LogLine } from '../cluster.js';
 import { noChromium, openPage, type OpenPage } from './chromium.js';
-import { appState, fednodeWeb, joinedPeer, shownOf } from './web-app.js';
+import { appState, fednodeWeb, joinedPeer, shownOf, writeBrowserPeerRun } from './web-app.js';
 
 /**
  * A decentralised run of two `fednode start --role peer` daemons and one browser peer: the
@@ -31,12 +29,7 @@ test('2 DeMo peers in Node and 1 in the example app: every step counts all three
   let page: OpenPage | null = null;
   let web: Promise<{ url: string; stop: () => Promise<void> }> | null = null;
   try {
-    writeFileSync(join(c.dir, 'psk'), PSK + '\n', { mode: 0o600 });
-    // A small MLP (25k parameters) and few steps: the test is about agreement, not learning.
-    const runPath = c.writeRun(
-      'run',
-      mnistPeerRun('browser-peer', 3, { steps: STEPS, hashEvery: HASH_EVERY, batch: 32, timeoutS: 20 }, { task: { name: 'mlp', dataset: 'mnist', model: { hidden: 32, depth: 1 } }, data: { partition: { kind: 'iid' }, shares: 3, evalSamples: 200 }, admission: { psk: { file: 'psk' } } }),
-    );
+    const runPath = writeBrowserPeerRun(c, 'browser-peer', PSK, { steps: STEPS, hashEvery: HASH_EVERY, timeoutS: 20 });
     const keys = [await c.key('p0'), await c.key('p1')];
     // p0's WebSocket port is chosen here, so `fednode web` is given its address and bundles the app while the daemons start.
     const ws0 = `/ip4/127.0.0.1/tcp/${await freePort()}/ws/p2p/${keys[0].peerId}`;

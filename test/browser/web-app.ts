@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BrowserPeerEvent, BrowserTrainerEvent, SavedTrainer } from '@fednode/node/browser';
-import { CLI, within } from '../cluster.js';
+import { CLI, mnistPeerRun, within, type Cluster } from '../cluster.js';
 import type { OpenPage } from './chromium.js';
 
 /** Driving the example app (examples/browser) as `fednode web` serves it, for the browser tests. */
@@ -82,4 +84,17 @@ export async function shownOf(page: OpenPage, ids: readonly string[]): Promise<{
   // value and max are reflected attributes of <progress>.
   const bar = await Promise.all(['value', 'max'].map(async (a) => Number(await page.page.getAttribute('#progress', a))));
   return { text, progress: [bar[0], bar[1]] };
+}
+
+/**
+ * A 3-peer DeMo run for a page and two daemons, behind the key `psk` (written beside it): a
+ * small MLP (25k parameters) and few steps, since these tests are about agreement, not
+ * learning. Returns the run file's path.
+ */
+export function writeBrowserPeerRun(c: Cluster, name: string, psk: string, sync: Record<string, unknown>): string {
+  writeFileSync(join(c.dir, 'psk'), psk + '\n', { mode: 0o600 });
+  return c.writeRun(
+    'run',
+    mnistPeerRun(name, 3, { batch: 32, ...sync }, { task: { name: 'mlp', dataset: 'mnist', model: { hidden: 32, depth: 1 } }, data: { partition: { kind: 'iid' }, shares: 3, evalSamples: 200 }, admission: { psk: { file: 'psk' } } }),
+  );
 }
