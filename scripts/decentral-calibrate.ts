@@ -87,8 +87,14 @@ async function main() {
   } else {
     const H = num('H', 20);
     const outer = Math.floor(steps / H);
-    // `dcodec=auto topk=K values=fp16|sign`: DCT top-k pseudo-gradients (dense int8 for 1-D tensors).
-    const codec = args.dcodec === undefined ? {} : { codec: { codec: args.dcodec as 'auto', topk: num('topk', 32), values: (args.values ?? 'fp16') as 'fp16' } };
+    // `dcodec=int4|int8 block=B`: blockwise pseudo-gradients; `dcodec=auto topk=K values=fp16|sign`:
+    // DCT top-k pseudo-gradients (dense int8 for 1-D tensors).
+    const codec =
+      args.dcodec === undefined
+        ? {}
+        : args.dcodec === 'int4' || args.dcodec === 'int8'
+          ? { codec: { codec: args.dcodec, blockSize: num('block', 256) } }
+          : { codec: { codec: args.dcodec as 'auto', topk: num('topk', 32), values: (args.values ?? 'fp16') as 'fp16' } };
     const syncs = ts.map(() => new DilocoSync(init, { outerLr: num('olr', 0.7), outerMomentum: num('om', 0.9), ...codec }));
     ts.forEach((t) => t.restartInner(init, false));
     let bytes = 0;
@@ -106,8 +112,18 @@ async function main() {
         contributions.set(`peer${i}`, c);
       }
       step += H;
+      // As the runtime does by default, the last outer step lands on the peers' average
+      // (`final=outer` for a Nesterov step there too); the other choice is evaluated beside it.
+      const last = o === outer - 1;
+      const average = args.final !== 'outer';
+      if (last) {
+        const other = new DilocoSync(init, { outerLr: num('olr', 0.7), outerMomentum: num('om', 0.9), ...codec });
+        other.adopt(syncs[0].shared());
+        other.apply(contributions, !average);
+        console.log(`last outer step as ${average ? 'a Nesterov step' : 'the average'}: ${JSON.stringify(await ts[0].evaluate(other.global))}`);
+      }
       for (let i = 0; i < peers; i++) {
-        syncs[i].apply(contributions);
+        syncs[i].apply(contributions, last && average);
         ts[i].restartInner(syncs[i].global, true);
       }
       console.log(`outer ${o + 1} step ${step} loss ${loss.toFixed(4)} bytes/outer ${bytes} ${((performance.now() - t0) / 1000).toFixed(0)} s`);

@@ -89,6 +89,18 @@ test('DiLoCo outer step (spec 3): Nesterov with θ = 1 and ḡ = 0.1 twice → 0
   assert.equal(sync.outerSteps, 2);
 });
 
+test('DiLoCo\'s last outer step lands on the peers\' average model, momentum or not', () => {
+  const specs = [{ name: 'x', shape: [2] }];
+  const sync = new DilocoSync(params(specs, [1, 1]), { outerLr: 0.7, outerMomentum: 0.9, codec: { codec: 'fp32' }, errorFeedback: false });
+  const two = () => new Map([['a', sync.compress(params(specs, [0.8, 1.2]))], ['b', sync.compress(params(specs, [1.0, 1.6]))]]);
+  sync.apply(two());
+  // A Nesterov step from θ = 1 toward the average (0.9, 1.4) overshoots it: θ + 0.7·1.9·(−0.1, 0.4).
+  close(sync.global.data, [0.867, 1.532], 1e-6);
+  sync.apply(two(), true);
+  close(sync.global.data, [0.9, 1.4], 1e-6);
+  assert.equal(sync.outerSteps, 2);
+});
+
 test('DiLoCo with M = 1, H = 1, η_out = 1, μ = 0 is the inner step itself (spec 3)', () => {
   const specs = [{ name: 'x', shape: [3] }];
   const sync = new DilocoSync(params(specs, [1, 2, 3]), { outerLr: 1, outerMomentum: 0, codec: { codec: 'fp32' }, errorFeedback: false });
@@ -111,6 +123,28 @@ test('DiLoCo: a joining peer that adopts the shared state computes the same next
   a.apply(new Map(coded.map((c, i) => [`p${i}`, c])));
   b.apply(new Map(coded.map((c, i) => [`p${i}`, c])));
   assert.deepEqual(a.global.data, b.global.data);
+});
+
+test('DiLoCo with int4 pseudo-gradients: half int8\'s bytes, and error feedback sends what a step rounded away', () => {
+  const specs = [{ name: 'x', shape: [512] }];
+  const r = new Rng(3);
+  const init = params(specs, Array.from({ length: 512 }, () => r.normal()));
+  const int4 = new DilocoSync(init, { outerLr: 1, outerMomentum: 0, codec: { codec: 'int4', blockSize: 256 } });
+  const int8 = new DilocoSync(init, { outerLr: 1, outerMomentum: 0 });
+  const shift = params(specs, Array.from({ length: 512 }, () => 0.01 * r.normal()));
+  const local = (g: ParamSet) => params(specs, Array.from(g.data, (v, i) => v + shift.data[i]));
+  const bytes = (c: EncodedTensor[]) => c.reduce((n, t) => n + t.payload.byteLength, 0);
+  assert.equal(bytes(int4.compress(local(int4.global))), 2 * 4 + 256);
+  assert.equal(bytes(int8.compress(local(int8.global))), 2 * 4 + 512);
+  // With outer lr 1 and no momentum θ follows the sent shifts; over 20 rounds of the same
+  // shift, error feedback keeps θ's total movement within one round's rounding of 20 shifts.
+  const sync = new DilocoSync(init, { outerLr: 1, outerMomentum: 0, codec: { codec: 'int4', blockSize: 256 } });
+  let worst = 0;
+  for (let t = 0; t < 20; t++) sync.apply(new Map([['me', sync.compress(local(sync.global))]]));
+  let maxShift = 0;
+  for (let i = 0; i < 512; i++) maxShift = Math.max(maxShift, Math.abs(shift.data[i]));
+  for (let i = 0; i < 512; i++) worst = Math.max(worst, Math.abs(sync.global.data[i] - init.data[i] - 20 * shift.data[i]));
+  assert.ok(worst <= maxShift / 7, `drift ${worst} over half a step`);
 });
 
 test('contributions of another layout or codec are named and refused', () => {

@@ -74,6 +74,35 @@ test('int8: payload is scales then codes; spec 5 linear vector; error at most ha
   expectCode(() => resolveCodec({ codec: 'int8', blockSize: 16 }, [4]), 'UPDATE_CODEC');
 });
 
+test('int4: scales then two codes a byte, half int8\'s payload; error at most half a step; bad codes refused', () => {
+  const p = resolveCodec({ codec: 'int4' }, [51, 101]);
+  assert.deepEqual(p, { codec: 'int4', blockSize: 256 });
+  // 5151 elements: 21 scales of 4 bytes and 2576 bytes of codes, the last high nibble padding.
+  assert.equal(payloadBytes([51, 101], p), 21 * 4 + 2576);
+  const x = signal(5151, 11, 3);
+  const { out, residual, payload } = roundTrip(x, [51, 101], p);
+  assert.ok(payload.byteLength < payloadBytes([51, 101], { codec: 'int8', blockSize: 256 }) * 0.52);
+  for (let b = 0; b < 21; b++) {
+    let amax = 0;
+    for (let i = b * 256; i < Math.min(x.length, (b + 1) * 256); i++) amax = Math.max(amax, Math.abs(x[i]));
+    for (let i = b * 256; i < Math.min(x.length, (b + 1) * 256); i++) {
+      assert.ok(Math.abs(out[i] - x[i]) <= amax / 7 / 2 + 1e-6, `element ${i}`);
+      assert.equal(residual[i], Math.fround(x[i] - out[i]));
+    }
+  }
+  const minus8 = payload.slice();
+  minus8[84 + 10] = 0x88;
+  expectCode(() => codecFor(p).decode(minus8, [51, 101], p, new Float32Array(5151), 't'), 'UPDATE_INDEX');
+  const padding = payload.slice();
+  padding[padding.length - 1] |= 0xf0;
+  expectCode(() => codecFor(p).decode(padding, [51, 101], p, new Float32Array(5151), 't'), 'UPDATE_INDEX');
+  const inf = payload.slice();
+  new Float32Array(inf.buffer, 0, 21)[3] = Infinity;
+  expectCode(() => codecFor(p).decode(inf, [51, 101], p, new Float32Array(5151), 't'), 'UPDATE_NON_FINITE');
+  expectCode(() => codecFor(p).encode(new Float32Array([1, NaN]), [2], { codec: 'int4', blockSize: 32 }), 'UPDATE_NON_FINITE');
+  expectCode(() => resolveCodec({ codec: 'int4', blockSize: 5000 }, [4]), 'UPDATE_CODEC');
+});
+
 test('demo: chunk rule, byte accounting, and exact reconstruction when every coefficient is kept', () => {
   const p = resolveCodec({ codec: 'demo', chunk: 64, topk: 32 }, [768, 100]);
   assert.deepEqual(p, { codec: 'demo', chunkRows: 64, chunkCols: 50, topk: 32, values: 'fp16' });
@@ -163,6 +192,7 @@ test('auto: 1-D and small tensors dense, large matrices DCT-coded', () => {
 
 for (const options of [
   { codec: 'int8', blockSize: 64 },
+  { codec: 'int4', blockSize: 64 },
   { codec: 'demo', chunk: 16, topk: 8 },
   { codec: 'demo', chunk: 16, topk: 4, values: 'sign' },
   { codec: 'fp16' },

@@ -6,7 +6,7 @@ export const model = [
   { name: 'fc2.weight', shape: [10, 64] },
 ];
 
-export function sampleUpdate(codec: 'int8' | 'demo' | 'fp16' | 'auto' = 'auto'): { update: Update; delta: ParamSet; slice: Slice } {
+export function sampleUpdate(codec: 'int8' | 'int4' | 'demo' | 'fp16' | 'auto' = 'auto'): { update: Update; delta: ParamSet; slice: Slice } {
   const slice: Slice = {
     tensors: [
       { name: 'fc1.weight', axes: [{ kind: 'range', start: 0, end: 32 }, { kind: 'all' }] },

@@ -53,6 +53,15 @@ test('update: frames round-trip, payloads validated and decoded against the mode
   for (let i = 0; i < decoded.size; i++) assert.ok(Math.abs(decoded.data[i] - delta.data[i]) < 0.01);
 });
 
+test('update: int4 tensors travel with their block size and decode within half a step', () => {
+  const { update, delta } = sampleUpdate('int4');
+  const back = updateFromFrames(updateToFrames(update, 1000));
+  assert.deepEqual(back.tensors.map((t) => t.params), update.tensors.map(() => ({ codec: 'int4', blockSize: 256 })));
+  const { delta: decoded } = decodeUpdateTensors(back, model);
+  // |delta| <= 0.01, so a step is at most 0.01 / 7.
+  for (let i = 0; i < decoded.size; i++) assert.ok(Math.abs(decoded.data[i] - delta.data[i]) <= 0.01 / 14 + 1e-7);
+});
+
 test('update header: version, declared lengths and limits are checked before any payload', () => {
   const { update } = sampleUpdate('int8');
   const header = encodeUpdateHeader(update);

@@ -26,12 +26,12 @@ export function strategySchema(extra: Record<string, unknown> = {}, more: readon
 
 /** Codec options (`@fednode/core` CodecOptions) plus error feedback. */
 export const CODEC_SCHEMA = obj(['codec'], {
-  codec: { enum: ['fp32', 'fp16', 'bf16', 'int8', 'demo', 'auto'] },
+  codec: { enum: ['fp32', 'fp16', 'bf16', 'int8', 'int4', 'demo', 'auto'] },
   blockSize: int(32),
   chunk: int(1),
   topk: int(1),
   values: { enum: ['fp16', 'sign'] },
-  dense: { enum: ['fp32', 'fp16', 'bf16', 'int8'] },
+  dense: { enum: ['fp32', 'fp16', 'bf16', 'int8', 'int4'] },
   minDemoElements: int(1),
   errorFeedback: { type: 'boolean' },
 });

@@ -42,6 +42,11 @@ test('bad decentralised run files are refused with the path of each problem', ()
     delete r.sync.demo;
     r.sync.diloco = { innerSteps: 5000 };
   }, /fewer than one outer step/);
+  bad((r) => {
+    r.sync.algorithm = 'diloco';
+    delete r.sync.demo;
+    r.sync.diloco = { innerSteps: 10, codec: 'int3' };
+  }, /sync\.diloco\.codec: must be one of "int8", "int4"/);
 });
 
 test('a decentralised run says who may join: a key or a list, or admission: open in so many words', () => {

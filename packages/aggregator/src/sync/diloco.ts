@@ -73,8 +73,12 @@ export class DilocoSync {
     });
   }
 
-  /** Averages every contribution (ours included) and takes the outer Nesterov step on θ. */
-  apply(contributions: Contributions): void {
+  /**
+   * Averages every contribution (ours included) and takes the outer Nesterov step on θ. With
+   * `last`, θ moves to the peers' average model instead (outer lr 1, no momentum): the
+   * look-ahead that speeds training overshoots once training stops (docs/decentralised.md).
+   */
+  apply(contributions: Contributions, last = false): void {
     checkContributions(this.specs, this.codecs, contributions);
     const order = peerOrder(contributions);
     const mean = ParamSet.zeros(this.specs);
@@ -89,6 +93,12 @@ export class DilocoSync {
     const inv = 1 / order.length;
     const m = mean.data;
     for (let j = 0; j < m.length; j++) m[j] *= inv;
+    if (last) {
+      const p = this.params.data;
+      for (let j = 0; j < p.length; j++) p[j] += m[j];
+      this.opt.steps++;
+      return;
+    }
     serverStep(this.outer, this.opt, this.params.data, m, null);
   }
 

@@ -3,6 +3,7 @@ import { CoreError } from '../errors.js';
 import type { CodecName, CodecOptions, TensorCodec, TensorCodecParams } from './types.js';
 import { fp32Codec, fp16Codec, bf16Codec } from './dense.js';
 import { int8Codec } from './int8.js';
+import { int4Codec } from './int4.js';
 import { demoCodec } from './demo.js';
 import { numel } from './bytes.js';
 
@@ -15,6 +16,7 @@ const CODECS: Record<CodecName, TensorCodec> = {
   fp16: fp16Codec,
   bf16: bf16Codec,
   int8: int8Codec as TensorCodec,
+  int4: int4Codec as TensorCodec,
   demo: demoCodec as TensorCodec,
 };
 
@@ -46,10 +48,11 @@ export function resolveCodec(options: CodecOptions, shape: readonly number[]): T
     case 'fp16':
     case 'bf16':
       return { codec };
-    case 'int8': {
+    case 'int8':
+    case 'int4': {
       const blockSize = options.blockSize ?? INT8_DEFAULT_BLOCK;
       if (!Number.isInteger(blockSize) || blockSize < INT8_MIN_BLOCK || blockSize > INT8_MAX_BLOCK) {
-        throw new CoreError('UPDATE_CODEC', `int8 block size ${blockSize} outside [${INT8_MIN_BLOCK}, ${INT8_MAX_BLOCK}]`, 'blockSize');
+        throw new CoreError('UPDATE_CODEC', `${codec} block size ${blockSize} outside [${INT8_MIN_BLOCK}, ${INT8_MAX_BLOCK}]`, 'blockSize');
       }
       return { codec, blockSize };
     }

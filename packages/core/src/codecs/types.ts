@@ -1,5 +1,5 @@
 /** Codecs that encode one tensor's delta into bytes. */
-export type CodecName = 'fp32' | 'fp16' | 'bf16' | 'int8' | 'demo';
+export type CodecName = 'fp32' | 'fp16' | 'bf16' | 'int8' | 'int4' | 'demo';
 
 /** How DeMo sends the kept coefficients: fp16 values, or 1-bit signs with an fp32 scale per chunk. */
 export type DemoValues = 'fp16' | 'sign';
@@ -11,6 +11,7 @@ export type DemoValues = 'fp16' | 'sign';
 export type TensorCodecParams =
   | { readonly codec: 'fp32' | 'fp16' | 'bf16' }
   | { readonly codec: 'int8'; readonly blockSize: number }
+  | { readonly codec: 'int4'; readonly blockSize: number }
   | {
       readonly codec: 'demo';
       /** Chunk size along rows (1 for 1-D tensors) and along columns; each divides its axis. */
@@ -24,7 +25,7 @@ export type TensorCodecParams =
 /** What a user asks for (run files, scenarios); resolved per tensor by `resolveCodec`. */
 export interface CodecOptions {
   readonly codec: CodecName | 'auto';
-  /** int8 block size, 32..4096 (default 256). */
+  /** int8 and int4 block size, 32..4096 (default 256). */
   readonly blockSize?: number;
   /** DeMo's requested chunk size (default 64); the chunk per axis is its largest divisor not above this. */
   readonly chunk?: number;
@@ -33,7 +34,7 @@ export interface CodecOptions {
   /** DeMo value format (default fp16). */
   readonly values?: DemoValues;
   /** auto: codec for tensors that are not DCT-coded (default int8). */
-  readonly dense?: 'fp32' | 'fp16' | 'bf16' | 'int8';
+  readonly dense?: 'fp32' | 'fp16' | 'bf16' | 'int8' | 'int4';
   /** auto: smallest tensor (elements) worth DCT-coding; 1-D tensors never are (default 4096). */
   readonly minDemoElements?: number;
 }

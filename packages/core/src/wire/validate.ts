@@ -111,7 +111,7 @@ export function sliceFromWire(v: unknown, field: string, limits: WireLimits): Sl
 
 // ---- tensor headers ----------------------------------------------------------
 
-const CODEC_TO_WIRE = { fp32: 'FP32', fp16: 'FP16', bf16: 'BF16', int8: 'INT8', demo: 'DEMO' } as const;
+const CODEC_TO_WIRE = { fp32: 'FP32', fp16: 'FP16', bf16: 'BF16', int8: 'INT8', int4: 'INT4', demo: 'DEMO' } as const;
 
 export interface TensorHeaderInfo {
   readonly name: string;
@@ -123,7 +123,7 @@ export interface TensorHeaderInfo {
 export function tensorHeaderToWire(h: TensorHeaderInfo): Obj {
   const p = h.params;
   const o: Obj = { name: h.name, shape: [...h.shape], codec: CODEC_TO_WIRE[p.codec], payloadBytes: h.payloadBytes };
-  if (p.codec === 'int8') o.blockSize = p.blockSize;
+  if (p.codec === 'int8' || p.codec === 'int4') o.blockSize = p.blockSize;
   if (p.codec === 'demo') {
     o.chunkRows = p.chunkRows;
     o.chunkCols = p.chunkCols;
@@ -154,6 +154,9 @@ export function tensorHeaderFromWire(v: unknown, field: string, limits: WireLimi
       break;
     case 'INT8':
       params = { codec: 'int8', blockSize: u32(o, 'blockSize', `${field}.block_size`, 32, 4096) };
+      break;
+    case 'INT4':
+      params = { codec: 'int4', blockSize: u32(o, 'blockSize', `${field}.block_size`, 32, 4096) };
       break;
     case 'DEMO': {
       const values = o.demoValues === 'DEMO_FP16' ? 'fp16' : o.demoValues === 'DEMO_SIGN' ? 'sign' : null;

@@ -29,3 +29,4 @@ export {
   float16Value,
 } from './float16.js';
 export { scaledSign, oneBitByteCount, oneBitCompress, oneBitDecompress } from './error-feedback.js';
+export { INT4_MAX_CODE, int4PackedBytes, quantiseInt4, dequantiseInt4, int4InvalidCode } from './int4.js';

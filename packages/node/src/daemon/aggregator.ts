@@ -49,6 +49,8 @@ export const SLICE_NOT_ASSIGNED = 'SLICE_NOT_ASSIGNED';
 /** How often the aggregator checks deadlines and re-announces the open round. */
 const TICK_MS = 100;
 const REANNOUNCE_MS = 1000;
+/** Garbage (bytes) a round must have made for a collection at its close to pay for itself. */
+const ROUND_GARBAGE_WORTH_COLLECTING = 4 * 2 ** 20;
 
 /** What a checkpoint records besides the model and the strategy state. */
 interface DaemonMeta {
@@ -82,7 +84,8 @@ export class AggregatorRole {
    * Received updates live across a few event-loop turns and are promoted before they die; V8
    * would wait for 64 MB of them. A full collection per 16 MB decoded (10 MNIST-MLP updates)
    * and after each round (its checkpoint's and evaluation's copies) kept the 32-trainer run's
-   * aggregator near 200 MB instead of 260 (docs/daemon-memory.md).
+   * aggregator near 200 MB instead of 260 (docs/daemon-memory.md). A round of a small model
+   * makes too little garbage to be worth a collection: those are left to V8.
    */
   private readonly garbage = new engine.GarbagePacer('full', 16 * 2 ** 20);
   private assembler!: RunAssembler;
@@ -453,7 +456,7 @@ export class AggregatorRole {
     this.closing = true;
     // The round's received updates are garbage now: freed before the checkpoint's and the
     // evaluation's copies are made, so those do not stack on top of them.
-    engine.collectGarbage('full');
+    this.garbage.collectIfDue(ROUND_GARBAGE_WORTH_COLLECTING);
     try {
       this.endEpoch();
       this.lastMetrics = { ...result.metrics };
@@ -467,7 +470,9 @@ export class AggregatorRole {
         .publish({ runId: this.ctx.run.run, body: { kind: 'modelAnnounce', version: result.version, round: this.epoch, sha256: sha, parameters: params.size } })
         .catch((e: Error) => this.ctx.log.log('debug', 'gossip.failed', { reason: e.message }));
       this.evaluate(params, result.version, [...result.participants], result.report, result.references);
-      setImmediate(() => engine.collectGarbage('full'));
+      // The checkpoint's bytes, the evaluation's copies and this clone.
+      this.garbage.add(3 * params.data.byteLength);
+      setImmediate(() => this.garbage.collectIfDue(ROUND_GARBAGE_WORTH_COLLECTING));
       if (result.version >= this.ctx.run.rounds) {
         this.done = true;
         this.finish();

@@ -8,7 +8,7 @@ import { DemoSync, DilocoSync, contributionProblem, type Contributions } from '@
 import { engine } from '@fednode/core';
 import { sha256 } from '../net/crypto.js';
 import type { PeerTask } from './peer-task.js';
-import type { PeerRunFile } from './peer-run-file.js';
+import { syncSteps, type PeerRunFile } from './peer-run-file.js';
 
 export interface SyncAlgorithm {
   readonly name: 'demo' | 'diloco';
@@ -134,6 +134,8 @@ export class DilocoAlgorithm implements SyncAlgorithm {
   readonly denseBytes: number;
   private readonly sync: DilocoSync;
   private readonly lr: (i: number) => number;
+  /** The outer step that lands on the peers' average, or -1 for none. */
+  private readonly averageAt: number;
 
   constructor(
     private readonly task: PeerTask,
@@ -145,12 +147,13 @@ export class DilocoAlgorithm implements SyncAlgorithm {
     this.sync = new DilocoSync(initial, {
       outerLr: d.outerLr,
       outerMomentum: d.outerMomentum,
-      codec: { codec: 'int8', blockSize: d.blockSize ?? 256 },
+      codec: { codec: d.codec ?? 'int8', blockSize: d.blockSize ?? 256 },
       errorFeedback: d.errorFeedback ?? true,
     });
     task.restartInner(initial, false);
     this.lr = schedule(run);
     this.denseBytes = initial.size * 4;
+    this.averageAt = d.finalAverage === false ? -1 : syncSteps(run) - 1;
   }
 
   async contribute(step: number): Promise<{ tensors: EncodedTensor[]; loss: number }> {
@@ -163,8 +166,8 @@ export class DilocoAlgorithm implements SyncAlgorithm {
     return contributionProblem(this.sync.specs, this.sync.codecs, tensors);
   }
 
-  apply(_step: number, contributions: Contributions): void {
-    this.sync.apply(contributions);
+  apply(step: number, contributions: Contributions): void {
+    this.sync.apply(contributions, step === this.averageAt);
     // The inner model restarts from θ; AdamW's moments carry over (spec 3).
     this.task.restartInner(this.sync.global, true);
   }
