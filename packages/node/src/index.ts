@@ -11,5 +11,6 @@ export * from './merge/index.js';
 export * from './web/index.js';
 export { RUN_DOCUMENT_SCHEMA, checkRunDocument, loadRunDocument, type RunDocument } from './run-document.js';
 export { startingParams } from './runtime/initial-model.js';
+export { freePort } from './runtime/free-port.js';
 export { STATUS_PROTOCOL, fetchStatus, type NodeStatus } from './runtime/status-protocol.js';
 export { ShapedNetwork, shapingUnavailable, sweepStaleNamespaces, listNamespaces, type LinkSpec, type LinkBytes } from './sim/netns.js';

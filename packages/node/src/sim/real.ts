@@ -12,7 +12,7 @@ import { summarizeRun } from './summary.js';
 import { MODEL_HEADER_BYTES, UPDATE_HEADER_BYTES } from './simulator.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../runtime/free-port.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -139,18 +139,6 @@ function readLog(path: string): LogLine[] {
     }
   }
   return out;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** The built CLI: dist/cli.js next to this module, or the package's dist when running from src. */
