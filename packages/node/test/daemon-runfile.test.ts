@@ -63,6 +63,7 @@ test('one run document: every shipped file passes its JSON schema, and the one l
     'run-mnist-oneshot.yaml': 'federated',
     'run-sotu-demo.yaml': 'decentralised',
     'run-sotu-diloco.yaml': 'decentralised',
+    'run-sotu-diloco-warm.yaml': 'decentralised',
     'run-sotu-experts.yaml': 'federated',
     'run-sotu-moe.yaml': 'federated',
   });

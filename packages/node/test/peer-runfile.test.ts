@@ -8,7 +8,7 @@ import { Roster } from '../src/peer/roster.js';
 const ok = () => parse(readFileSync(new URL('../../../scenarios/run-sotu-demo.yaml', import.meta.url), 'utf8')) as Record<string, unknown> & { sync: Record<string, unknown>; task: { name: string; dataset: string; model: Record<string, unknown> }; data: Record<string, unknown> };
 
 test('the example decentralised run files load', () => {
-  for (const f of ['run-sotu-demo.yaml', 'run-sotu-diloco.yaml']) {
+  for (const f of ['run-sotu-demo.yaml', 'run-sotu-diloco.yaml', 'run-sotu-diloco-warm.yaml']) {
     const { run } = loadPeerRunFile(new URL(`../../../scenarios/${f}`, import.meta.url).pathname);
     assert.equal(run.mode, 'decentralised');
     assert.equal(run.data.shares, 4);
