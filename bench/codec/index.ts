@@ -84,6 +84,7 @@ function bytesPerParam(name: string, options: CodecOptions): BenchResult {
 }
 
 const INT8: CodecOptions = { codec: 'int8' };
+const INT4: CodecOptions = { codec: 'int4' };
 const DEMO_FP16: CodecOptions = { codec: 'auto', chunk: 64, topk: 4, values: 'fp16' };
 const DEMO_SIGN: CodecOptions = { codec: 'auto', chunk: 64, topk: 4, values: 'sign' };
 
@@ -94,6 +95,24 @@ export const codecBenches: Bench[] = [
     run: () => {
       const p = update();
       return againstCopy('codec.int8.encode', p.size * 4, () => encodeAll(p, INT8), { params: p.size, block: 256 }, 5);
+    },
+  },
+  {
+    group: 'codec',
+    name: 'codec.int4.encode',
+    run: () => {
+      const p = update();
+      return againstCopy('codec.int4.encode', p.size * 4, () => encodeAll(p, INT4), { params: p.size, block: 256 }, 5);
+    },
+  },
+  {
+    group: 'codec',
+    name: 'codec.int4.decode',
+    run: () => {
+      const p = update();
+      const enc = encodeAll(p, INT4);
+      const out = p.zerosLike();
+      return againstCopy('codec.int4.decode', p.size * 4, () => decodeAll(enc, out), { params: p.size, block: 256 }, 5);
     },
   },
   {
@@ -129,6 +148,7 @@ export const codecBenches: Bench[] = [
     },
   },
   { group: 'codec', name: 'codec.int8.bytes_per_param', run: () => bytesPerParam('codec.int8.bytes_per_param', INT8) },
+  { group: 'codec', name: 'codec.int4.bytes_per_param', run: () => bytesPerParam('codec.int4.bytes_per_param', INT4) },
   { group: 'codec', name: 'codec.demo.bytes_per_param', run: () => bytesPerParam('codec.demo.bytes_per_param', DEMO_FP16) },
   { group: 'codec', name: 'codec.demo_sign.bytes_per_param', run: () => bytesPerParam('codec.demo_sign.bytes_per_param', DEMO_SIGN) },
 ];

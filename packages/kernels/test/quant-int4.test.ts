@@ -104,3 +104,20 @@ test('non-finite input names the element; wrong lengths and block sizes are refu
   throwsCode(() => dequantiseInt4(new Uint8Array(5), new Float32Array(2), 32, new Float32Array(10)), 'KERNEL_LENGTH_MISMATCH');
   throwsCode(() => int4PackedBytes(-1), 'KERNEL_BAD_ARGUMENT');
 });
+
+test('odd block sizes put block edges inside bytes; a reused buffer with stale codes gives the same bytes', () => {
+  for (const [n, bs] of [[101, 33], [100, 33], [67, 35]] as const) {
+    const x = randomArray(n, n + bs, 2);
+    const fresh = quant(x, bs);
+    const packed = new Uint8Array(int4PackedBytes(n)).fill(0xff);
+    const scales = new Float32Array(int8ScaleCount(n, bs));
+    quantiseInt4(x, bs, packed, scales);
+    assert.deepEqual(packed, fresh.packed, `n=${n} block ${bs}`);
+    const out = new Float32Array(n);
+    dequantiseInt4(packed, scales, bs, out);
+    for (let i = 0; i < n; i++) {
+      assert.equal(out[i], Math.fround(code(packed, i) * scales[Math.floor(i / bs)]), `element ${i}`);
+      assert.equal(fresh.residual[i], Math.fround(x[i] - out[i]), `residual ${i}`);
+    }
+  }
+});

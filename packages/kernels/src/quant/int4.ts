@@ -33,7 +33,7 @@ export function quantiseInt4(x: Float32Array, blockSize: number, packed: Uint8Ar
   expectLength('packed', packed.length, int4PackedBytes(n));
   expectLength('scales', scales.length, nBlocks);
   if (residual !== undefined) expectLength('residual', residual.length, n);
-  packed.fill(0);
+  if ((n & 1) === 1) packed[n >> 1] = 0;
   for (let b = 0; b < nBlocks; b++) {
     const start = b * blockSize;
     const end = Math.min(start + blockSize, n);
@@ -48,17 +48,42 @@ export function quantiseInt4(x: Float32Array, blockSize: number, packed: Uint8Ar
     }
     const scale = Math.fround(a / INT4_MAX_CODE);
     scales[b] = scale;
+    // |x| <= a, so |x · 7/a| exceeds 7 by ulps at most and rounds to a code in [-7, 7].
     const inv = a === 0 ? 0 : INT4_MAX_CODE / a;
-    for (let i = start; i < end; i++) {
-      const xi = x[i];
-      let q = xi * inv + RNE_MAGIC - RNE_MAGIC;
-      // x = ±a maps to ±7 up to an ulp of 7/a; the clamp keeps that ulp from a rounding edge.
-      if (q > INT4_MAX_CODE) q = INT4_MAX_CODE;
-      else if (q < -INT4_MAX_CODE) q = -INT4_MAX_CODE;
-      packed[i >> 1] |= (q & 0xf) << ((i & 1) << 2);
-      if (residual !== undefined) residual[i] = xi - Math.fround(q * scale);
+    let i = start;
+    // A block that starts and ends on a byte boundary (every block of an even size but the
+    // last) writes whole bytes; a block edge inside a byte writes its nibble alone.
+    if ((start & 1) === 1) i = quantiseNibble(x, i, inv, scale, packed, residual);
+    const pairsEnd = i + ((end - i) & ~1);
+    if (residual === undefined) {
+      for (; i < pairsEnd; i += 2) {
+        const q0 = x[i] * inv + RNE_MAGIC - RNE_MAGIC;
+        const q1 = x[i + 1] * inv + RNE_MAGIC - RNE_MAGIC;
+        packed[i >> 1] = (q0 & 0xf) | ((q1 & 0xf) << 4);
+      }
+    } else {
+      for (; i < pairsEnd; i += 2) {
+        const x0 = x[i];
+        const x1 = x[i + 1];
+        const q0 = x0 * inv + RNE_MAGIC - RNE_MAGIC;
+        const q1 = x1 * inv + RNE_MAGIC - RNE_MAGIC;
+        packed[i >> 1] = (q0 & 0xf) | ((q1 & 0xf) << 4);
+        residual[i] = x0 - Math.fround(q0 * scale);
+        residual[i + 1] = x1 - Math.fround(q1 * scale);
+      }
     }
+    if (i < end) quantiseNibble(x, i, inv, scale, packed, residual);
   }
+}
+
+/** Codes element `i` alone into its nibble, keeping the other; returns i + 1. */
+function quantiseNibble(x: Float32Array, i: number, inv: number, scale: number, packed: Uint8Array, residual: Float32Array | undefined): number {
+  const xi = x[i];
+  const q = xi * inv + RNE_MAGIC - RNE_MAGIC;
+  const shift = (i & 1) << 2;
+  packed[i >> 1] = (packed[i >> 1] & ~(0xf << shift)) | ((q & 0xf) << shift);
+  if (residual !== undefined) residual[i] = xi - Math.fround(q * scale);
+  return i + 1;
 }
 
 function checkDequantArgs(packed: Uint8Array, scales: Float32Array, blockSize: number, out: Float32Array): number {
@@ -91,6 +116,14 @@ export function dequantiseInt4(packed: Uint8Array, scales: Float32Array, blockSi
   for (let start = 0, b = 0; start < n; start += blockSize, b++) {
     const s = scales[b];
     const end = Math.min(start + blockSize, n);
-    for (let i = start; i < end; i++) out[i] = codeAt(packed, i) * s;
+    let i = start;
+    if ((i & 1) === 1) out[i] = codeAt(packed, i++) * s;
+    for (const pairsEnd = i + ((end - i) & ~1); i < pairsEnd; i += 2) {
+      const byte = packed[i >> 1];
+      // Sign-extends each nibble: shift it to the top of an int32, then back.
+      out[i] = ((byte << 28) >> 28) * s;
+      out[i + 1] = ((byte << 24) >> 28) * s;
+    }
+    if (i < end) out[i] = codeAt(packed, i) * s;
   }
 }
