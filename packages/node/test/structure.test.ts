@@ -80,9 +80,9 @@ const SHELL = ['runtime/shell.ts', 'runtime/run-net.ts'];
  * nothing and serves no protocol), in a page where the process shell's files and servers are not.
  */
 const ELSEWHERE: Readonly<Record<string, readonly string[]>> = {
-  createHost: ['commands/status.ts', 'browser-peer/trainer.ts'],
-  readPsk: ['commands/status.ts'],
-  'new Admission': ['commands/status.ts', 'browser-peer/trainer.ts'],
+  createHost: ['commands/status-run.ts', 'browser-peer/trainer.ts'],
+  readPsk: ['commands/status-run.ts'],
+  'new Admission': ['commands/status-run.ts', 'browser-peer/trainer.ts'],
 };
 
 /** `file: part` for each call of a process part, comments and the parts' own definitions left out. */
