@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors, tasks } from '@fednode/core';
-import { parseSlice } from '../src/commands/train.js';
+import { parseSlice } from '../src/commands/train-run.js';
 
 const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
 

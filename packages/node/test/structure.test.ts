@@ -80,9 +80,9 @@ const SHELL = ['runtime/shell.ts', 'runtime/run-net.ts'];
  * nothing and serves no protocol), in a page where the process shell's files and servers are not.
  */
 const ELSEWHERE: Readonly<Record<string, readonly string[]>> = {
-  createHost: ['commands/status.ts', 'browser-peer/trainer.ts'],
-  readPsk: ['commands/status.ts'],
-  'new Admission': ['commands/status.ts', 'browser-peer/trainer.ts'],
+  createHost: ['commands/status-run.ts', 'browser-peer/trainer.ts'],
+  readPsk: ['commands/status-run.ts'],
+  'new Admission': ['commands/status-run.ts', 'browser-peer/trainer.ts'],
 };
 
 /** `file: part` for each call of a process part, comments and the parts' own definitions left out. */
@@ -115,4 +115,41 @@ test('only the process shell builds identity, host, admission, gossip control, s
 test('fault injection is out of reach of the installed CLI: nothing under src reads FEDNODE_FAULT', () => {
   const readers = sources(SRC).filter((f) => /env(\.|\[['"])FEDNODE_FAULT/.test(readFileSync(f, 'utf8'))).map((f) => relative(SRC, f));
   assert.deepEqual(readers, []);
+});
+
+/**
+ * What a module loads with it: its value imports and re-exports (`import type` and `await
+ * import(...)` left out), as package-relative paths for the package's own modules and as
+ * specifiers for the rest.
+ */
+function staticImports(file: string): string[] {
+  const found: string[] = [];
+  for (const m of readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\s+(type\s+)?(?:[^;'"]*?\s+from\s+)?'([^']+)'/gm)) {
+    if (m[1] !== undefined) continue;
+    found.push(m[2].startsWith('.') ? relative(SRC, resolve(dirname(file), m[2].replace(/\.js$/, '.ts'))) : m[2]);
+  }
+  return found;
+}
+
+/** The CLI's own modules and the leaves its flags need; everything else loads when a command runs. */
+const CLI_MODULE = /^(cli[a-z-]*\.ts|commands\/[a-z-]+\.ts|merge\/method-names\.ts)$/;
+/** commander, and core for train's registries (its tasks and learning-rate schedules). */
+const CLI_PACKAGE = /^(node:|commander$|@fednode\/core$)/;
+
+test('fednode --help and a bad flag load no runtime: libp2p, the daemons, the simulator and the merges load when their command runs', () => {
+  const seen = new Set<string>();
+  const stray: string[] = [];
+  const visit = (mod: string): void => {
+    for (const dep of staticImports(join(SRC, mod))) {
+      if (seen.has(dep)) continue;
+      seen.add(dep);
+      const local = dep.endsWith('.ts');
+      if (local ? !CLI_MODULE.test(dep) : !CLI_PACKAGE.test(dep)) stray.push(`${mod} -> ${dep}`);
+      else if (local) visit(dep);
+    }
+  };
+  visit('cli.ts');
+  // The walk must reach every command's flags: a moved entry point must not empty this test.
+  assert.ok(seen.has('commands/start.ts') && seen.has('commands/train.ts') && seen.has('commands/merge.ts'), [...seen].join(', '));
+  assert.deepEqual(stray, []);
 });

@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { SimError, shapingUnavailable, sweepStaleNamespaces } from '../sim/index.js';
 
 /**
  * `fednode clean-links`: removes what shaped runs of processes no longer running left behind
@@ -9,7 +8,10 @@ import { SimError, shapingUnavailable, sweepStaleNamespaces } from '../sim/index
 export function cleanLinksCommand(): Command {
   return new Command('clean-links')
     .description("remove the network namespaces, veths, qdiscs and daemons that killed `simulate --shaped` runs left behind (needs root)")
-    .action(() => {
+    .action(async () => {
+      // The namespace tools alone, not the whole simulator, and only when the command runs.
+      const { SimError } = await import('../sim/errors.js');
+      const { shapingUnavailable, sweepStaleNamespaces } = await import('../sim/netns.js');
       const why = shapingUnavailable();
       if (why !== null) throw new SimError('SIM_RUN', why.replace(', or drop --shaped', ''));
       const removed = sweepStaleNamespaces();

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import { generateIdentity, saveIdentity } from '../net/identity.js';
 import { UsageError } from '../cli-support.js';
 
 /** `fednode keygen --out FILE`: a new Ed25519 identity (mode 0600); prints its peer id. */
@@ -11,6 +10,8 @@ export function keygenCommand(): Command {
     .option('--force', 'replace an existing file', false)
     .action(async (flags: { out: string; force: boolean }) => {
       if (existsSync(flags.out) && !flags.force) throw new UsageError(`${flags.out} exists; pass --force to replace it (its peer id would change)`);
+      // libp2p's key code loads only when a key is made (not for --help or a bad flag).
+      const { generateIdentity, saveIdentity } = await import('../net/identity.js');
       const peerId = saveIdentity(flags.out, await generateIdentity());
       process.stdout.write(`${peerId}\n`);
     });

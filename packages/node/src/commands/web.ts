@@ -1,9 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { UsageError } from '../cli-support.js';
-import { loadRunDocument } from '../run-document.js';
-import { serveWebApp } from '../web/serve-web.js';
-import { servedRunOf } from './web-runs.js';
 
 /** The example app of this repository (examples/browser), found from dist/commands/ or src/commands/. */
 const EXAMPLE_APP = fileURLToPath(new URL('../../../../examples/browser', import.meta.url));
@@ -35,6 +32,10 @@ export function webCommand(): Command {
     .action(async (flags: { config: string; aggregator?: string; peer: string[]; rows?: string; host: string; port: string; app: string }) => {
       const port = Number(flags.port);
       if (!(Number.isInteger(port) && port >= 0 && port < 65536)) throw new UsageError(`--port ${flags.port} is not a port`);
+      // The run documents' schemas, the join documents and the bundler load only when a page is served.
+      const { loadRunDocument } = await import('../run-document.js');
+      const { servedRunOf } = await import('./web-runs.js');
+      const { serveWebApp } = await import('../web/serve-web.js');
       const doc = loadRunDocument(flags.config);
       const served = servedRunOf(flags.config, doc, { ...(flags.aggregator === undefined ? {} : { aggregator: flags.aggregator }), peer: flags.peer, ...(flags.rows === undefined ? {} : { rows: rowRange(flags.rows) }) });
       const app = await serveWebApp({ ...served, appDir: flags.app, host: flags.host, port });

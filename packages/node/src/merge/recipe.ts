@@ -4,6 +4,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { describeSchemaErrors, parseYamlText } from '../schema-errors.js';
 import { MERGE_METHOD_PROPERTIES, MOE_METHOD_PROPERTIES } from '@fednode/aggregator';
 import { MergeCommandError } from './errors.js';
+import { MERGE_METHODS, type MergeMethod } from './method-names.js';
 
 /**
  * A merge recipe: what `fednode merge` reads from YAML (`--recipe`) or builds from its flags,
@@ -17,9 +18,6 @@ import { MergeCommandError } from './errors.js';
  *   align: weights                          # weight-match inputs to the first (average, slerp)
  *   output: merged.safetensors
  */
-
-export const MERGE_METHODS = ['average', 'task-arithmetic', 'ties', 'dare', 'slerp', 'moe'] as const;
-export type MergeMethod = (typeof MERGE_METHODS)[number];
 
 export interface RecipeInput {
   readonly path: string;
