@@ -8,7 +8,8 @@ import { DemoSync, DilocoSync, contributionProblem, type Contributions } from '@
 import { engine } from '@fednode/core';
 import { sha256 } from '../net/crypto.js';
 import type { PeerTask } from './peer-task.js';
-import { syncSteps, type PeerRunFile } from './peer-run-file.js';
+import type { PeerRunFile } from './peer-run-file.js';
+import { syncSteps } from './sync-steps.js';
 
 export interface SyncAlgorithm {
   readonly name: 'demo' | 'diloco';

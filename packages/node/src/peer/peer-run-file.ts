@@ -191,10 +191,8 @@ export function peerWireLimits(run: PeerRunFile): WireLimits {
   return wireLimitsFrom(run.limits);
 }
 
-/** Synchronisation steps of the run: each inner step for DeMo, each outer step for DiLoCo. */
-export function syncSteps(run: PeerRunFile): number {
-  return run.sync.algorithm === 'diloco' ? Math.floor(run.sync.steps / run.sync.diloco!.innerSteps) : run.sync.steps;
-}
+import { syncSteps } from './sync-steps.js';
+export { syncSteps };
 
 /** The run's peer settings in numbers, with their defaults: what every peer of the run steps by. */
 export function peerRoleSettings(run: PeerRunFile): PeerRoleSettings {
