@@ -12,6 +12,7 @@ import { DaemonError } from '../runtime/errors.js';
 import { ADMISSION_SCHEMA, PARTITION_SCHEMA, TASK_SCHEMA, WIRE_SCHEMA, admissionProblems, readRunDocument, wireLimitsFrom, wireProblems, type AdmissionSection, type PartitionSpec, type RunTask } from '../runtime/run-sections.js';
 import { tasks } from '@fednode/core';
 import type { PeerRoleSettings } from './settings.js';
+import { syncSteps } from './sync-steps.js';
 
 export interface DemoSection {
   readonly beta?: number;
@@ -191,7 +192,6 @@ export function peerWireLimits(run: PeerRunFile): WireLimits {
   return wireLimitsFrom(run.limits);
 }
 
-import { syncSteps } from './sync-steps.js';
 export { syncSteps };
 
 /** The run's peer settings in numbers, with their defaults: what every peer of the run steps by. */
