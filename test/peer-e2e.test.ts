@@ -100,13 +100,13 @@ test('any task decentralised: three DeMo peers train the MNIST MLP on iid shares
   }
 });
 
-test('DiLoCo peers (int8 pseudo-gradients, H = 10) from an initialModel checkpoint: hashes agree, bytes per outer step reported', LIMIT, async () => {
+test('DiLoCo peers (int4 pseudo-gradients, H = 10) from an initialModel checkpoint: hashes agree, bytes per outer step reported', LIMIT, async () => {
   const c = new Cluster('peer-diloco');
   try {
     // DiLoCo starts from a pretrained model: here another seed's initialisation, as a checkpoint.
     const base = join(c.dir, 'base.safetensors');
     writeFileSync(base, encodeSafetensorsBytes(paramSetToSafetensors(tasks.createTask('transformer', { dataset: 'sotu', model: TINY }).initialParams(99))));
-    const run = c.writeRun('run', { ...peerRun('diloco3', { algorithm: 'diloco', steps: 60, minPeers: 3, hashEvery: 2, diloco: { innerSteps: 10 } }, 3), initialModel: 'base.safetensors' });
+    const run = c.writeRun('run', { ...peerRun('diloco3', { algorithm: 'diloco', steps: 60, minPeers: 3, hashEvery: 2, diloco: { innerSteps: 10, codec: 'int4' } }, 3), initialModel: 'base.safetensors' });
     const first = await startPeer(c, run, 'p0', 0, null);
     const rest = await Promise.all([1, 2].map((i) => startPeer(c, run, `p${i}`, i, first.addr)));
     const peers = [first, ...rest];
@@ -120,9 +120,10 @@ test('DiLoCo peers (int8 pseudo-gradients, H = 10) from an initialModel checkpoi
       assert.equal(s.length, 6);
       assert.ok(s.every((r) => r.contributors === 3));
       const dense = l.find((x) => x.event === 'node.started')!.dense_bytes as number;
-      // int8 with one fp32 scale per 256 values: about a quarter of dense, per outer step.
+      // int4 with one fp32 scale per 256 values is about an eighth of dense, per outer step, plus
+      // the framing, which weighs on a model this small (int8 would be over a quarter).
       const sent = s[0].bytes_sent as number;
-      assert.ok(sent < dense / 3.5 && sent > dense / 4.5, `sent ${sent} B per outer step, dense ${dense} B`);
+      assert.ok(sent < dense / 6 && sent > dense / 8.5, `sent ${sent} B per outer step, dense ${dense} B`);
     }
   } finally {
     await c.close();
