@@ -43,16 +43,3 @@ for (const kind of ['minor', 'full'] as const) {
     }), { minor: 0, major: 0 }, 'counting again from zero');
   });
 }
-
-test('GarbagePacer: a lower bar at a natural pause (a round\'s close) collects what the regular bar would wait for', async () => {
-  const pacer = new engine.GarbagePacer('full', 16 * MB);
-  assert.deepEqual(await forcedCollections(() => {
-    pacer.add(3 * MB);
-    pacer.collectIfDue(4 * MB);
-  }), { minor: 0, major: 0 }, 'under the lower bar');
-  assert.deepEqual(await forcedCollections(() => {
-    pacer.add(1 * MB);
-    pacer.collectIfDue(4 * MB);
-    pacer.collectIfDue();
-  }), { minor: 0, major: 1 }, 'at the lower bar, once, and the count starts again');
-});

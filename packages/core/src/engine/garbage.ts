@@ -27,12 +27,12 @@ export class GarbagePacer {
   }
 
   /**
-   * Collects if `atLeast` (default `bytesBetween`) have been made since the last time. Call it
-   * where the buffers counted are dead. A full collection costs time in proportion to the live
-   * heap, so a process making little garbage (a small model) is left to V8's own pacing.
+   * Collects if `bytesBetween` have been made since the last time. Call it where the buffers
+   * counted are dead. A full collection costs time in proportion to the live heap, so a
+   * process making little garbage (a small model) is left to V8's own pacing.
    */
-  collectIfDue(atLeast = this.bytesBetween): void {
-    if (this.made < atLeast) return;
+  collectIfDue(): void {
+    if (this.made < this.bytesBetween) return;
     this.made = 0;
     collectGarbage(this.kind);
   }

@@ -49,7 +49,7 @@ export const SLICE_NOT_ASSIGNED = 'SLICE_NOT_ASSIGNED';
 /** How often the aggregator checks deadlines and re-announces the open round. */
 const TICK_MS = 100;
 const REANNOUNCE_MS = 1000;
-/** Garbage (bytes) a round must have made for a collection at its close to pay for itself. */
+/** Decoded updates (bytes) a round must have received for collections at its close to pay for themselves. */
 const ROUND_GARBAGE_WORTH_COLLECTING = 4 * 2 ** 20;
 
 /** What a checkpoint records besides the model and the strategy state. */
@@ -88,6 +88,8 @@ export class AggregatorRole {
    * makes too little garbage to be worth a collection: those are left to V8.
    */
   private readonly garbage = new engine.GarbagePacer('full', 16 * 2 ** 20);
+  /** Bytes of the updates decoded since the last round closed. */
+  private roundGarbage = 0;
   private assembler!: RunAssembler;
   private slices!: SlicePolicy;
   private testSet: tasks.EvalSet | null = null;
@@ -285,6 +287,7 @@ export class AggregatorRole {
     // The decoded delta, the received frames and the log's copy of them are garbage once this
     // returns, unless the strategy kept them; collected after it has returned.
     this.garbage.add(2 * cu.delta.data.byteLength);
+    this.roundGarbage += 2 * cu.delta.data.byteLength;
     setImmediate(() => this.garbage.collectIfDue());
     if (!a.accepted) throw a.refusal;
     this.sequences.set(peer, update.sequence);
@@ -456,7 +459,9 @@ export class AggregatorRole {
     this.closing = true;
     // The round's received updates are garbage now: freed before the checkpoint's and the
     // evaluation's copies are made, so those do not stack on top of them.
-    this.garbage.collectIfDue(ROUND_GARBAGE_WORTH_COLLECTING);
+    const collect = this.roundGarbage >= ROUND_GARBAGE_WORTH_COLLECTING;
+    this.roundGarbage = 0;
+    if (collect) engine.collectGarbage('full');
     try {
       this.endEpoch();
       this.lastMetrics = { ...result.metrics };
@@ -471,8 +476,7 @@ export class AggregatorRole {
         .catch((e: Error) => this.ctx.log.log('debug', 'gossip.failed', { reason: e.message }));
       this.evaluate(params, result.version, [...result.participants], result.report, result.references);
       // The checkpoint's bytes, the evaluation's copies and this clone.
-      this.garbage.add(3 * params.data.byteLength);
-      setImmediate(() => this.garbage.collectIfDue(ROUND_GARBAGE_WORTH_COLLECTING));
+      if (collect) setImmediate(() => engine.collectGarbage('full'));
       if (result.version >= this.ctx.run.rounds) {
         this.done = true;
         this.finish();
