@@ -1,16 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dynamicMap, quantiseDynamic, dequantiseDynamic } from '../src/quant/index.js';
-import { KernelError } from '../src/errors.js';
-
-function throwsCode(fn: () => unknown, code: string, pattern?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof KernelError, `expected KernelError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
+import { throwsCode } from './helpers.js';
 
 function close(actual: ArrayLike<number>, expected: number[], tol: number): void {
   assert.equal(actual.length, expected.length);

@@ -7,27 +7,7 @@ import {
   dequantiseInt8,
   dequantiseInt8Accumulate,
 } from '../src/quant/index.js';
-import { KernelError } from '../src/errors.js';
-
-function throwsCode(fn: () => unknown, code: string, pattern?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof KernelError, `expected KernelError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
-
-/** Deterministic pseudo-random floats in [-amp, amp). */
-function randomArray(n: number, seed: number, amp = 1): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = (s / 2 ** 31 - 1) * amp;
-  }
-  return a;
-}
+import { throwsCode, randomArray } from './helpers.js';
 
 function quant(x: Float32Array, bs: number) {
   const q = new Int8Array(x.length);

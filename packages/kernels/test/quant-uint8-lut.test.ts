@@ -1,16 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { quantiseUint8Lut, dequantiseUint8Lut, UINT8_LUT_SIZE } from '../src/quant/index.js';
-import { KernelError } from '../src/errors.js';
-
-function throwsCode(fn: () => unknown, code: string, pattern?: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof KernelError, `expected KernelError, got ${String(e)}`);
-    assert.equal(e.code, code);
-    if (pattern) assert.match(e.message, pattern);
-    return true;
-  });
-}
+import { throwsCode } from './helpers.js';
 
 function run(xs: number[] | Float32Array) {
   const x = xs instanceof Float32Array ? xs : new Float32Array(xs);

@@ -1,8 +1,8 @@
 import { quantiseInt4, dequantiseInt4, int4InvalidCode, int4PackedBytes, int8ScaleCount } from '@fednode/kernels';
 import { CoreError } from '../errors.js';
 import type { TensorCodec, TensorCodecParams } from './types.js';
-import { numel, viewAs } from './bytes.js';
-import { asCoreError } from './int8.js';
+import { numel } from './bytes.js';
+import { asCoreError, blockScales } from './int8.js';
 
 type Int4Params = Extract<TensorCodecParams, { codec: 'int4' }>;
 
@@ -31,11 +31,7 @@ export const int4Codec: TensorCodec<Int4Params> = {
   decode(payload, shape, p, out, field) {
     const n = numel(shape);
     const nb = int8ScaleCount(n, p.blockSize);
-    const scales = viewAs(Float32Array, payload, 0, nb);
-    for (let b = 0; b < nb; b++) {
-      const s = scales[b];
-      if (!(s >= 0) || s === Infinity) throw new CoreError('UPDATE_NON_FINITE', `block ${b} scale is ${s}`, field);
-    }
+    const scales = blockScales(payload, nb, field);
     const packed = payload.subarray(nb * 4);
     const bad = int4InvalidCode(packed, n);
     if (bad === n) throw new CoreError('UPDATE_INDEX', `the padding nibble after element ${n - 1} is not 0`, field);

@@ -30,11 +30,7 @@ export const int8Codec: TensorCodec<Int8Params> = {
   decode(payload, shape, p, out, field) {
     const n = numel(shape);
     const nb = int8ScaleCount(n, p.blockSize);
-    const scales = viewAs(Float32Array, payload, 0, nb);
-    for (let b = 0; b < nb; b++) {
-      const s = scales[b];
-      if (!(s >= 0) || s === Infinity) throw new CoreError('UPDATE_NON_FINITE', `block ${b} scale is ${s}`, field);
-    }
+    const scales = blockScales(payload, nb, field);
     const q = new Int8Array(payload.buffer, payload.byteOffset + nb * 4, n);
     for (let i = 0; i < n; i++) {
       // -128 is outside the symmetric code [-127, 127] that encode produces.
@@ -43,6 +39,16 @@ export const int8Codec: TensorCodec<Int8Params> = {
     dequantiseInt8(q, scales, p.blockSize, out);
   },
 };
+
+/** The `count` fp32 block scales a blockwise payload starts with, refused unless each is finite and >= 0. */
+export function blockScales(payload: Uint8Array, count: number, field: string): Float32Array {
+  const scales = viewAs(Float32Array, payload, 0, count);
+  for (let b = 0; b < count; b++) {
+    const s = scales[b];
+    if (!(s >= 0) || s === Infinity) throw new CoreError('UPDATE_NON_FINITE', `block ${b} scale is ${s}`, field);
+  }
+  return scales;
+}
 
 /** Maps a kernel's refusal of bad data to the codec's error codes. */
 export function asCoreError(e: unknown, field: string): unknown {
