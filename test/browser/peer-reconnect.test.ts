@@ -122,7 +122,9 @@ test('a browser DeMo peer cut off for 30 s re-joins, keeps its momentum, and agr
         const ids = x.contributor_ids as string[];
         const s = x.step as number;
         if (s <= CUT_AFTER || s >= j.step) assert.deepEqual(ids, everyone, `p${i} step ${s}: contributors`);
-        else if (s > beforeCut.at(-1)!.step) assert.ok(!ids.includes(browserId), `p${i} step ${s} counted the page while it was cut off`);
+        // The page's contribution to the step after its last may have left before the cut (it
+        // then waited for the daemons' in vain): the daemons may count that one, none after it.
+        else if (s > beforeCut.at(-1)!.step + 1) assert.ok(!ids.includes(browserId), `p${i} step ${s} counted the page while it was cut off`);
       }
     }
     for (const r of pageSteps.filter((x) => x.step >= j.step)) assert.deepEqual(r.contributors, everyone, `the page's step ${r.step}`);

@@ -89,6 +89,9 @@ test('hostile: an intruder without the key and a flooding member cannot touch a 
     assert.equal(steps.length, 20);
     assert.ok(steps.every((s) => s.contributors === 3), 'every step had exactly the three members');
     assert.equal(l.filter((x) => /timeout|dropped_member|member\.dropped/.test(x.event)).length, 0, 'nobody was waited for');
+    // Its hash announcements for a step the run never reaches were not kept, and said once.
+    const refused = l.filter((x) => x.event === 'hash.refused');
+    assert.deepEqual(refused.map((x) => [x.from, x.version]), [[m.peerId, 999]], `hash.refused lines: ${JSON.stringify(refused)}`);
   }
 });
 

@@ -94,6 +94,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
   /** Peers' latest heartbeat step (who is ahead of us, who runs at all). */
   private readonly progress = new Map<string, { step: number; atMs: number }>();
   private readonly hashes = new Map<number, Map<string, string>>();
+  private readonly refusedAnnouncers = new Set<string>();
   private readonly ownHashes = new Map<number, string>();
   private wake: (() => void) | null = null;
   private stopped = false;
@@ -175,6 +176,17 @@ export class PeerRole extends EventEmitter<PeerEvents> {
       this.progress.set(from, { step: b.step, atMs: now });
       this.wake?.();
     } else if (b.kind === 'modelAnnounce') {
+      const why = this.announceProblem(b.version);
+      if (why !== null) {
+        this.metrics.inc('fednode_sync_hash_refused_total', 'Parameter-hash announcements not kept (no checkpoint of this run, or out of reach)');
+        // Once per sender, and only for what no honest peer sends: a peer catching up hears
+        // checkpoints far ahead of it, and a member repeating itself would fill the log.
+        if (why.honest === false && !this.refusedAnnouncers.has(from)) {
+          this.refusedAnnouncers.add(from);
+          this.log.log('warn', 'hash.refused', { from, version: b.version, why: why.reason });
+        }
+        return;
+      }
       let m = this.hashes.get(b.version);
       if (m === undefined) {
         m = new Map();
@@ -360,6 +372,22 @@ export class PeerRole extends EventEmitter<PeerEvents> {
     this.compareHashes(this.step);
     for (const s of [...this.ownHashes.keys()]) if (s < this.step - 10 * this.o.hashEvery) this.ownHashes.delete(s);
     for (const s of [...this.hashes.keys()]) if (s < this.step - 10 * this.o.hashEvery) this.hashes.delete(s);
+  }
+
+  /**
+   * Why a hash announced for `version` is not kept: only checkpoints (every hashEvery steps,
+   * and the last) within the steps whose hashes are kept or that honest peers can be ahead
+   * by; a member announcing any other version would grow the table without bound.
+   */
+  private announceProblem(version: number): { reason: string; honest: boolean } | null {
+    const { hashEvery, steps } = this.o;
+    if (version > steps || (version % hashEvery !== 0 && version !== steps)) {
+      return { reason: `step ${version} is no checkpoint of this run (every ${hashEvery} steps to ${steps})`, honest: false };
+    }
+    const low = this.step - 10 * hashEvery;
+    const high = (this.pendingJoin ?? this.step) + FUTURE_STEPS_HELD;
+    if (version < low || version > high) return { reason: `step ${version} is outside [${Math.max(0, low)}, ${high}]`, honest: true };
+    return null;
   }
 
   private compareHashes(step: number): void {
