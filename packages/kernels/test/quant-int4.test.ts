@@ -26,6 +26,10 @@ test('hand vector: absmax scale, ties to even, nibbles low then high', () => {
   // Byte 0 holds 7 (low) and -7 = 0b1001 (high).
   assert.equal(packed[0], 0x97);
   assert.ok(Math.abs(residual[5] - 0.49) < 1e-6);
+  // Without a residual the kernel takes its other loop: the same codes, ties included.
+  const plain = new Uint8Array(16);
+  quantiseInt4(Float32Array.from([...x, ...new Float32Array(24)]), 32, plain, new Float32Array(1));
+  assert.deepEqual(plain, packed);
 });
 
 test('each code is the nearest of the 15 levels, and the error is at most half a step', () => {
