@@ -95,7 +95,8 @@ async function main() {
         : args.dcodec === 'int4' || args.dcodec === 'int8'
           ? { codec: { codec: args.dcodec, blockSize: num('block', 256) } }
           : { codec: { codec: args.dcodec as 'auto', topk: num('topk', 32), values: (args.values ?? 'fp16') as 'fp16' } };
-    const syncs = ts.map(() => new DilocoSync(init, { outerLr: num('olr', 0.7), outerMomentum: num('om', 0.9), ...codec }));
+    const config = { outerLr: num('olr', 0.7), outerMomentum: num('om', 0.9), ...codec };
+    const syncs = ts.map(() => new DilocoSync(init, config));
     ts.forEach((t) => t.restartInner(init, false));
     let bytes = 0;
     let step = 0;
@@ -117,7 +118,7 @@ async function main() {
       const last = o === outer - 1;
       const average = args.final !== 'outer';
       if (last) {
-        const other = new DilocoSync(init, { outerLr: num('olr', 0.7), outerMomentum: num('om', 0.9), ...codec });
+        const other = new DilocoSync(init, config);
         other.adopt(syncs[0].shared());
         other.apply(contributions, !average);
         console.log(`last outer step as ${average ? 'a Nesterov step' : 'the average'}: ${JSON.stringify(await ts[0].evaluate(other.global))}`);

@@ -286,8 +286,9 @@ export class AggregatorRole {
     const a = this.strategy.offer(cu);
     // The decoded delta, the received frames and the log's copy of them are garbage once this
     // returns, unless the strategy kept them; collected after it has returned.
-    this.garbage.add(2 * cu.delta.data.byteLength);
-    this.roundGarbage += 2 * cu.delta.data.byteLength;
+    const garbage = 2 * cu.delta.data.byteLength;
+    this.garbage.add(garbage);
+    this.roundGarbage += garbage;
     setImmediate(() => this.garbage.collectIfDue());
     if (!a.accepted) throw a.refusal;
     this.sequences.set(peer, update.sequence);

@@ -181,7 +181,7 @@ export class PeerRole extends EventEmitter<PeerEvents> {
         this.metrics.inc('fednode_sync_hash_refused_total', 'Parameter-hash announcements not kept (no checkpoint of this run, or out of reach)');
         // Once per sender, and only for what no honest peer sends: a peer catching up hears
         // checkpoints far ahead of it, and a member repeating itself would fill the log.
-        if (why.honest === false && !this.refusedAnnouncers.has(from)) {
+        if (!why.honest && !this.refusedAnnouncers.has(from)) {
           this.refusedAnnouncers.add(from);
           this.log.log('warn', 'hash.refused', { from, version: b.version, why: why.reason });
         }

@@ -192,8 +192,6 @@ export function peerWireLimits(run: PeerRunFile): WireLimits {
   return wireLimitsFrom(run.limits);
 }
 
-export { syncSteps };
-
 /** The run's peer settings in numbers, with their defaults: what every peer of the run steps by. */
 export function peerRoleSettings(run: PeerRunFile): PeerRoleSettings {
   return {

@@ -1,17 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-/** Linux's default ephemeral range, where /proc cannot be read. */
-const DEFAULT_EPHEMERAL: readonly [number, number] = [32768, 60999];
+/** The start of Linux's default ephemeral range, where /proc cannot be read. */
+const DEFAULT_EPHEMERAL_LOW = 32768;
 /** Ports below this are often taken by well-known services. */
 const LOWEST = 10000;
 
-function ephemeralRange(): readonly [number, number] {
+/** The lowest port the kernel numbers sockets from. */
+function ephemeralLow(): number {
   try {
-    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    return Number.isInteger(lo) && Number.isInteger(hi) && lo <= hi ? [lo, hi] : DEFAULT_EPHEMERAL;
+    const lo = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(lo) && lo > 0 ? lo : DEFAULT_EPHEMERAL_LOW;
   } catch {
-    return DEFAULT_EPHEMERAL;
+    return DEFAULT_EPHEMERAL_LOW;
   }
 }
 
@@ -32,7 +33,7 @@ let cursor = -1;
  * the port is chosen below that range instead, where only an explicit bind can.
  */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const [lo] = ephemeralRange();
+  const lo = ephemeralLow();
   const top = lo > LOWEST + 1000 ? lo : 65536;
   const span = top - LOWEST;
   // Processes that pick ports at once start from different places (by pid), then walk on.
