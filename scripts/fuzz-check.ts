@@ -276,7 +276,12 @@ test(`fuzz: ${FRAMES} mutated frames on each of update/1, model/1, auth/1, statu
     );
     counts.gossip = { named: dropped.length, closed: 0, accepted: valid };
     assert.ok(dropped.every((l) => typeof l.why === 'string' && (l.why as string).length > 0), 'each drop names why');
-    const roundsDuring = readLog(a.log).filter((l) => l.event === 'round.closed').length - roundsBefore;
+    // Rounds close every 2 s and the fuzzing takes about as long, so the round it overlapped may
+    // close just after it: wait for that one rather than count only those closed by now.
+    const roundsDuring = (await waitForLog(a.log, (ls) => {
+      const n = ls.filter((l) => l.event === 'round.closed').length - roundsBefore;
+      return n > 0 ? n : undefined;
+    }, 30_000, 'a round to close after the fuzzing began').catch(() => 0));
     process.stdout.write(`# fuzz: ${JSON.stringify(counts)} in ${seconds.toFixed(1)} s, ${members.size} gossip identities, ${roundsDuring} rounds closed meanwhile\n`);
     for (const [protocol, tally] of Object.entries(counts)) {
       // No stream ends without an answer. A request whose mutation left it valid is answered as one.
